@@ -1,0 +1,69 @@
+"""Plotly figures for the pages. Built from the tables in :mod:`medqa.data.stats`."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from medqa.data import schema as col
+from medqa.data import stats
+
+
+def category_balance(table: pd.DataFrame, *, top: int = 40, title: str | None = None) -> go.Figure:
+    """Bar chart of answered pairs per focus area, coloured by split when the table has one."""
+    counts = stats.split_counts(table)
+    if counts.empty:
+        counts = stats.focus_counts(table, top)
+        figure = px.bar(counts, x=col.FOCUS, y="pairs")
+    else:
+        order = stats.focus_counts(table, top)[col.FOCUS]
+        counts = counts[counts[col.FOCUS].isin(order)]
+        figure = px.bar(
+            counts, x=col.FOCUS, y="pairs", color=col.SPLIT, category_orders={col.FOCUS: list(order)}
+        )
+    figure.update_layout(
+        title=title or f"Pairs per focus area (top {top})",
+        xaxis_title=None,
+        yaxis_title="pairs",
+        xaxis_tickangle=-45,
+    )
+    return figure
+
+
+def qtype_heatmap(table: pd.DataFrame, *, top_focus: int = 40) -> go.Figure:
+    """Heatmap of question type x focus area counts."""
+    matrix = stats.qtype_by_focus(table, top_focus)
+    figure = px.imshow(
+        matrix.T, aspect="auto", color_continuous_scale="Blues", labels={"color": "pairs", "x": "", "y": ""}
+    )
+    figure.update_layout(title="Question types per focus area", xaxis_tickangle=-45)
+    return figure
+
+
+def source_bars(table: pd.DataFrame) -> go.Figure:
+    """Stacked bars of answered and unanswered pairs per NIH source."""
+    breakdown = stats.source_breakdown(table).melt(id_vars=col.SOURCE, var_name="status", value_name="pairs")
+    figure = px.bar(breakdown, x=col.SOURCE, y="pairs", color="status", barmode="stack")
+    figure.update_layout(title="Pairs per source", xaxis_title=None)
+    return figure
+
+
+def answer_length_histogram(table: pd.DataFrame) -> go.Figure:
+    """Histogram of answer lengths in words (log-scaled counts: lengths are long-tailed)."""
+    lengths = stats.answer_lengths(table)
+    figure = px.histogram(lengths, x="words", nbins=60, log_y=True)
+    figure.update_layout(title="Answer length (words)", yaxis_title="answers")
+    return figure
+
+
+def curated_vs_full(curated: pd.DataFrame, full: pd.DataFrame) -> go.Figure:
+    """Grouped bars: pairs per curated focus area, curated subset vs the full collection."""
+    counts = stats.curated_vs_full(curated, full)
+    figure = px.bar(counts, x=col.FOCUS, y="pairs", color="dataset", barmode="group", log_y=True)
+    figure.update_layout(
+        title="Curated subset vs full MedQuAD (answered pairs per focus area)",
+        xaxis_title=None,
+        xaxis_tickangle=-45,
+    )
+    return figure

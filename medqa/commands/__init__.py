@@ -1,0 +1,1 @@
+"""Subcommands of ``python -m medqa``; each module exposes ``register(subparsers)``."""

@@ -1,0 +1,232 @@
+"""Named datasets on disk: the full MedQuAD table, the curated subset and uploaded CSVs.
+
+Every dataset is a parquet file under ``data/datasets`` with a JSON sidecar describing it. ``full`` is
+special: it is the parsed MedQuAD cache itself. Writes are atomic, so a failed upload or build never
+replaces a dataset that was already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from medqa import settings
+from medqa.data import schema as col
+from medqa.data.curate import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_PER_CATEGORY,
+    DEFAULT_SEED,
+    DEFAULT_TEST_PER_CATEGORY,
+    build_curated,
+)
+from medqa.data.medquad import (
+    ProgressCallback,
+    current_summary,
+    load_cached_medquad,
+    load_medquad,
+    write_bytes_atomic,
+    write_parquet_atomic,
+)
+from medqa.errors import DataNotFoundError, DataSourceError
+
+FULL = "full"
+CURATED = "curated"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a stored dataset is and where it came from."""
+
+    name: str
+    kind: str  # "full", "curated" or "upload"
+    rows: int
+    answered: int
+    focus_areas: int
+    created: str
+    origin: str
+    fingerprint: str
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+def datasets_dir() -> Path:
+    """Folder holding the stored datasets."""
+    path = settings.data_dir() / "datasets"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def table_fingerprint(table: pd.DataFrame) -> str:
+    """A short content hash of a pairs table (ids, questions and answers, in order)."""
+    digest = hashlib.sha256()
+    for column in (col.ID, col.QUESTION, col.ANSWER):
+        digest.update(pd.util.hash_pandas_object(table[column], index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def slugify(name: str) -> str:
+    """Turn a user-given name into a safe dataset name (lower-case letters, digits, ``-``, ``_``)."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", name.casefold()).strip("-_")[:64]
+    return slug or "dataset"
+
+
+def _info_path(name: str) -> Path:
+    return datasets_dir() / f"{name}.json"
+
+
+def _table_path(name: str) -> Path:
+    return datasets_dir() / f"{name}.parquet"
+
+
+def save_dataset(
+    table: pd.DataFrame, name: str, *, kind: str, origin: str, settings_used: dict[str, object] | None = None
+) -> DatasetInfo:
+    """Store a pairs table under a name, replacing an older one only once the new one is complete."""
+    if not _NAME.match(name) or name == FULL:
+        raise ValueError(f"Invalid dataset name: {name!r}")
+    info = DatasetInfo(
+        name=name,
+        kind=kind,
+        rows=len(table),
+        answered=int(table[col.HAS_ANSWER].sum()),
+        focus_areas=int(table[col.FOCUS].nunique()),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        origin=origin,
+        fingerprint=table_fingerprint(table),
+        settings=dict(settings_used or {}),
+    )
+    write_parquet_atomic(table, _table_path(name))
+    write_bytes_atomic(_info_path(name), json.dumps(asdict(info), indent=2).encode())
+    return info
+
+
+def _full_info() -> DatasetInfo | None:
+    summary = current_summary()
+    if summary is None:
+        return None
+    return DatasetInfo(
+        name=FULL,
+        kind=FULL,
+        rows=int(summary["rows"]),
+        answered=int(summary["answered"]),
+        focus_areas=int(summary["focus_areas"]),
+        created="",
+        origin=str(summary["origin"]),
+        fingerprint=str(summary["fingerprint"]),
+    )
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Every usable stored dataset, ``full`` and ``curated`` first."""
+    found = []
+    full = _full_info()
+    if full is not None:
+        found.append(full)
+    for info_file in sorted(datasets_dir().glob("*.json")):
+        try:
+            info = DatasetInfo(**json.loads(info_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue  # an unreadable sidecar: skip the dataset rather than fail the listing
+        if _table_path(info.name).exists():
+            found.append(info)
+    return sorted(found, key=lambda info: (info.name not in (FULL, CURATED), info.name != FULL, info.name))
+
+
+def save_upload_archive(data: bytes) -> Path:
+    """Keep an uploaded MedQuAD zip under ``data/downloads`` and return its path.
+
+    Raises:
+        DataSourceError: the upload is not a zip archive.
+    """
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise DataSourceError("The uploaded file is not a zip archive (expected MedQuAD-master.zip).")
+    target = settings.data_dir() / "downloads" / f"upload-{hashlib.sha256(data).hexdigest()[:12]}.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(target, data)
+    return target
+
+
+def load_pairs(name: str) -> pd.DataFrame:
+    """Load a stored dataset (all rows, including answer-less ones for ``full``).
+
+    Args:
+        name: ``full``, ``curated``, an uploaded dataset's name, or a path to a parquet file.
+
+    Raises:
+        DataNotFoundError: the dataset has not been built or uploaded.
+    """
+    if name == FULL:
+        parsed = load_cached_medquad()
+        if parsed is None:
+            raise DataNotFoundError(
+                "MedQuAD has not been loaded yet: build the data first (Home page or `python -m medqa data build`)."
+            )
+        return parsed.pairs
+    path = Path(name) if name.endswith(".parquet") else _table_path(name)
+    if not path.exists():
+        raise DataNotFoundError(f"No dataset named {name!r}: build or upload it first.")
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as error:
+        raise DataNotFoundError(
+            f"Dataset {name!r} cannot be read ({error}); build or upload it again."
+        ) from error
+
+
+def load_corpus(name: str) -> pd.DataFrame:
+    """The answered pairs of a dataset, ready for retrieval, training or evaluation."""
+    pairs = load_pairs(name)
+    return pairs[pairs[col.HAS_ANSWER]].reset_index(drop=True)
+
+
+def build_datasets(
+    source: str | None = None,
+    *,
+    categories: int = DEFAULT_CATEGORIES,
+    per_category: int = DEFAULT_PER_CATEGORY,
+    test_per_category: int = DEFAULT_TEST_PER_CATEGORY,
+    seed: int = DEFAULT_SEED,
+    progress: ProgressCallback | None = None,
+) -> tuple[DatasetInfo, DatasetInfo]:
+    """Parse MedQuAD (through its cache) and build and store the curated subset.
+
+    Returns:
+        The ``full`` and ``curated`` dataset descriptions.
+    """
+    parsed = load_medquad(source, progress=progress)
+    curated = build_curated(
+        parsed.pairs,
+        categories=categories,
+        per_category=per_category,
+        test_per_category=test_per_category,
+        seed=seed,
+    )
+    curated_info = save_dataset(
+        curated,
+        CURATED,
+        kind=CURATED,
+        origin=parsed.origin,
+        settings_used={
+            "categories": categories,
+            "per_category": per_category,
+            "test_per_category": test_per_category,
+            "seed": seed,
+            "source_fingerprint": parsed.fingerprint,
+        },
+    )
+    full_info = _full_info()
+    if full_info is None:  # the cache could not be written (read-only data dir): describe it anyway
+        table = parsed.pairs
+        full_info = DatasetInfo(
+            FULL, FULL, len(table), int(table[col.HAS_ANSWER].sum()), int(table[col.FOCUS].nunique()),
+            "", parsed.origin, parsed.fingerprint,
+        )  # fmt: skip
+    return full_info, curated_info

@@ -1,0 +1,51 @@
+"""Typed errors raised by medqa. Each carries a message fit to show a user as is."""
+
+from __future__ import annotations
+
+
+class MedQAError(Exception):
+    """Base class of every error medqa raises on purpose."""
+
+
+class DataSourceError(MedQAError):
+    """A MedQuAD source (zip, folder or URL) is missing, unreachable or not MedQuAD."""
+
+
+class DataNotFoundError(MedQAError):
+    """A dataset that was asked for has not been built or uploaded yet."""
+
+
+class CSVImportError(MedQAError):
+    """An uploaded CSV cannot be imported; the message names the problem."""
+
+
+class ModelLoadError(MedQAError):
+    """A model cannot be resolved or loaded (corrupt folder, unknown id, offline)."""
+
+
+class IndexCacheError(MedQAError):
+    """An on-disk embedding cache is corrupt or does not match its corpus."""
+
+
+class QuestionError(MedQAError):
+    """A question cannot be searched (empty, too long after trimming, no words)."""
+
+
+class TrainingError(MedQAError):
+    """A training run cannot start or failed."""
+
+
+class TrainingBusyError(TrainingError):
+    """Another training run is already in progress on this server."""
+
+
+class RunNameError(MedQAError):
+    """A run name is empty or unusable as a folder name."""
+
+
+class PublishError(MedQAError):
+    """Publishing to the Hugging Face Hub failed (offline, bad token, no permission)."""
+
+
+class EvaluationError(MedQAError):
+    """An evaluation set or run cannot be used."""

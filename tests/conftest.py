@@ -1,0 +1,181 @@
+"""Shared fixtures: isolated data/model folders and a small MedQuAD-format collection.
+
+The fixture collection is written here in our own words (made-up wording about real conditions); no
+MedQuAD text is copied into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+
+REAL_SOURCE = os.environ.get("MEDQA_MEDQUAD_SOURCE")
+
+#: (folder, source, focus, synonyms, [(qtype, question, answer), ...])
+FIXTURE_DOCUMENTS: list[tuple[str, str, str, list[str], list[tuple[str, str, str]]]] = []
+
+_CONDITIONS = {
+    "Alzheimer's Disease": ("memory", "brain cells that store memories slowly stop working"),
+    "Glaucoma": ("eye pressure", "fluid pressure inside the eye damages the optic nerve"),
+    "Asthma": ("airways", "the airways swell and tighten so breathing becomes hard"),
+    "Gout": ("joint", "uric acid crystals collect in a joint, often the big toe"),
+    "Shingles": ("rash", "the chickenpox virus wakes up again and causes a painful rash"),
+    "Psoriasis": ("skin", "skin cells build up too fast and form thick scaly patches"),
+}
+_QUESTIONS = (
+    ("information", "What is (are) {f} ?", "{f} is a long-term condition in which {how}."),
+    (
+        "symptoms",
+        "What are the symptoms of {f} ?",
+        "People with {f} often notice changes in their {area} first.",
+    ),
+    (
+        "treatment",
+        "What are the treatments for {f} ?",
+        "Doctors treat {f} with medicines and daily habits that protect the {area}.",
+    ),
+    (
+        "causes",
+        "What causes {f} ?",
+        "Nobody knows every cause of {f}; age and family history raise the risk.",
+    ),
+    (
+        "exams and tests",
+        "How to diagnose {f} ?",
+        "A doctor checks the {area} and may order tests to confirm {f}.",
+    ),
+    (
+        "prevention",
+        "How to prevent {f} ?",
+        "Staying active and seeing a doctor early may lower the chance of {f}.",
+    ),
+    (
+        "outlook",
+        "What is the outlook for {f} ?",
+        "Many people with {f} live well for years when it is treated early.",
+    ),
+    (
+        "susceptibility",
+        "Who is at risk for {f}? ?",
+        "Older adults and people with relatives who had {f} are at higher risk.",
+    ),
+)
+
+
+_ANSWER_TAIL = " This sentence was written for medqa's tests and is not medical advice."
+
+
+def _build_documents() -> None:
+    folders = ("7_SeniorHealth_QA", "4_MPlus_Health_Topics_QA", "2_GARD_QA")
+    sources = ("NIHSeniorHealth", "MPlusHealthTopics", "GARD")
+    for index, (focus, (area, how)) in enumerate(_CONDITIONS.items()):
+        folder, source = folders[index % 3], sources[index % 3]
+        pairs = [
+            (qtype, question.format(f=focus), answer.format(f=focus, area=area, how=how) + _ANSWER_TAIL)
+            for qtype, question, answer in _QUESTIONS
+        ]
+        FIXTURE_DOCUMENTS.append((folder, source, focus, [f"{focus} condition"], pairs))
+
+
+_build_documents()
+
+
+def document_xml(
+    doc_id: str, source: str, focus: str, synonyms: list[str], pairs: list[tuple[str, str, str]]
+) -> str:
+    """A document in MedQuAD's standard schema."""
+    synonym_xml = "".join(f"<Synonym>{escape(name)}</Synonym>" for name in synonyms)
+    pair_xml = "".join(
+        f'<QAPair pid="{n}"><Question qid="{doc_id}-{n}" qtype="{qtype}">{escape(question)}</Question>'
+        f"<Answer>{escape(answer)}</Answer></QAPair>"
+        for n, (qtype, question, answer) in enumerate(pairs, start=1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<Document id="{doc_id}" source="{source}" url="https://example.org/{doc_id}">'
+        f"<Focus>{escape(focus)}</Focus><FocusAnnotations><UMLS><CUIs><CUI>C{doc_id}</CUI></CUIs>"
+        f"<SemanticTypes><SemanticType>T047</SemanticType></SemanticTypes>"
+        f"<SemanticGroup>Disorders</SemanticGroup></UMLS><Synonyms>{synonym_xml}</Synonyms>"
+        f"</FocusAnnotations><QAPairs>{pair_xml}</QAPairs></Document>"
+    )
+
+
+LEGACY_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<doc docid="0000900" corpus="NINDS" url="https://example.org/legacy">'
+    "<doctitle-focus>Made-up Tremor</doctitle-focus><umls><cui></cui></umls><qaPairs>"
+    '<pair pid="1"><question qid="0000900-1" qtype="information">what is made-up tremor ?</question>'
+    "<answer>A shaking of the hands that we invented for this test &amp; nothing more.</answer></pair>"
+    '<pair pid="2"><question qid="0000900-2" qtype="treatment">is there any treatment for made-up tremor ?</question>'
+    "<answer>Rest helps.</answer></pair></qaPairs></doc>"
+)
+
+REMOVED_ANSWERS_XML = document_xml(
+    "0000001",
+    "ADAM",
+    "Sample Encyclopedia Topic",
+    [],
+    [("information", "What is (are) Sample Encyclopedia Topic ?", "")],
+)
+
+
+def write_collection(root: Path) -> Path:
+    """Write the fixture collection as an unpacked ``MedQuAD-master`` folder and return it."""
+    top = root / "MedQuAD-master"
+    for number, (folder, source, focus, synonyms, pairs) in enumerate(FIXTURE_DOCUMENTS, start=1):
+        (top / folder).mkdir(parents=True, exist_ok=True)
+        (top / folder / f"{number:07d}.xml").write_text(
+            document_xml(f"{number:07d}", source, focus, synonyms, pairs)
+        )
+    (top / "6_NINDS_QA").mkdir(parents=True, exist_ok=True)
+    (top / "6_NINDS_QA" / "0000900.xml").write_text(LEGACY_XML)
+    (top / "6_NINDS_QA" / "0000901.xml").write_text("<Document><broken")
+    (top / "10_MPlus_ADAM_QA").mkdir(parents=True, exist_ok=True)
+    (top / "10_MPlus_ADAM_QA" / "0000001.xml").write_text(REMOVED_ANSWERS_XML)
+    (top / "readme.txt").write_text("fixture collection for medqa tests\n")
+    return top
+
+
+def zip_collection(folder: Path, target: Path) -> Path:
+    """Zip an unpacked collection the way GitHub's download archive lays it out."""
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            archive.write(path, path.relative_to(folder.parent).as_posix())
+    return target
+
+
+#: Pairs in the fixture collection: 6 areas x 8, 2 legacy, 1 without an answer (the broken file is skipped).
+FIXTURE_PAIRS = len(FIXTURE_DOCUMENTS) * len(_QUESTIONS) + 2 + 1
+
+
+@pytest.fixture
+def workdirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point medqa's data and model folders at a fresh temporary directory."""
+    monkeypatch.setenv("MEDQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MEDQA_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MEDQA_MEDQUAD_SOURCE", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def fixture_folder(tmp_path: Path) -> Path:
+    """The fixture collection as an unpacked folder."""
+    return write_collection(tmp_path / "unpacked")
+
+
+@pytest.fixture
+def fixture_zip(fixture_folder: Path, tmp_path: Path) -> Path:
+    """The fixture collection as a download archive."""
+    return zip_collection(fixture_folder, tmp_path / "MedQuAD-master.zip")
+
+
+@pytest.fixture
+def real_source() -> str:
+    """The real MedQuAD archive; the test is skipped when MEDQA_MEDQUAD_SOURCE is not set."""
+    if not REAL_SOURCE:
+        pytest.skip("MEDQA_MEDQUAD_SOURCE is not set")
+    return REAL_SOURCE
