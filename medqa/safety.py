@@ -1,0 +1,843 @@
+"""Emergency detection and the medical disclaimer shown with every answer.
+
+Pure Python (``re``, ``difflib``, ``unicodedata``): no model and no Streamlit, so it can run before
+anything heavy is loaded and on every keystroke if need be.
+
+Policy
+------
+:func:`detect_emergency` flags a question that *describes an emergency happening now or a person at
+risk*; it does not flag questions that ask *about* a condition. Concretely:
+
+1. **Acute phrases always flag**: phrases that only make sense while something is happening
+   ("can't breathe", "won't stop bleeding", "is unconscious", "having a heart attack",
+   "throat is closing", "overdosed", "swallowed bleach", "seizure for 10 minutes", "worst headache
+   of my life"). This includes first-aid questions such as "what do I do if someone is choking?"
+   or "how do I do CPR on someone who is not breathing?": the emergency number is useful there.
+2. **Symptoms flag when tied to a person or to now**: "chest pain", "slurred speech", "trouble
+   breathing", "passed out" flag with an *acute cue* (a subject with a present-tense verb such as
+   "my dad has" / "she is" / "I have", "my chest", "right now", "suddenly", "help", "what should I
+   do") unless a *chronic cue* cancels it ("for years", "on and off", "last year", "when I climb
+   stairs", "since his stroke"). They also flag as an **acute combination** outside an
+   educational question: chest pain with shortness of breath, sweating or arm/jaw pain; two stroke
+   signs; lip or throat swelling with a sting or a food. Ambiguous acute combinations ("chest pain
+   and shortness of breath") are flagged on purpose: a false alarm costs a sentence, a miss can
+   cost a life.
+3. **Condition names and educational questions do not flag on their own**: "heart attack",
+   "anaphylaxis", "overdose", "poisoning", "suicide", "seizure" need an acute cue, so "what are the
+   symptoms of a stroke?", "what is anaphylaxis?", "what causes chest pain in runners long term?",
+   "heart attack prevention diet", "drug overdose statistics", "how much Tylenol is an overdose?"
+   (a dose question: nobody is reported to have taken anything) and "how is suicide risk assessed
+   in teenagers?" (no person at risk is described) get the NIH answer with the disclaimer.
+4. **Suicide and self-harm lean towards flagging**: any statement of intent ("I want to die",
+   "kill myself", "end my life", "I'm suicidal", "been cutting myself"), a report about someone
+   else ("my son says he wants to kill himself", "signs someone is suicidal") and first-person
+   mentions ("I'm having thoughts of suicide") show the 988 line, even when the words may be a
+   figure of speech ("I could kill myself for forgetting"). Idioms without a self-directed target
+   ("this knee pain is killing me", "killer whale", "dead tired") do not.
+5. **Look-alikes are removed before matching**: "bleeding gums", "breathing exercises",
+   "food poisoning", "poison ivy", "choking hazard", "unconscious bias", "stops breathing in his
+   sleep" (sleep apnea), "collapsed lung", heavy *menstrual* bleeding, "in case of overdose"
+   (drug-leaflet wording), "heartburn", "sunburn".
+
+When several kinds match, the first in this order wins: suicide, overdose/poisoning, anaphylaxis,
+cardiac, stroke, seizure, unconscious, breathing, bleeding, burn.
+
+Text is normalised before matching: Unicode folding, lower case, curly apostrophes, contractions
+("can't" → "cannot", "I'm" → "i am"), punctuation and extra whitespace. Common misspellings are
+handled by explicit variants in the patterns ("pian", "breath", "cant") and by a small
+``difflib`` correction of words of five letters or more towards the keywords ("suicidel" →
+"suicide", "anaphylatic" → "anaphylactic", "unconsious" → "unconscious"). Real words close to a
+keyword ("breeding", "cooking", "eating") are left alone.
+
+The detector is a safety net, not a triage tool: it errs towards flagging and never replaces a call
+to emergency services. ``matched`` holds the normalised phrase (or phrases joined by ``" + "``)
+that triggered the notice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+DISCLAIMER: str = (
+    "This is general educational information from NIH sources, not medical advice or a diagnosis. "
+    "Talk to a doctor or other health professional about your own situation. "
+    "In an emergency, call 911 (or your local emergency number)."
+)
+
+#: Questions are cut to this many characters before matching so a pasted essay cannot slow the app.
+MAX_CHARS = 4000
+
+_CALL_911 = "Call 911 now (or your local emergency number if you are outside the US)."
+
+_MESSAGES: dict[str, str] = {
+    "suicide": (
+        "If you are thinking about suicide or hurting yourself, or are worried about someone who is, "
+        "call or text 988 to reach the 988 Suicide & Crisis Lifeline (US, free, 24/7), or chat at "
+        "988lifeline.org. If someone is in immediate danger, call 911 (or your local emergency "
+        "number). You are not alone, and help is available right now."
+    ),
+    "overdose_poisoning": (
+        f"{_CALL_911} Call 911 first if the person is hard to wake, has trouble breathing or is "
+        "having a seizure. Otherwise call Poison Control at 1-800-222-1222 (US, free, 24/7) right "
+        "away, even if they seem fine. Do not try to make them vomit."
+    ),
+    "anaphylaxis": (
+        "This may be a severe allergic reaction (anaphylaxis). Use an epinephrine auto-injector "
+        f"(such as an EpiPen) right away if one has been prescribed. {_CALL_911}"
+    ),
+    "cardiac": (
+        f"These can be signs of a heart attack. {_CALL_911} Do not drive yourself to the hospital; "
+        "stop what you are doing, rest, and follow the dispatcher's instructions."
+    ),
+    "stroke": (
+        "These can be signs of a stroke (F.A.S.T.: Face drooping, Arm weakness, Speech difficulty, "
+        f"Time to call). {_CALL_911} Note the time the symptoms started: every minute counts."
+    ),
+    "seizure": (
+        "Call 911 (or your local emergency number) if a seizure lasts more than 5 minutes, another "
+        "one follows, or the person is injured, pregnant, has trouble breathing or does not wake up. "
+        "Keep them safe, turn them on their side and put nothing in their mouth."
+    ),
+    "unconscious": (
+        f"{_CALL_911} If the person is not breathing normally, start CPR if you can; the "
+        "dispatcher can guide you until help arrives."
+    ),
+    "breathing": (
+        f"Serious trouble breathing is an emergency. {_CALL_911} If someone is choking and cannot "
+        "speak, cough or breathe, the dispatcher can talk you through what to do."
+    ),
+    "bleeding": (
+        f"{_CALL_911} Press firmly on the wound with a clean cloth or bandage and keep pressing "
+        "until help arrives."
+    ),
+    "burn": (
+        f"Large, deep, chemical or electrical burns are emergencies. {_CALL_911} Cool the burn "
+        "under cool running water (not ice) and do not pop blisters."
+    ),
+}
+
+#: Every ``EmergencyNotice.kind`` the detector can return, in the order they are checked.
+EMERGENCY_KINDS: tuple[str, ...] = tuple(_MESSAGES)
+
+
+@dataclass(frozen=True)
+class EmergencyNotice:
+    """An emergency the question seems to describe, and what to do about it.
+
+    Attributes:
+        kind: Situation, one of ``suicide``, ``overdose_poisoning``, ``anaphylaxis``, ``cardiac``,
+            ``stroke``, ``seizure``, ``unconscious``, ``breathing``, ``bleeding``, ``burn``.
+        message: What to do (emergency numbers first), fit to show as is.
+        matched: The normalised phrase(s) that triggered the notice.
+    """
+
+    kind: str
+    message: str
+    matched: str
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalisation
+# --------------------------------------------------------------------------------------------------
+
+_APOSTROPHES = re.compile(r"[\u2018\u2019\u201b\u02bc\u0060\u00b4']")
+
+# Apostrophes are dropped first ("can't" -> "cant"), then these tokens are expanded so patterns
+# only need one spelling of each negation. Possessives ("dad's" -> "dads") are handled by patterns.
+_CONTRACTIONS: dict[str, str] = {
+    "cant": "cannot",
+    "cnt": "cannot",
+    "cannt": "cannot",
+    "wont": "will not",
+    "dont": "do not",
+    "doesnt": "does not",
+    "didnt": "did not",
+    "isnt": "is not",
+    "arent": "are not",
+    "wasnt": "was not",
+    "werent": "were not",
+    "hasnt": "has not",
+    "havent": "have not",
+    "couldnt": "could not",
+    "wouldnt": "would not",
+    "shouldnt": "should not",
+    "im": "i am",
+    "ive": "i have",
+    "id": "i would",
+    "hes": "he is",
+    "shes": "she is",
+    "theyre": "they are",
+    "youre": "you are",
+    "thats": "that is",
+    "whats": "what is",
+    "u": "you",
+    "r": "are",
+    "pls": "please",
+    "plz": "please",
+    "mins": "minutes",
+    "min": "minutes",
+}
+
+# Keywords misspellings are pulled towards. Only words of five letters or more are corrected:
+# shorter ones have too many real-word neighbours, so their misspellings are spelled out in patterns.
+_KEYWORDS: tuple[str, ...] = (
+    "anaphylactic",
+    "anaphylaxis",
+    "attack",
+    "bleach",
+    "bleeding",
+    "breathe",
+    "breathing",
+    "breathless",
+    "chest",
+    "choking",
+    "collapsed",
+    "convulsing",
+    "convulsion",
+    "drooping",
+    "epinephrine",
+    "fainted",
+    "herself",
+    "himself",
+    "medication",
+    "medicine",
+    "minutes",
+    "myself",
+    "numbness",
+    "overdose",
+    "overdosed",
+    "overdosing",
+    "poison",
+    "poisoned",
+    "poisoning",
+    "pressure",
+    "seizing",
+    "seizure",
+    "seizures",
+    "shortness",
+    "slurred",
+    "slurring",
+    "stroke",
+    "suicidal",
+    "suicide",
+    "swallowed",
+    "sweating",
+    "swelling",
+    "swollen",
+    "throat",
+    "tightness",
+    "unconscious",
+    "unresponsive",
+    "weakness",
+)
+_KEYWORD_SET = frozenset(_KEYWORDS)
+
+# Real words close to a keyword (found by scanning an English word list at the cutoff below): they
+# stay as written. Inflections of a keyword ("strokes", "minute") need no entry.
+_PROTECTED: frozenset[str] = frozenset(
+    {
+        "attacked",
+        "attacker",
+        "bathing",
+        "beach",
+        "beating",
+        "blending",
+        "breadth",
+        "breath",
+        "breathed",
+        "breaths",
+        "breeding",
+        "cooking",
+        "doping",
+        "dropping",
+        "medici",
+        "mediation",
+        "meditation",
+        "poised",
+        "pressured",
+        "seating",
+        "selling",
+        "smelling",
+        "spelling",
+        "spurred",
+        "stoke",
+        "stroked",
+        "swallow",
+        "swallows",
+        "swearing",
+    }
+)
+
+# A correction must keep the first letter and the length within two letters: most typos do, and
+# it stops real words ("eating", "conscious") from being pulled towards a keyword.
+_FUZZY_CUTOFF = 0.85
+_FUZZY_MIN_LEN = 5
+_FUZZY_MAX_LEN_DIFF = 2
+
+
+@lru_cache(maxsize=4096)
+def _correct_token(token: str) -> str:
+    """Return the keyword ``token`` is a likely misspelling of, or ``token`` unchanged."""
+    if len(token) < _FUZZY_MIN_LEN or token in _KEYWORD_SET or token in _PROTECTED:
+        return token
+    if not token.isalpha():
+        return token
+    for candidate in difflib.get_close_matches(token, _KEYWORDS, n=3, cutoff=_FUZZY_CUTOFF):
+        if candidate[0] == token[0] and abs(len(candidate) - len(token)) <= _FUZZY_MAX_LEN_DIFF:
+            return candidate
+    return token
+
+
+def normalize_question(question: str) -> str:
+    """Fold a question to the form the patterns are written against.
+
+    Lower case, ASCII apostrophes dropped, contractions expanded, punctuation turned into spaces,
+    whitespace collapsed and likely misspellings of keywords corrected.
+
+    Args:
+        question: Raw question text.
+
+    Returns:
+        Space-separated lower-case tokens (empty string for blank input).
+    """
+    text = unicodedata.normalize("NFKC", question[:MAX_CHARS]).casefold()
+    text = _APOSTROPHES.sub("", text)
+    # Keep digits and letters; everything else separates words ("chest-pain" -> "chest pain").
+    text = re.sub(r"[^0-9a-z]+", " ", text)
+    tokens: list[str] = []
+    for token in text.split():
+        token = _CONTRACTIONS.get(token, token)
+        tokens.extend(_correct_token(part) for part in token.split())
+    text = " ".join(tokens)
+    return re.sub(r"\bcan not\b", "cannot", text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared vocabulary
+# --------------------------------------------------------------------------------------------------
+
+_PERSON = (
+    r"(?:mom|mum|mommy|mother|dad|daddy|father|husband|wife|son|daughter|kid|child|baby|toddler|"
+    r"infant|boyfriend|girlfriend|partner|friend|brother|sister|grandma|grandmother|granny|grandpa|"
+    r"grandfather|granddad|grandad|nan|nana|uncle|aunt|cousin|roommate|coworker|colleague|"
+    r"neighbor|neighbour|teen|teenager|boy|girl|patient|parent|niece|nephew|fiance|spouse|"
+    r"\d+ (?:year|yr|month) old)s?"
+)
+_SUBJECT = (
+    rf"(?:i|my {_PERSON}|he|she|they|we|someone|somebody|"
+    r"(?:a|this|the) (?:man|woman|person|guy|lady|kid|child|baby|toddler|patient))"
+)
+_VERB_NOW = (
+    r"(?:is|are|am|has|have|just|keeps|keep|started|starts|suddenly|cannot|will not|does not|"
+    r"is not|feels|feel|felt|looks|seems|says|said|complains|woke up|took|ate|swallowed|drank|"
+    r"got|having|think|thinks|talks|talking|talked|mentioned|mentions|posted|wrote|"
+    r"texted|told me)"
+)
+_BODY = (
+    r"(?:chest|heart|arm|arms|jaw|face|throat|tongue|lips|mouth|head|speech|breathing|breath|"
+    r"body|pulse)"
+)
+_NUMBER_WORDS = r"(?:five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|sixty)"
+
+# Cues that the text is about a person and about now. ("sudden" alone is not one: "sudden cardiac
+# arrest" is a disease name; patterns that need it spell it out.)
+_ACUTE = re.compile(
+    r"\b(?:right now|now|currently|at the moment|suddenly|all of a sudden|started|starting|"
+    r"tonight|this morning|this evening|an hour ago|minutes ago|hours ago|lately|again|"
+    r"help|911|999|112|emergency|hurry|asap|urgent|ambulance|the er|"
+    r"should (?:i|we) (?:call|give|use|go|take (?:him|her|them))|scared|worried|panicking)\b"
+    r"|\bwhat (?:do|should|can) (?:i|we) do\b(?! (?:to|for) (?:prevent|avoid|lower|reduce|stop getting))"
+    r"|\bjust\b(?! (?:wondering|curious|asking|a question|in case|general|for))"
+    rf"|\b{_SUBJECT} {_VERB_NOW}\b(?! (?:\d|a |an |the age))"
+    rf"|\bmy {_PERSON} (?:\w+ ){{1,4}}?(?:and |but )(?:is|has|now|cannot|will not|just)\b"
+    rf"|\b(?:my|his|her|their) {_BODY}\b"
+    rf"|\bmy {_PERSON} {_BODY}\b"
+    rf"|\bfound (?:him|her|them|my {_PERSON})\b"
+)
+# Cues that a symptom is long-standing, recurrent or in the past, which cancel a lone acute cue.
+_CHRONIC = re.compile(
+    r"\b(?:for (?:years|months|weeks)|for (?:\d+|a few|several|many|two|three) (?:years|months|weeks)|"
+    r"chronic|long term|on and off|comes and goes|years ago|months ago|"
+    r"last (?:year|month|week|summer|winter|spring|fall)|used to|in the past|history of|"
+    r"sometimes|often|usually|whenever|every time|"
+    r"when (?:i|he|she|they|you) (?:climb|walk|exercise|run|jog|lie|lay|go up|work out|cough|sneeze|"
+    r"breathe in|take a deep breath|move|press|lift|laugh|swallow|eat)\w*|with a cold|"
+    r"since (?:his|her|my|their) (?:stroke|surgery|operation|diagnosis|accident|injury|treatment|"
+    r"chemo\w*|childhood)|recover\w* from|survived|"
+    r"after (?:his|her|my|their|a|the) (?:heart attack|stroke|surgery|seizure|overdose))\b"
+)
+# General, educational framings.
+_EDUCATIONAL = re.compile(
+    r"\b(?:what (?:is|are) (?:a |an |the )?|what causes|what can cause|cause of|causes of|"
+    r"symptoms? of|signs? of|warning signs|risk factors?|risk of|how (?:is|are) \w+(?: \w+){0,3} "
+    r"(?:treated|diagnosed|assessed|prevented|managed)|prevent|prevention|preventing|statistics|"
+    r"stats|how common|how many people|definition|define|long term|in general|research|types of|"
+    r"diet|exercises?|explain|difference between|in runners|in athletes|tell me about|cause|causes|"
+    r"genetic|hereditary|inherited|run in (?:the )?families)\b"
+)
+
+
+def _rx(*patterns: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in patterns)
+
+
+# Look-alikes are blanked out before any rule runs.
+_LOOKALIKES = _rx(
+    r"\bkiller whales?\b",
+    r"\bkill(?:ing)? time\b",
+    r"\b(?:is|are|was) killing me\b",
+    r"\bbleeding (?:gums?|hearts?|edge)\b",
+    r"\bgums? (?:\w+ ){0,3}bleed(?:ing|s)?\b",
+    r"\bbreathing (?:exercises?|techniques?|treatments?|machines?|tests?)\b",
+    r"\bbreath(?:e|ing)? (?:\w+ ){0,2}through (?:my|his|her|their|the|your) nose\b",
+    r"\b(?:food|blood|lead|mercury|sun) poisoning\b",
+    r"\bpoison (?:ivy|oak|sumac)\b",
+    r"\bpoison control(?: centers?)?(?: number)?\b",
+    r"\bchoking (?:hazards?|risks?|game)\b",
+    r"\b(?:unconscious|subconscious) (?:bias|mind|thoughts?|level|feelings?)\b",
+    r"\b(?:unresponsive|not responding|non responsive) to (?:\w+ ){0,2}"
+    r"(?:treatment|therapy|medications?|medicines?|antibiotics|chemo\w*|drugs?|insulin|steroids)\b",
+    r"\b(?:stops?|stopped|stopping|pauses?|paused|not) breathing (?:\w+ ){0,6}"
+    r"(?:sleep|sleeping|asleep|night|snor\w*|apnea)\b",
+    r"\b(?:sleep|sleeping|asleep|snor\w*|apnea) (?:\w+ ){0,8}(?:stops?|stopped|pauses?|not) breathing\b",
+    r"\bnot breathing (?:enough|deeply|deep enough)\b",
+    r"\bcollapsed (?:lung|vein|disc|disk|arch)s?\b",
+    r"\b(?:heavy|severe) (?:menstrual|period|periods) (?:bleeding|flow)?\b",
+    r"\b(?:heavy|severe|bad) bleeding (?:during|with|in|between|after) (?:my |her |their )?"
+    r"(?:periods?|menstruation|menstrual|cycles?|menopause)\b",
+    r"\bwake up (?:\w+ ){0,2}(?:for|in time for|early for) (?:school|work|class)\b",
+    r"\bwake up (?:in the morning|on time|early)\b",
+    r"\bchest (?:pain|pressure|tightness) (?:\w+ ){0,6}(?:for (?:years|months)|long term)\b",
+    r"\bheart attack (?:prevention|risk|survivors?|statistics|recovery|rehab\w*)\b",
+    r"\bstroke (?:prevention|risk|survivors?|statistics|recovery|rehab\w*)\b",
+    r"\bsudden cardiac (?:arrest|death)\b",
+    r"\bsun ?burns?\b|\bheart ?burn\w*\b|\brazor burn\b",
+    r"\bdie (?:my|his|her|their|the) hair\b",
+    # Drug-leaflet phrasing ("what to do in case of emergency or overdose of X") describes no one.
+    r"\bin case of (?:an? )?(?:emergency|overdose)(?: or (?:an? )?(?:emergency|overdose))?\b",
+)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One kind of emergency.
+
+    ``always`` phrases flag on their own. ``symptoms`` flag with an acute cue (not cancelled by a
+    chronic cue), or with one of ``companions`` (another symptom) when the question is not
+    educational, or with one of ``triggers`` (a cause such as a bee sting) and an acute cue.
+    ``companion_only`` symptoms need a companion or a trigger. ``topics`` are condition names
+    ("heart attack", "anaphylaxis") that flag only with an acute cue: "heart attack sweating" is a
+    search for symptoms, not a report. ``combo_min`` > 1 means that many
+    distinct ``symptoms`` and ``weak_symptoms`` (at least one of them strong) make a combination.
+    """
+
+    kind: str
+    always: tuple[re.Pattern[str], ...] = ()
+    symptoms: tuple[re.Pattern[str], ...] = ()
+    companions: tuple[re.Pattern[str], ...] = ()
+    companion_only: tuple[re.Pattern[str], ...] = ()
+    triggers: tuple[re.Pattern[str], ...] = ()
+    topics: tuple[re.Pattern[str], ...] = ()
+    weak_symptoms: tuple[re.Pattern[str], ...] = ()
+    combo_min: int = 0
+
+
+_MEDS = (
+    r"(?:pills?|tablets?|capsules?|meds|medicines?|medications?|drugs|sleeping pills|painkillers|"
+    r"pain killers|tylenol|acetaminophen|paracetamol|ibuprofen|advil|motrin|aspirin|opioids?|"
+    r"oxycodone|oxycontin|fentanyl|heroin|xanax|antidepressants?|insulin|vitamins|iron pills|"
+    r"gummies|edibles|benadryl|melatonin|blood pressure pills|heart pills)"
+)
+_CHEMICALS = (
+    r"(?:bleach|detergent|laundry pods?|tide pods?|dishwasher pods?|drain cleaner|oven cleaner|"
+    r"antifreeze|rat poison|poison|pesticides?|weed killer|insecticide|bug spray|lye|"
+    r"cleaning (?:product|fluid|liquid|spray)|toilet cleaner|lighter fluid|gasoline|petrol|kerosene|"
+    r"paint thinner|button batter(?:y|ies)|batter(?:y|ies)|magnets|poisonous (?:mushrooms?|berries|plants?)|"
+    r"wild mushrooms?|windshield (?:washer )?fluid|hand sanitizer|nail polish remover|"
+    r"nicotine (?:liquid|pouch\w*)|e liquid|vape juice|battery acid|ammonia)"
+)
+_INGEST = (
+    r"(?:took|taken|swallowed|ate|eaten|drank|drunk|ingested|got into|chewed|licked|bit into|"
+    r"inhaled|breathed in|sniffed|huffed)"
+)
+_CHILD = r"(?:toddler|baby|child|kid|son|daughter|infant|\d+ (?:year|yr|month) old)s?"
+_EXCESS = (
+    r"(?:an? )?(?:whole (?:bottle|box|pack|package|strip|sheet)|entire (?:bottle|box|pack)|"
+    r"full bottle|half (?:a|the) bottle|bottle of|handful of|bunch of|lot of|box of|pack of|"
+    r"too many|too much|way too many|way too much|all (?:of )?(?:the|his|her|their)|"
+    r"\d{2,}(?! (?:mg|mcg|milligrams?|ml|milliliters?|units|iu|g|grams?|micrograms?|percent|minutes|"
+    rf"hours|years|days)\b)|{_NUMBER_WORDS}|someone elses|someone else s)"
+)
+# Lookbehinds keep worries about the future ("afraid of having a heart attack") out.
+_NOT_FUTURE = r"(?<!about )(?<!of )(?<!from )(?<!avoid )(?<!prevent )"
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule(
+        kind="suicide",
+        always=_rx(
+            r"\b(?:kill|killing|harm|harming|shoot|shooting|hang|hanging|drown|poison|end|ending|off) "
+            r"(?:myself|my self|meself)\b",
+            r"\b(?:want|wanted|wanna|going|gonna|plan|planning|urge|urges|thinking about|thoughts of) "
+            r"(?:to )?(?:hurt|hurting) (?:myself|himself|herself|themselves)\b",
+            r"\b(?:kill|killing|harm|harming|shoot|hang) (?:himself|herself|themselves|themself)\b",
+            r"\bend(?:ing)? (?:my|his|her|their) (?:own )?life\b",
+            r"\btake (?:my|his|her|their) (?:own )?life\b",
+            r"\bend(?:ing)? it all\b",
+            r"\b(?:want|wanted|wanna|wants|going|gonna|plan|planning|ready|wish|wishing) (?:to )?"
+            r"(?:die|be dead|not be alive|not exist|not wake up)\b",
+            r"\bwish (?:i|he|she) (?:was|were) dead\b",
+            r"\b(?:do|does) not want to (?:live|be alive|exist|be here)(?: anymore| any more)?$",
+            r"\b(?:do|does) not want to (?:live|be alive|exist|be here|wake up) (?:anymore|any more)\b",
+            r"\bbetter off dead\b",
+            r"\bbetter off without me\b",
+            r"\bno reason to (?:live|go on|keep going)\b",
+            r"\bfeel(?:ing|s)? suicid(?:al|e)\b",
+            r"\b(?:i am|he is|she is|they are|been) suicid(?:al|e)\b",
+            r"\b(?:is|am|are) suicidal\b",
+            r"\bcutting (?:myself|himself|herself|themselves|my arms?|my wrists?|his wrists?|her wrists?)\b",
+            r"\bcut (?:myself|himself|herself) on purpose\b",
+            r"\bi (?:self harm|selfharm)\b",
+        ),
+        topics=_rx(
+            r"\bsuicid(?:e|al)(?: thoughts?| ideation| note| plan| attempts?)?\b",
+            r"\bself (?:harm|harms|harming|injury|injuring)\b",
+            r"\b(?:thoughts?|thinking) (?:about|of) (?:dying|killing)\b",
+        ),
+    ),
+    _Rule(
+        kind="overdose_poisoning",
+        always=_rx(
+            r"\boverdosed\b",
+            r"\boverdosing\b",
+            r"\b(?:took|taken|had|has had) an? (?:drug |accidental |intentional )?overdose\b",
+            rf"\b{_INGEST} (?:\w+ ){{0,3}}{_CHEMICALS}\b",
+            rf"\b{_INGEST} {_EXCESS} (?:\w+ ){{0,3}}{_MEDS}\b",
+            rf"\b{_CHILD} (?:\w+ ){{0,3}}(?:ate|swallowed|drank|got into|chewed|licked|ingested) "
+            rf"(?:\w+ ){{0,4}}{_MEDS}\b",
+            r"\b(?:accidentally|accidently|mistakenly) (?:\w+ ){0,2}(?:took|gave|given|swallowed|ate|drank) "
+            r"(?:\w+ ){0,5}(?:wrong|twice|double|two doses|extra dose|another dose|too many|too much|"
+            r"someone elses|someone else s|\w+s (?:pills?|medicines?|medications?|meds))\b",
+            rf"\b(?:took|gave|given|swallowed) (?:\w+ ){{0,3}}{_MEDS} (?:\w+ ){{0,3}}"
+            r"(?:by mistake|by accident|twice|two times)\b",
+            r"\b(?:took|taken|given|gave|had) (?:\w+ ){0,3}(?:a double dose|double doses?|double the dose|"
+            r"twice the (?:dose|amount)|two doses (?:at once|by mistake|by accident))\b",
+            r"\b(?:been|was|got|is|are|being|were|get) poisoned\b",
+            r"\bmixed (?:\w+ ){0,2}bleach (?:and|with) \w+\b",
+            r"\bcarbon monoxide (?:alarm|detector) (?:is |was )?(?:going off|beeping|went off)\b",
+            rf"\b(?:{_CHEMICALS}|chemicals?|cleaner|acid) (?:\w+ ){{0,2}}in (?:my|his|her|their|the) eyes?\b",
+        ),
+        topics=_rx(
+            r"\boverdoses?\b",
+            r"\bpoison(?:ing|ed)?\b",
+            r"\bcarbon monoxide\b",
+        ),
+    ),
+    _Rule(
+        kind="anaphylaxis",
+        always=_rx(
+            r"\bgoing into (?:anaphylaxis|anaphylactic|shock)\b",
+            r"\b(?:throat|airway) (?:is |are |feels |has )?(?:closing|closing up|swelling shut|swollen shut|"
+            r"shutting)\b",
+            r"\b(?:used|gave|injected) (?:him |her |them |me )?(?:my |his |her |their |an |the )?"
+            r"(?:epi ?pen|epinephrine|auto injector)\b",
+        ),
+        topics=_rx(
+            r"\banaphyla\w*\b",
+            r"\b(?:give|giving|use|using|inject|need|needs) (?:him |her |them |me )?(?:my |his |her |their |"
+            r"an |the )?(?:epi ?pen|epinephrine|auto injector)\b",
+        ),
+        symptoms=_rx(
+            r"\b(?:throat|tongue) (?:is |are |feels |keeps |started |starting |has |getting )?"
+            r"(?:swelling|swollen|swell|puffing)(?: up)?\b",
+            r"\bswollen (?:throat|tongue)\b",
+        ),
+        companions=_rx(
+            r"\b(?:cannot|trouble|hard to|difficulty|struggling to) (?:breathe?|breathing|swallow\w*)\b",
+            r"\bwheez\w*\b",
+            r"\b(?:dizzy|faint|fainting|passed out)\b",
+        ),
+        triggers=_rx(
+            r"\b(?:bee|wasp|hornet|yellow jacket|insect|jellyfish) stings?\b",
+            r"\b(?:stung|sting)\b",
+            r"\b(?:peanuts?|nuts?|tree nuts?|shellfish|shrimp|lobster|crab|sesame|fish|eggs?|milk)\b",
+            r"\ballerg(?:y|ic|ies|en)\b",
+            r"\b(?:epi ?pen|epinephrine)\b",
+            r"\bafter (?:eating|taking|a shot|an injection|the injection|the vaccine|a new medicine)\b",
+        ),
+        companion_only=_rx(
+            r"\b(?:lips|lip|face|eyes|mouth) (?:is |are |keep |keeps |started |starting |getting )?"
+            r"(?:swelling|swollen|swell|puffing|puffy)(?: up)?\b",
+            r"\bswollen (?:lips|face|eyes)\b",
+            r"\bthroat (?:is |feels |getting )?(?:tight|tightening|itchy)\b",
+            r"\bhives all over\b",
+        ),
+        weak_symptoms=_rx(r"\bhives\b"),
+        combo_min=2,
+    ),
+    _Rule(
+        kind="cardiac",
+        always=_rx(
+            rf"\b{_NOT_FUTURE}(?:having|am having|is having|are having|might be having|could be having|"
+            r"is this|could this be|might this be|think this is|think (?:i|he|she) (?:is|am) having|"
+            r"just had) an? (?:heart attack|hart attack|cardiac arrest|massive heart attack)\b",
+            r"\bheart (?:has )?stopped beating\b",
+            r"\b(?:sudden|suddenly|severe|crushing|intense|unbearable|worst) (?:\w+ ){0,2}chest "
+            r"(?:pains?|pian|pressure|tightness)\b",
+        ),
+        symptoms=_rx(
+            r"\bchest (?:\w+ ){0,2}?(?:pains?|pian|pane|hurts?|hurting|ache|aches|aching|pressure|"
+            r"tightness|tight|squeezing|crushing|heaviness|heavy|discomfort)\b",
+            r"\b(?:pain|pains|pian|pressure|tightness|squeezing|crushing|heaviness|discomfort|ache|"
+            r"elephant) (?:in|on) (?:my|his|her|their|the) chest\b",
+        ),
+        topics=_rx(r"\b(?:heart|hart) attack\b", r"\bcardiac arrest\b"),
+        companions=_rx(
+            r"\bshort(?:ness)? (?:of|on) breath\b",
+            r"\bbreathless\b",
+            r"\bcannot (?:catch|get) (?:my|his|her|their) breath\b",
+            r"\bcannot (?:breathe?|breth|brethe)\b",
+            r"\b(?:trouble|difficulty|hard|struggling|struggles) (?:to )?(?:breathe?|breathing|breth)\b",
+            r"\bsweat(?:y|ing|s)?\b",
+            r"\bclammy\b",
+            r"\b(?:left |right )?(?:arm|jaw|shoulder|neck) (?:is |feels )?(?:pain|pains|hurts|hurting|aches|"
+            r"aching|numb|tingling|tingles)\b",
+            r"\bpain (?:\w+ ){0,2}(?:in|down|into|to|radiating to|spreading to|going to|going down) "
+            r"(?:my|his|her|the|their) (?:left |right )?(?:arm|jaw|neck|back|shoulder)\b",
+            r"\bnause(?:a|ous)\b",
+            r"\b(?:throwing up|vomiting|puking)\b",
+            r"\b(?:dizzy|lightheaded|light headed|faint|fainting|passed out|pale|grey|gray)\b",
+        ),
+    ),
+    _Rule(
+        kind="stroke",
+        always=_rx(
+            rf"\b{_NOT_FUTURE}(?:having|am having|is having|might be having|could be having|is this|"
+            r"could this be|think this is|think (?:i|he|she) (?:is|am) having|just had) an? "
+            r"(?:stroke|mini stroke|tia|transient ischemic attack)\b",
+            r"\bworst headache (?:of|in) (?:my|his|her|their) life\b",
+        ),
+        symptoms=_rx(
+            r"\b(?:face|mouth|smile|lip|eyelid|one side of (?:his|her|my|their|the) face) "
+            r"(?:is |are |was |has |looks |went |seems )?(?:\w+ )?(?:drooping|droops|droopy|drooped|"
+            r"sagging|sags|lopsided|crooked)\b",
+            r"\b(?:drooping|droopy|drooped|lopsided|crooked|sagging) (?:face|smile|mouth)\b",
+            r"\bslur(?:red|ring)?\b(?! (?:words? (?:against|towards?)|racial))",
+            r"\bspeech (?:is |was |became |sounds |seems )?(?:slurred|garbled|jumbled|strange|weird|"
+            r"funny|off)\b",
+            r"\b(?:numb|numbness|weak|weakness|tingling|paralyzed|paralysis|cannot feel) "
+            r"(?:\w+ ){0,4}(?:one side|left side|right side|half of)\b",
+            r"\b(?:one|left|right) (?:side|half) (?:of (?:his|her|my|their|the) (?:body|face) )?"
+            r"(?:is |went |feels |has gone )?(?:numb|weak|dead|paralyzed|drooping|droopy)\b",
+            r"\bsudden(?:ly)? (?:\w+ ){0,3}(?:numb|numbness|weakness|paralyzed|confusion|confused|"
+            r"blind|blindness|lost (?:his|her|my) vision|trouble seeing|trouble walking|trouble speaking|"
+            r"cannot speak|cannot talk|loss of balance|severe headache)\b",
+        ),
+        weak_symptoms=_rx(
+            r"\b(?:arm|leg|hand) (?:is |went |feels |suddenly )?(?:weak|numb|limp|dead)\b",
+            r"\bcannot (?:lift|raise|move) (?:his|her|my|their|one|the) (?:left |right )?(?:arm|arms|leg|hand)\b",
+            r"\b(?:confused|confusion|disoriented)\b",
+            r"\b(?:cannot|trouble|difficulty) (?:speak|speaking|talking|talk|get (?:the |his |her |my )?"
+            r"words out|find (?:the |his |her |my )?words)\b",
+            r"\b(?:dizzy|dizziness|loss of balance|cannot walk|trouble walking)\b",
+            r"\b(?:blurry|blurred|double|lost) vision\b",
+            r"\bsevere headache\b",
+        ),
+        combo_min=2,
+    ),
+    _Rule(
+        kind="seizure",
+        always=_rx(
+            r"\b(?:seizure|seizures|seizing|convulsing|convulsions?|fitting) (?:\w+ ){0,5}"
+            r"(?:for|lasting|lasted|over|more than|longer than|past|almost|about|nearly) "
+            rf"(?:\w+ ){{0,2}}(?:[5-9]|[1-9]\d+|{_NUMBER_WORDS}) ?(?:minutes|minute)\b",
+            rf"\b(?:[5-9]|[1-9]\d+|{_NUMBER_WORDS}) ?minute (?:long )?(?:seizure|convulsion|fit)\b",
+            r"\bseizures? (?:will not|does not|is not|do not|did not) stop\b",
+            r"\b(?:will not|does not|cannot|did not) stop (?:seizing|convulsing|having seizures)\b",
+            r"\bback to back seizures\b",
+            r"\bseizures? (?:one )?after (?:another|the other)\b",
+            r"\bstatus epilepticus\b",
+            r"\b(?:is|are|am|keeps|started|keeps on) (?:seizing|convulsing)\b",
+            r"\b(?:is|are|am) having (?:an? )?(?:seizure|seizures|fit|convulsions?)\b",
+            r"\bseizure (?:and|but) (?:\w+ ){0,2}(?:will not|is not|does not|has not|cannot) "
+            r"(?:wake|waking|woken|breathing|breathe|responding)\b",
+        ),
+        topics=_rx(
+            r"\b(?:having|had) (?:an? )?(?:seizure|fit|convulsion)\b",
+            r"\bfirst (?:ever )?seizure\b",
+            r"\bconvuls\w*\b",
+        ),
+    ),
+    _Rule(
+        kind="unconscious",
+        always=_rx(
+            r"\b(?:unconscious|unresponsive|not responding|non responsive)\b",
+            r"\b(?:is not|not|no longer|stopped|has stopped|quit|quits) breathing\b",
+            r"\b(?:no|cannot find (?:a|his|her)|cannot feel (?:a|his|her)|does not have a) "
+            r"(?:pulse|heartbeat|heart beat)\b",
+            rf"\b(?:cannot|will not) (?:wake|rouse) (?:him|her|them|my {_PERSON}|the \w+)(?: up)?\b",
+            rf"\b(?:he|she|they|my {_PERSON}|the baby|the kid) (?:\w+ ){{0,4}}"
+            r"(?:will not|cannot|is not) (?:wake|waking|respond|responding)\b",
+        ),
+        symptoms=_rx(
+            r"\b(?:collapsed|passed out|fainted|blacked out|keeled over|fell unconscious)\b",
+        ),
+    ),
+    _Rule(
+        kind="breathing",
+        always=_rx(
+            r"\b(?:cannot|unable to|can hardly|can barely|could not) (?:breathe?|breth|brethe|breate|"
+            r"get (?:any )?air|catch (?:my|his|her|their) breath)\b",
+            r"\b(?:gasping|struggling|fighting) (?:for (?:air|breath)|to breathe?)\b",
+            r"\b(?:is|am|was|(?:they|we|you) are) choking\b",
+            r"\b(?:lips|face|skin|mouth|tongue) (?:is |are |was |were |have |has )?(?:turning |turned |going |"
+            r"gone |look |looks |looking |getting )?(?:a (?:bit|little) |kind of |kinda |slightly |really |"
+            r"very )?(?:blue|purple|gray|grey|bluish)\b",
+            r"\bblue (?:lips|face)\b",
+            r"\binhaler (?:is not|not|does not|did not) (?:working|helping)\b",
+            r"\basthma attack (?:\w+ ){0,4}(?:no|without|lost|cannot find) (?:his |her |my |an |their )?inhaler\b",
+        ),
+        symptoms=_rx(
+            r"\b(?:trouble|difficulty|difficult|hard|struggling|struggle|problems?) (?:to )?"
+            r"(?:breathe?|breathing|breth)\b",
+            r"\bshort(?:ness)? of breath\b",
+            r"\bbreathless\b",
+            r"\bchoking\b",
+            r"\basthma attack\b",
+        ),
+    ),
+    _Rule(
+        kind="bleeding",
+        always=_rx(
+            r"\b(?:will not|cannot|does not|is not going to) stop (?:the )?bleed(?:ing)?\b",
+            r"\bbleeding (?:will not|does not|is not|has not|did not) (?:stop|stopping|slow|slowing)\b",
+            r"\bblood (?:is |keeps )?(?:spurting|gushing|pouring|squirting|everywhere)\b",
+            r"\b(?:spurting|gushing|pouring) (?:out )?blood\b",
+            r"\bbleeding (?:heavily|badly|profusely|everywhere|a lot|so much|like crazy)\b",
+            r"\b(?:uncontrolled|uncontrollable|massive|spurting|gushing) bleeding\b",
+            r"\b(?:lost|losing) (?:a lot of|lots of|so much) blood\b",
+            r"\bsoaked (?:through )?(?:\w+ ){0,3}(?:with|in) blood\b",
+            r"\bsevered (?:\w+ ){0,2}(?:finger|artery|toe|hand)\b",
+            r"\b(?:got|was|been|is|has been|were|just) (?:shot|stabbed)\b(?! (?:up|with (?:a|the) "
+            r"(?:vaccine|needle)))",
+        ),
+        symptoms=_rx(
+            r"\b(?:severe|heavy|serious|major|bad) bleeding\b",
+            r"\b(?:coughing|throwing|vomiting|puking|spitting) up (?:\w+ ){0,2}blood\b",
+            r"\b(?:vomiting|vomited|puked|coughed) (?:\w+ ){0,2}blood\b",
+        ),
+    ),
+    _Rule(
+        kind="burn",
+        always=_rx(
+            r"\b(?:clothes|hair|shirt|dress) (?:\w+ ){0,1}caught (?:on )?fire\b",
+            r"\b(?:got|was|been|is|just) electrocuted\b",
+            r"\b(?:got|had|received) (?:a |an )?(?:bad |severe |strong )?(?:electric|electrical) shock\b",
+        ),
+        symptoms=_rx(
+            r"\b(?:severe|bad|badly|deep|serious|large|big|huge|major|third degree|3rd degree|"
+            r"second degree|2nd degree|chemical|electrical|acid) burns?\b",
+            r"\bburned (?:\w+ ){0,3}(?:badly|severely)\b",
+            r"\b(?:badly|severely) burned\b",
+            r"\bburns? (?:all )?over (?:his|her|my|their) (?:body|face|chest|arms?|legs?|back)\b",
+            r"\bburned (?:by|with) (?:boiling|hot) (?:water|oil)\b",
+        ),
+    ),
+)
+
+
+def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> re.Match[str] | None:
+    for pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            return match
+    return None
+
+
+def _all_matches(patterns: tuple[re.Pattern[str], ...], text: str) -> list[re.Match[str]]:
+    return [m for p in patterns if (m := p.search(text))]
+
+
+def _overlaps(match: re.Match[str], others: list[re.Match[str]]) -> bool:
+    return any(match.start() < o.end() and o.start() < match.end() for o in others)
+
+
+def _scrub(text: str) -> str:
+    for pattern in _LOOKALIKES:
+        text = pattern.sub(" _ ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _evaluate(rule: _Rule, text: str, acute: bool, chronic: bool, educational: bool) -> str | None:
+    """Return the phrase that makes ``text`` an emergency of ``rule.kind``, else ``None``."""
+    hit = _first(rule.always, text)
+    if hit:
+        return hit.group(0)
+    strong = _all_matches(rule.symptoms, text)
+    paired = _all_matches(rule.companion_only, text)
+    if not strong and not paired:
+        return None
+    # A general question never turns a combination into an emergency unless it also names a person.
+    may_combine = acute or not educational
+    companion = _first(rule.companions, text)
+    if companion and may_combine:
+        symptom = next((m for m in [*strong, *paired] if not _overlaps(m, [companion])), None)
+        if symptom:
+            return f"{symptom.group(0)} + {companion.group(0)}"
+    trigger = _first(rule.triggers, text)
+    if trigger and may_combine:
+        symptom = next((m for m in [*strong, *paired] if not _overlaps(m, [trigger])), None)
+        if symptom:
+            return f"{symptom.group(0)} + {trigger.group(0)}"
+    if not strong:
+        return None
+    if rule.combo_min and may_combine:
+        weak = [m for m in _all_matches(rule.weak_symptoms, text) if not _overlaps(m, strong)]
+        distinct = list(dict.fromkeys(m.group(0) for m in [*strong, *weak]))
+        if len(distinct) >= rule.combo_min:
+            return " + ".join(distinct)
+    if acute and not chronic:
+        return strong[0].group(0)
+    return None
+
+
+def _evaluate_topics(rule: _Rule, text: str, acute: bool, chronic: bool) -> str | None:
+    if not acute or chronic:
+        return None
+    hit = _first(rule.topics, text)
+    return hit.group(0) if hit else None
+
+
+def detect_emergency(question: str) -> EmergencyNotice | None:
+    """Tell whether a question describes an emergency happening now or a person at risk.
+
+    See the module docstring for the policy. The first matching kind wins, in this order:
+    suicide, overdose/poisoning, anaphylaxis, cardiac, stroke, seizure, unconscious, breathing,
+    bleeding, burn (so "took pills because I want to die" reaches the crisis line, and "chest pain
+    and can't breathe" reads as cardiac).
+
+    Args:
+        question: The user's question, any case and spelling.
+
+    Returns:
+        An :class:`EmergencyNotice`, or ``None`` when no emergency is described (including blank
+        input).
+    """
+    if not question or not question.strip():
+        return None
+    text = _scrub(normalize_question(question))
+    if not text:
+        return None
+    acute = bool(_ACUTE.search(text))
+    chronic = bool(_CHRONIC.search(text))
+    educational = bool(_EDUCATIONAL.search(text))
+    for rule in _RULES:
+        matched = _evaluate(rule, text, acute, chronic, educational) or _evaluate_topics(
+            rule, text, acute, chronic
+        )
+        if matched:
+            return EmergencyNotice(kind=rule.kind, message=_MESSAGES[rule.kind], matched=matched)
+    return None

@@ -1,0 +1,313 @@
+"""Tests for medqa.safety: emergency detection policy and the disclaimer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from medqa.safety import (
+    DISCLAIMER,
+    EMERGENCY_KINDS,
+    EmergencyNotice,
+    detect_emergency,
+    normalize_question,
+)
+
+# (question, expected kind). Written to cover many phrasings, cases, misspellings and punctuation.
+POSITIVES: list[tuple[str, str]] = [
+    # cardiac
+    ("my dad has chest pain and can't breathe", "cardiac"),
+    ("I have chest pian and my left arm hurts", "cardiac"),
+    ("CHEST PRESSURE AND SWEATING RIGHT NOW", "cardiac"),
+    ("i think im having a heart attack", "cardiac"),
+    ("my husband is sweaty and has crushing pain in his chest", "cardiac"),
+    ("chest tightness spreading to my jaw, feel sick", "cardiac"),
+    ("Is this a heart attack? pain in my chest and I feel dizzy", "cardiac"),
+    ("mom 68 chest hurts, short of breath, nauseous", "cardiac"),
+    ("sudden severe chest pain what do I do", "cardiac"),
+    ("chest pain + cold sweat + pain down left arm", "cardiac"),
+    ("chest pain and shortness of breath", "cardiac"),
+    ("I have chest pain", "cardiac"),
+    # stroke
+    ("my mom's face is drooping and her speech is slurred", "stroke"),
+    ("dad suddenly can't lift his right arm and his words are slurred", "stroke"),
+    ("I think my grandpa is having a stroke", "stroke"),
+    ("sudden numbness on one side of my body", "stroke"),
+    ("her smile looks lopsided and she seems confused", "stroke"),
+    ("worst headache of my life came on out of nowhere", "stroke"),
+    ("my wife's speech is garbled and she can't find her words", "stroke"),
+    ("left side of his face is droopy, started 20 minutes ago", "stroke"),
+    ("my grandma fell and now she is confused and slured", "stroke"),
+    # suicide and self-harm
+    ("i want to kill myself", "suicide"),
+    ("I dont want to live anymore", "suicide"),
+    ("im suicidel", "suicide"),
+    ("my son says he wants to kill himself", "suicide"),
+    ("I've been cutting myself again", "suicide"),
+    ("thinking about ending my life", "suicide"),
+    ("everyone would be better off without me", "suicide"),
+    ("How many of these pills would it take to end it all", "suicide"),
+    ("i keep having suicidal thoughts", "suicide"),
+    ("I WANT TO DIE", "suicide"),
+    ("what are the signs someone is suicidal", "suicide"),
+    ("i am having thoughts of suicide", "suicide"),
+    ("  I   want   to   kill   myself  ", "suicide"),
+    ("I could kill myself for forgetting her birthday", "suicide"),
+    # overdose and poisoning
+    ("my toddler swallowed bleach", "overdose_poisoning"),
+    ("I think my brother overdosed on heroin", "overdose_poisoning"),
+    ("my 3 year old ate some of grandma's pills", "overdose_poisoning"),
+    ("she took a whole bottle of tylenol", "overdose_poisoning"),
+    ("my kid drank drain cleaner", "overdose_poisoning"),
+    ("accidentally gave my baby two doses of medicine", "overdose_poisoning"),
+    ("friend is overdosing what do i do", "overdose_poisoning"),
+    ("swallowed a button battery", "overdose_poisoning"),
+    ("I think I've been poisoned", "overdose_poisoning"),
+    ("took 30 advil", "overdose_poisoning"),
+    ("My 2 year old got into the dishwasher pods", "overdose_poisoning"),
+    ("my baby swalowed bleach", "overdose_poisoning"),
+    # anaphylaxis
+    ("my throat is swelling after eating peanuts", "anaphylaxis"),
+    ("throat closing up after a bee sting", "anaphylaxis"),
+    ("son is going into anaphylatic shock", "anaphylaxis"),
+    ("lips swelling and hard to breathe after shrimp", "anaphylaxis"),
+    ("Should I give him his EpiPen? his lips are swelling", "anaphylaxis"),
+    ("my lips are swelling after a bee sting", "anaphylaxis"),
+    # unconscious
+    ("my grandmother is unconscious", "unconscious"),
+    ("he is not breathing and has no pulse", "unconscious"),
+    ("found my roommate unresponsive", "unconscious"),
+    ("i cannot wake my dad up", "unconscious"),
+    ("my husband just collapsed", "unconscious"),
+    ("baby isnt breathing", "unconscious"),
+    ("SOMEONE HELP MY FRIEND ISNT BREATHING", "unconscious"),
+    ("my dad is unconsious on the floor", "unconscious"),
+    ("my grandpa is breathing weird and won't respond", "unconscious"),
+    # seizure
+    ("my son has been having a seizure for 6 minutes", "seizure"),
+    ("seizure lasting more than five minutes", "seizure"),
+    ("she is having a seizure right now", "seizure"),
+    ("the seizures won't stop", "seizure"),
+    ("siezure for 10 min and still shaking", "seizure"),
+    # breathing
+    ("cant breath", "breathing"),
+    ("My baby is choking!", "breathing"),
+    ("his lips are turning blue", "breathing"),
+    ("I CAN\u2019T BREATHE", "breathing"),
+    ("asthma attack and inhaler not helping", "breathing"),
+    ("my daughter is struggling to breathe", "breathing"),
+    ("she is gasping for air", "breathing"),
+    ("The baby's lips look a bit blue after the bath", "breathing"),
+    # bleeding
+    ("my leg won't stop bleeding", "bleeding"),
+    ("cut my hand and it is bleeding heavily", "bleeding"),
+    ("blood is gushing from his arm", "bleeding"),
+    ("my dad is vomiting blood", "bleeding"),
+    ("I'm bleeding a lot after giving birth", "bleeding"),
+    ("the bleding wont stop", "bleeding"),
+    # burn
+    ("my son spilled boiling water and has a 3rd degree burn", "burn"),
+    ("her clothes caught fire", "burn"),
+    ("got electrocuted by a power line", "burn"),
+]
+
+# Questions about a condition, look-alike phrases and past events: no emergency notice.
+NEGATIVES: list[str] = [
+    "what causes chest pain in runners long term?",
+    "what are the symptoms of a stroke?",
+    "What are the symptoms of a heart attack?",
+    "what is anaphylaxis?",
+    "heart attack prevention diet",
+    "bleeding gums when brushing",
+    "why do my gums bleed when I floss",
+    "breathing exercises for asthma",
+    "how much tylenol is an overdose",
+    "what to do in case of emergency or overdose of ibuprofen",
+    "killer whale facts",
+    "the pain is killing me in my knee, is it arthritis?",
+    "this migraine is killing me",
+    "drug overdose statistics in the US",
+    "how is suicide risk assessed in teenagers",
+    "what is the suicide rate among veterans",
+    "my brother died by suicide last year, how do I cope",
+    "what are the warning signs of a heart attack in women",
+    "my dad had a heart attack last year, how can he avoid another one",
+    "my dad is recovering from a heart attack, what can he eat",
+    "my husband snores loudly and stops breathing for a few seconds in his sleep",
+    "what causes heavy menstrual bleeding",
+    "can peanut allergy be outgrown",
+    "Can a bee sting cause anaphylaxis?",
+    "does my son need an epipen for a peanut allergy?",
+    "how do I use an epipen",
+    "what is the treatment for a stroke",
+    "how long does recovery from a stroke take",
+    "is it a stroke risk to take birth control",
+    "what does slurred speech mean",
+    "I got my flu shot yesterday and my arm is sore",
+    "what is food poisoning",
+    "i have food poisoning what should i eat",
+    "treatment for poison ivy rash",
+    "what are the symptoms of sleep apnea",
+    "unconscious bias training",
+    "my cancer is not responding to chemo",
+    "I hurt myself lifting weights, what helps back pain",
+    "what is sudden cardiac arrest",
+    "why do I get short of breath when I climb stairs",
+    "I have had chest pain on and off for months",
+    "why does my chest hurt when I cough with a cold",
+    "how to treat a minor burn at home",
+    "what is a third degree burn",
+    "is heartburn a sign of something serious",
+    "I take 2 tylenol for headaches, is that ok",
+    "I took 500 mg of tylenol for my headache",
+    "I took my blood pressure pills this morning, can I drink coffee?",
+    "I took my second dose of the covid vaccine and feel tired",
+    "do vaccines cause seizures in children",
+    "I had a seizure 2 years ago, can I drive?",
+    "how to know if you are having a panic attack or heart attack",
+    "can stress cause a heart attack",
+    "chest x-ray results explained",
+    "my son wheezes when he runs, could it be asthma?",
+    "My eye doctor says my eye pressure is high. Does that mean glaucoma",
+    "how does carbon monoxide poisoning happen",
+    "choking hazards for toddlers",
+    "my dad keeps choking on food since his stroke, what can help",
+    "how long do hives from an allergy last",
+    "Can you die from a bee sting allergy?",
+    "I'm dying to know how the heart works",
+    "I'm dead tired after work",
+    "I want to die my hair blue",
+    "burning when I pee",
+    "my teenager won't wake up for school",
+    "my arm goes numb when I sleep on it",
+    "what can i do to prevent poisoning by marine toxins",
+]
+
+
+@pytest.mark.parametrize(("question", "kind"), POSITIVES)
+def test_detects_emergency(question: str, kind: str) -> None:
+    notice = detect_emergency(question)
+    assert notice is not None, f"missed: {question!r}"
+    assert notice.kind == kind, f"{question!r} read as {notice.kind} ({notice.matched!r})"
+    assert notice.matched
+
+
+@pytest.mark.parametrize("question", NEGATIVES)
+def test_does_not_flag_educational_or_lookalike(question: str) -> None:
+    notice = detect_emergency(question)
+    assert notice is None, f"false alarm on {question!r}: {notice}"
+
+
+def test_case_lists_are_large_and_cover_every_kind() -> None:
+    assert len(POSITIVES) >= 40
+    assert len(NEGATIVES) >= 30
+    assert {kind for _, kind in POSITIVES} == set(EMERGENCY_KINDS)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_blank_input_is_not_an_emergency(question: str) -> None:
+    assert detect_emergency(question) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I can't breathe",
+        "I can\u2019t breathe",
+        "i cant breath",
+        "I CANNOT BREATHE!!!",
+        "i   can not    breathe",
+        "I can`t breathe...",
+    ],
+)
+def test_apostrophes_case_and_whitespace_are_normalised(question: str) -> None:
+    notice = detect_emergency(question)
+    assert notice is not None and notice.kind == "breathing"
+
+
+@pytest.mark.parametrize(
+    ("misspelled", "keyword"),
+    [
+        ("suicidel", "suicide"),
+        ("anaphylatic", "anaphylactic"),
+        ("unconsious", "unconscious"),
+        ("overdosd", "overdosed"),
+        ("siezure", "seizure"),
+        ("bleding", "bleeding"),
+        ("swalowed", "swallowed"),
+    ],
+)
+def test_misspellings_are_corrected_towards_keywords(misspelled: str, keyword: str) -> None:
+    assert normalize_question(misspelled) == keyword
+
+
+@pytest.mark.parametrize("word", ["eating", "cooking", "conscious", "breeding", "breath", "beach"])
+def test_real_words_are_not_corrected(word: str) -> None:
+    assert normalize_question(word) == word
+
+
+def test_normalisation_expands_contractions() -> None:
+    assert normalize_question("I'm  sure he WON'T") == "i am sure he will not"
+
+
+@pytest.mark.parametrize("kind", EMERGENCY_KINDS)
+def test_every_message_names_an_emergency_number(kind: str) -> None:
+    question = next(q for q, k in POSITIVES if k == kind)
+    notice = detect_emergency(question)
+    assert notice is not None
+    assert "911" in notice.message
+    assert "local emergency number" in notice.message
+
+
+def test_suicide_message_gives_the_988_lifeline() -> None:
+    notice = detect_emergency("i want to kill myself")
+    assert notice is not None
+    assert "988" in notice.message
+    assert "call or text 988" in notice.message
+
+
+def test_poisoning_message_gives_poison_control() -> None:
+    notice = detect_emergency("my toddler swallowed bleach")
+    assert notice is not None
+    assert "1-800-222-1222" in notice.message
+
+
+@pytest.mark.parametrize("kind", [k for k in EMERGENCY_KINDS if k != "suicide"])
+def test_only_the_crisis_notice_mentions_988(kind: str) -> None:
+    question = next(q for q, k in POSITIVES if k == kind)
+    notice = detect_emergency(question)
+    assert notice is not None
+    assert "988" not in notice.message
+
+
+def test_crisis_wins_over_overdose_when_both_are_described() -> None:
+    notice = detect_emergency("I took a whole bottle of pills because I want to die")
+    assert notice is not None
+    assert notice.kind == "suicide"
+
+
+def test_chest_pain_with_breathing_trouble_reads_as_cardiac() -> None:
+    notice = detect_emergency("my dad has chest pain and can't breathe")
+    assert notice is not None
+    assert notice.kind == "cardiac"
+
+
+def test_notice_is_frozen() -> None:
+    notice = EmergencyNotice(kind="cardiac", message="Call 911", matched="chest pain")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        notice.kind = "stroke"  # type: ignore[misc]
+
+
+def test_very_long_question_is_handled() -> None:
+    padding = "tell me about healthy eating and sleep. " * 500
+    assert detect_emergency(padding) is None
+    assert detect_emergency("I can't breathe. " + padding) is not None
+
+
+def test_disclaimer_says_educational_not_a_diagnosis() -> None:
+    text = DISCLAIMER.lower()
+    assert "educational" in text
+    assert "not medical advice" in text
+    assert "diagnosis" in text
+    assert "health professional" in text
