@@ -12,6 +12,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 REAL_SOURCE = os.environ.get("MEDQA_MEDQUAD_SOURCE")
 
@@ -179,3 +180,50 @@ def real_source() -> str:
     if not REAL_SOURCE:
         pytest.skip("MEDQA_MEDQUAD_SOURCE is not set")
     return REAL_SOURCE
+
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+
+
+def open_page(page: str | None = None, *, timeout: float = 120) -> AppTest:
+    """Run the app from ``Home.py`` (so page links resolve) and switch to ``page`` if given."""
+    app = AppTest.from_file(str(APP_ROOT / "Home.py"), default_timeout=timeout).run()
+    if page is not None:
+        app.switch_page(page).run()
+    return app
+
+
+@pytest.fixture(scope="session")
+def fixture_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the fixture collection built once per session (full + a 3 x 5 curated subset).
+
+    Shared by the retrieval, CLI and Ask page tests, so the fixture corpus is embedded only once; tests
+    that damage caches use their own ``workdirs`` instead.
+    """
+    from medqa.data import store
+
+    root = tmp_path_factory.mktemp("fixture-data")
+    folder = write_collection(root / "unpacked")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEDQA_DATA_DIR", str(root / "data"))
+        patch.delenv("MEDQA_MEDQUAD_SOURCE", raising=False)
+        store.build_datasets(str(folder), categories=3, per_category=5, test_per_category=1)
+    return root / "data"
+
+
+@pytest.fixture
+def fixture_data(fixture_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point medqa at the session's built fixture data, with a fresh empty models folder."""
+    monkeypatch.setenv("MEDQA_DATA_DIR", str(fixture_data_dir))
+    monkeypatch.setenv("MEDQA_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MEDQA_MEDQUAD_SOURCE", raising=False)
+    return fixture_data_dir
+
+
+@pytest.fixture
+def training_data(workdirs: Path, fixture_folder: Path) -> Path:
+    """Fixture data built into ``workdirs``: ``full`` and a small curated set (6 areas x 8, 2 held out each)."""
+    from medqa.data import store
+
+    store.build_datasets(str(fixture_folder), categories=6, per_category=8, test_per_category=2, seed=1)
+    return workdirs

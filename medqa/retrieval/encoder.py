@@ -1,0 +1,292 @@
+"""Query encoders: embed a few short questions fast, without importing torch when possible.
+
+Importing ``sentence_transformers`` pulls in torch, transformers, scikit-learn and scipy: about 10 s and
+~550 MB of RSS on the 2-core target machine, far over the warm-start (3 s) and memory (1 GB) budgets.
+Queries are short (a few dozen tokens), so a plain numpy forward pass of the BERT encoder is as fast as
+torch for them. :class:`NumpyBertEncoder` runs all-MiniLM-L6-v2 (and any fine-tuned BERT run saved by
+sentence-transformers with mean pooling) from its ``model.safetensors`` and ``tokenizer.json``; it is
+checked against sentence-transformers in the tests (cosine >= 0.9999). Other architectures, weights in
+16-bit floats or Hub ids fall back to :class:`TorchEncoder`, which wraps :func:`medqa.models.load_model`.
+
+Corpus embeddings are computed once with torch (:func:`medqa.models.encode`) and cached on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from medqa import models
+from medqa.errors import ModelLoadError
+
+
+class QueryEncoder(Protocol):
+    """Turns texts into L2-normalised float32 rows."""
+
+    dimension: int
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
+
+
+_blas_controller: object | None = None
+
+
+@contextlib.contextmanager
+def single_thread_blas() -> Iterator[None]:
+    """Run BLAS on one thread: for query-sized products, OpenBLAS threads cost more than they save.
+
+    Measured on the 2-core machine under load: one query's forward pass took 100-300 ms with the
+    default threads and 16 ms with one.
+    """
+    global _blas_controller
+    try:
+        if _blas_controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            _blas_controller = ThreadpoolController()  # after numpy is imported, so it sees OpenBLAS
+        limiter = _blas_controller.limit(limits=1, user_api="blas")  # type: ignore[attr-defined]
+    except Exception:  # threadpoolctl missing or unable to see the library: run as is
+        limiter = contextlib.nullcontext()
+    with limiter:
+        yield
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    variance = np.mean(centred * centred, axis=-1, keepdims=True)
+    return centred / np.sqrt(variance + eps) * weight + bias
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # Abramowitz & Stegun 7.1.26 refined (max error 1.5e-7, below float32 resolution of the activations).
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-a * a))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + _erf(x * np.float32(1.0 / math.sqrt(2.0))))
+
+
+class NumpyBertEncoder:
+    """A BERT encoder with mean pooling, run in numpy float32 (inference only)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        transformer_dir, pooling = _read_modules(folder)
+        config = json.loads((transformer_dir / "config.json").read_text(encoding="utf-8"))
+        if config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
+            raise ModelLoadError(f"{folder} is not a plain BERT model (numpy encoder unsupported)")
+        if config.get("position_embedding_type", "absolute") != "absolute":
+            raise ModelLoadError(f"{folder} uses relative positions (numpy encoder unsupported)")
+        if not pooling.get("pooling_mode_mean_tokens", False) or any(
+            pooling.get(mode, False)
+            for mode in (
+                "pooling_mode_cls_token",
+                "pooling_mode_max_tokens",
+                "pooling_mode_mean_sqrt_len_tokens",
+            )
+        ):
+            raise ModelLoadError(f"{folder} does not use plain mean pooling (numpy encoder unsupported)")
+        self.heads = int(config["num_attention_heads"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        self.dimension = int(config["hidden_size"])
+        st_config = transformer_dir / "sentence_bert_config.json"
+        if not st_config.is_file():
+            st_config = folder / "sentence_bert_config.json"
+        max_length = 256
+        if st_config.is_file():
+            max_length = int(json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length") or 256)
+        self.max_length = min(max_length, int(config.get("max_position_embeddings", 512)))
+        self._tokenizer = _load_tokenizer(transformer_dir, self.max_length)
+        self._weights = _load_bert_weights(transformer_dir, int(config["num_hidden_layers"]))
+        self._lock = threading.Lock()  # the tokenizer's truncation/padding state is shared
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        w = self._weights
+        batch, length = ids.shape
+        x = w["word"][ids] + w["position"][:length] + w["token_type"][0]
+        x = _layer_norm(x, w["emb_ln_w"], w["emb_ln_b"], self.eps)
+        head_dim = self.dimension // self.heads
+        bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
+        scale = np.float32(1.0 / math.sqrt(head_dim))
+        for layer in w["layers"]:
+            qkv = x @ layer["qkv_w"] + layer["qkv_b"]  # (B, L, 3H)
+            qkv = qkv.reshape(batch, length, 3, self.heads, head_dim).transpose(2, 0, 3, 1, 4)
+            query, key, value = qkv[0], qkv[1], qkv[2]  # (B, heads, L, D)
+            scores = (query @ key.transpose(0, 1, 3, 2)) * scale + bias
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context = (scores @ value).transpose(0, 2, 1, 3).reshape(batch, length, self.dimension)
+            x = _layer_norm(
+                x + context @ layer["out_w"] + layer["out_b"], layer["ln1_w"], layer["ln1_b"], self.eps
+            )
+            hidden = _gelu(x @ layer["inter_w"] + layer["inter_b"])
+            x = _layer_norm(
+                x + hidden @ layer["ffn_w"] + layer["ffn_b"], layer["ln2_w"], layer["ln2_b"], self.eps
+            )
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return pooled
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed texts (normalised float32 rows), in batches of similar length."""
+        texts = list(texts)
+        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return result
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(texts)
+        with single_thread_blas():
+            self._encode_into(result, encodings, batch_size)
+        # Always normalised, with or without a Normalize module: retrieval compares rows by dot product.
+        result /= np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
+        return result
+
+    def _encode_into(self, result: np.ndarray, encodings: list, batch_size: int) -> None:
+        order = np.argsort([-len(item.ids) for item in encodings], kind="stable")
+        for start in range(0, len(encodings), batch_size):
+            rows = order[start : start + batch_size]
+            length = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), length), dtype=np.int64)
+            mask = np.zeros((len(rows), length), dtype=np.int64)
+            for slot, i in enumerate(rows):
+                token_ids = encodings[i].ids
+                ids[slot, : len(token_ids)] = token_ids
+                mask[slot, : len(token_ids)] = 1
+            result[rows] = self._forward(ids, mask)
+
+
+class TorchEncoder:
+    """Any sentence-transformers model, through torch (slower to import, general)."""
+
+    def __init__(self, name: str) -> None:
+        self.model = models.load_model(name)
+        self.dimension = models._dimension(self.model)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        return models.encode(self.model, texts, batch_size=batch_size, precision="fp32")
+
+
+def _read_modules(folder: Path) -> tuple[Path, dict[str, object]]:
+    modules_file = folder / "modules.json"
+    if not modules_file.is_file():
+        raise ModelLoadError(f"{folder} has no modules.json (numpy encoder unsupported)")
+    modules = json.loads(modules_file.read_text(encoding="utf-8"))
+    kinds = [str(module.get("type", "")).rsplit(".", 1)[-1] for module in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(kind not in ("Normalize",) for kind in kinds[2:]):
+        raise ModelLoadError(f"{folder} has modules {kinds} (numpy encoder unsupported)")
+    transformer_dir = folder / modules[0].get("path", "")
+    pooling_file = folder / modules[1].get("path", "1_Pooling") / "config.json"
+    pooling = json.loads(pooling_file.read_text(encoding="utf-8"))
+    return transformer_dir, pooling
+
+
+def _load_tokenizer(folder: Path, max_length: int):
+    from tokenizers import Tokenizer
+
+    tokenizer_file = folder / "tokenizer.json"
+    if not tokenizer_file.is_file():
+        raise ModelLoadError(f"{folder} has no tokenizer.json (numpy encoder unsupported)")
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer
+
+
+def _load_bert_weights(folder: Path, layers: int) -> dict[str, object]:
+    from safetensors.numpy import load_file
+
+    weights_file = folder / "model.safetensors"
+    if not weights_file.is_file():
+        raise ModelLoadError(f"{folder} has no model.safetensors (numpy encoder unsupported)")
+    try:
+        raw = load_file(str(weights_file))
+    except (ValueError, TypeError, OSError) as error:  # e.g. bfloat16 weights, which numpy lacks
+        raise ModelLoadError(f"{weights_file} cannot be read by numpy: {error}") from error
+    anchor = next((key for key in raw if key.endswith("embeddings.word_embeddings.weight")), None)
+    if anchor is None:
+        raise ModelLoadError(f"{weights_file} holds no BERT embeddings")
+    prefix = anchor[: -len("embeddings.word_embeddings.weight")]
+
+    def get(name: str, transpose: bool = False) -> np.ndarray:
+        array = raw[prefix + name].astype(np.float32, copy=False)
+        return np.ascontiguousarray(array.T) if transpose else array
+
+    weights: dict[str, object] = {
+        "word": get("embeddings.word_embeddings.weight"),
+        "position": get("embeddings.position_embeddings.weight"),
+        "token_type": get("embeddings.token_type_embeddings.weight"),
+        "emb_ln_w": get("embeddings.LayerNorm.weight"),
+        "emb_ln_b": get("embeddings.LayerNorm.bias"),
+    }
+    blocks = []
+    for index in range(layers):
+        base = f"encoder.layer.{index}."
+        attention = base + "attention."
+        blocks.append(
+            {
+                "qkv_w": np.ascontiguousarray(
+                    np.concatenate(
+                        [get(attention + f"self.{part}.weight") for part in ("query", "key", "value")], axis=0
+                    ).T
+                ),
+                "qkv_b": np.concatenate(
+                    [get(attention + f"self.{part}.bias") for part in ("query", "key", "value")]
+                ),
+                "out_w": get(attention + "output.dense.weight", transpose=True),
+                "out_b": get(attention + "output.dense.bias"),
+                "ln1_w": get(attention + "output.LayerNorm.weight"),
+                "ln1_b": get(attention + "output.LayerNorm.bias"),
+                "inter_w": get(base + "intermediate.dense.weight", transpose=True),
+                "inter_b": get(base + "intermediate.dense.bias"),
+                "ffn_w": get(base + "output.dense.weight", transpose=True),
+                "ffn_b": get(base + "output.dense.bias"),
+                "ln2_w": get(base + "output.LayerNorm.weight"),
+                "ln2_b": get(base + "output.LayerNorm.bias"),
+            }
+        )
+    weights["layers"] = blocks
+    return weights  # the raw arrays are dropped on return: only the float32 copies used stay
+
+
+_encoders: dict[tuple[str, str, str], QueryEncoder] = {}
+_lock = threading.Lock()
+
+
+def load_query_encoder(name: str, *, prefer_numpy: bool = True) -> QueryEncoder:
+    """The fastest available query encoder for a model, cached per process.
+
+    Args:
+        name: a model name as :func:`medqa.models.resolve_model_source` accepts.
+        prefer_numpy: try the torch-free numpy encoder first (falls back to torch when unsupported).
+
+    Raises:
+        ModelLoadError: the model cannot be loaded at all.
+    """
+    source = models.resolve_model_source(name)
+    key = (source, models._folder_signature(source), "numpy" if prefer_numpy else "torch")
+    with _lock:
+        if key in _encoders:
+            return _encoders[key]
+        encoder: QueryEncoder | None = None
+        if prefer_numpy and Path(source).is_dir():
+            try:
+                encoder = NumpyBertEncoder(source)
+            except (ModelLoadError, KeyError, ValueError, OSError, json.JSONDecodeError):
+                encoder = None  # an architecture the numpy path does not cover: use torch
+        if encoder is None:
+            encoder = TorchEncoder(name)
+        _encoders[key] = encoder
+        return encoder

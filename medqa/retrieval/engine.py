@@ -1,0 +1,396 @@
+"""The retrieval engine: ranked, grounded answers for a question, with abstain and emergency flags.
+
+``Engine(corpus, model=...)`` builds (or loads from its disk caches) a dense index and a BM25 index over
+a corpus and answers :meth:`Engine.search`. Modes:
+
+* ``"hybrid"`` (default): reciprocal-rank fusion of the two rankings below;
+* ``"dense"``: cosine similarity of all-MiniLM-L6-v2 embeddings of ``"<focus>: <question>"``;
+* ``"bm25"``: BM25 over question + focus + synonyms + answer.
+
+The default mode was chosen by measurement (``bench/bench_quality.py``, ``bench/results/quality.txt``):
+on the consumer question set over the full corpus with the base model, hybrid finds the expected focus
+in the top three for 0.97 of the questions against 0.88 for dense and 0.75 for BM25, with the best
+MRR@10 (0.89 / 0.87 / 0.69); dense is first at rank 1 by two questions of 95 (hit@1 0.83 against
+0.81). The page shows three answers, so the rule is the best mean of hit@1 and hit@3. The index
+fields come from ``bench/bench_fields.py`` (``bench/results/fields.txt``): indexing the answers in BM25
+is what makes the fusion pay (hybrid with question-only BM25 fields was worse than dense alone).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medqa.conversation import FollowUp, interpret
+from medqa.data import schema as col
+from medqa.data.store import load_corpus, table_fingerprint
+from medqa.errors import DataNotFoundError
+from medqa.retrieval.abstain import Calibration, calibrate, load_or_calibrate
+from medqa.retrieval.bm25 import DEFAULT_FIELDS as DEFAULT_BM25_FIELDS
+from medqa.retrieval.bm25 import BM25Index
+from medqa.retrieval.conditions import ConditionLexicon, ConditionMention
+from medqa.retrieval.dense import DenseIndex, DenseSettings
+from medqa.retrieval.encoder import QueryEncoder, load_query_encoder
+from medqa.retrieval.fusion import reciprocal_rank_fusion, top_rows
+from medqa.retrieval.query import clean_question
+from medqa.safety import EmergencyNotice, detect_emergency
+
+MODES = ("hybrid", "dense", "bm25")
+#: Chosen by bench/bench_quality.py: hybrid has the best mean of hit@1 and hit@3 on the consumer questions.
+DEFAULT_MODE = "hybrid"
+DEFAULT_K = 5
+MAX_K = 50
+
+ProgressCallback = Callable[[int, int], None]
+
+#: Only these columns are kept in memory (the corpus is not duplicated).
+_HIT_COLUMNS = (col.ID, col.QUESTION, col.ANSWER, col.FOCUS, col.QTYPE, col.SOURCE, col.URL)
+_DEDUPE_SPACE = re.compile(r"\W+")
+_CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the engine indexes and fuses (defaults chosen by the bench scripts).
+
+    Attributes:
+        dense: what the dense index embeds.
+        bm25_fields: what the BM25 index holds.
+        candidates: rows each ranking contributes to fusion.
+        rrf_k: reciprocal-rank fusion constant.
+        dense_weight: weight of the dense ranking in fusion.
+        bm25_weight: weight of the BM25 ranking in fusion.
+    """
+
+    dense: DenseSettings = field(default_factory=DenseSettings)
+    bm25_fields: str = DEFAULT_BM25_FIELDS
+    candidates: int = 100
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved question-answer pair.
+
+    Attributes:
+        rank: 1 for the best hit.
+        score: the ranking score of the mode used (fused RRF score, cosine or BM25).
+        similarity: cosine similarity between the question and this pair (comparable across modes).
+        part_ids: ids of every pair merged into this hit. Some sources split one answer over several
+            pairs with the same question; they are shown as one answer, in corpus order.
+    """
+
+    rank: int
+    id: str
+    score: float
+    similarity: float
+    question: str
+    answer: str
+    focus: str
+    qtype: str
+    source: str
+    url: str
+    part_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search returns: hits plus the flags the UI must act on first.
+
+    Attributes:
+        question: the question as searched after cleaning (trimmed, capped).
+        searched: the text actually searched (``"<focus>: <question>"`` for a follow-up).
+        hits: best first, near-duplicate answers removed.
+        abstain: no hit is reliable enough (``confidence`` below the calibrated ``threshold``).
+        confidence: cosine similarity of the closest pair.
+        threshold: the calibrated abstention threshold.
+        emergency: an emergency notice to show before anything else, or ``None``.
+        follow_up: how a follow-up was interpreted, or ``None``.
+        mentions: conditions the question names.
+        notes: messages for the user (e.g. the question was shortened).
+        mode: the ranking mode used.
+        elapsed_ms: search time.
+    """
+
+    question: str
+    searched: str
+    hits: tuple[Hit, ...]
+    abstain: bool
+    confidence: float
+    threshold: float
+    emergency: EmergencyNotice | None
+    follow_up: FollowUp | None
+    mentions: tuple[ConditionMention, ...]
+    notes: tuple[str, ...]
+    mode: str
+    elapsed_ms: float
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description (the CLI's ``--json`` output)."""
+        return {
+            "question": self.question,
+            "searched": self.searched,
+            "mode": self.mode,
+            "abstain": self.abstain,
+            "emergency": asdict(self.emergency) if self.emergency else None,
+            "follow_up": {"focus": self.follow_up.focus, "note": self.follow_up.note}
+            if self.follow_up
+            else None,
+            "confidence": round(self.confidence, 4),
+            "threshold": round(self.threshold, 4),
+            "mentions": [asdict(mention) for mention in self.mentions],
+            "notes": list(self.notes),
+            "hits": [asdict(hit) for hit in self.hits],
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
+
+
+def load_search_corpus(spec: str) -> pd.DataFrame:
+    """The answered pairs of a dataset named on the command line.
+
+    Args:
+        spec: ``full``, ``curated``, a stored upload's name, a ``.parquet`` file, or a question-answer
+            ``.csv``/``.tsv`` file (imported on the fly, columns guessed as on the Home page).
+
+    Raises:
+        DataNotFoundError: the dataset or file does not exist.
+        CSVImportError: a CSV file cannot be imported.
+    """
+    path = Path(spec).expanduser()
+    if path.suffix.casefold() in _CSV_SUFFIXES:
+        if not path.is_file():
+            raise DataNotFoundError(f"No such file: {path}.")
+        from medqa.data.upload import import_csv
+
+        pairs = import_csv(path.read_bytes()).pairs
+        return pairs[pairs[col.HAS_ANSWER]].reset_index(drop=True)
+    if path.suffix.casefold() == ".parquet" and not path.is_file():
+        raise DataNotFoundError(f"No such file: {path}.")
+    return load_corpus(str(path) if path.suffix.casefold() == ".parquet" else spec)
+
+
+class Engine:
+    """Dense + BM25 retrieval over one corpus with one model."""
+
+    def __init__(
+        self,
+        corpus: pd.DataFrame,
+        *,
+        model: str = "base",
+        corpus_name: str = "custom",
+        settings: EngineSettings | None = None,
+        progress: ProgressCallback | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        """Index a corpus (answered pairs) with a model.
+
+        Args:
+            corpus: a pairs table restricted to answered pairs (:func:`medqa.data.store.load_corpus`).
+            model: ``"base"``, a trained run, a folder or a Hub id (:mod:`medqa.models`).
+            corpus_name: shown in results and logs.
+            settings: index and fusion settings.
+            progress: called as ``progress(done, total)`` while the dense index is built.
+            use_cache: read and write the on-disk embedding cache.
+
+        Raises:
+            DataNotFoundError: the corpus is empty.
+            ModelLoadError: the model cannot be loaded.
+        """
+        if len(corpus) == 0:
+            raise DataNotFoundError(f"The corpus {corpus_name!r} has no answered questions to search.")
+        started = time.perf_counter()
+        self.settings = settings or EngineSettings()
+        self.model_name = model
+        self.corpus_name = corpus_name
+        self.corpus_fingerprint = table_fingerprint(corpus)
+        self.dense = DenseIndex.build_or_load(
+            corpus, model, self.settings.dense, corpus_fingerprint=self.corpus_fingerprint,
+            progress=progress, use_cache=use_cache,
+        )  # fmt: skip
+        self.encoder: QueryEncoder = load_query_encoder(model)
+        self.bm25 = BM25Index(
+            corpus, self.settings.bm25_fields, use_cache=use_cache, corpus_fingerprint=self.corpus_fingerprint
+        )
+        self.lexicon = ConditionLexicon(corpus)
+        self.corpus = corpus[[name for name in (*_HIT_COLUMNS, col.SPLIT) if name in corpus]].reset_index(
+            drop=True
+        )
+        self._columns = {name: self.corpus[name].astype(str).to_numpy() for name in _HIT_COLUMNS}
+        # Rows sharing focus and question are parts of one answer; group number per row.
+        question_keys = (
+            self.corpus[col.FOCUS].astype(str).str.casefold()
+            + "\x1f"
+            + (
+                self.corpus[col.QUESTION]
+                .astype(str)
+                .str.casefold()
+                .str.replace(_DEDUPE_SPACE, " ", regex=True)
+            )
+        )
+        self._group = pd.factorize(question_keys)[0]
+        # Rows of each multi-row group, in corpus order (numpy: a pandas groupby-apply took ~1 s here).
+        order = np.argsort(self._group, kind="stable")
+        grouped = self._group[order]
+        cuts = np.flatnonzero(np.diff(grouped)) + 1
+        starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(order)]])
+        self._group_rows: dict[int, np.ndarray] = {
+            int(grouped[start]): order[start:end]
+            for start, end in zip(starts, ends, strict=True)
+            if end - start > 1
+        }
+        self._calibration: Calibration | None = None
+        self.load_seconds = time.perf_counter() - started
+
+    @classmethod
+    def from_dataset(cls, corpus_name: str = "full", model: str = "base", **kwargs: object) -> Engine:
+        """An engine over a dataset: ``full``, ``curated``, an upload's name, or a parquet or CSV path."""
+        return cls(load_search_corpus(corpus_name), model=model, corpus_name=corpus_name, **kwargs)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self.corpus)
+
+    @property
+    def calibration(self) -> Calibration:
+        """The abstention calibration for this model and corpus (computed once, then stored)."""
+        if self._calibration is None:
+            self._calibration = load_or_calibrate(self)
+        return self._calibration
+
+    def recalibrate(self) -> Calibration:
+        """Recompute (and store) the abstention threshold, e.g. after the question sets changed."""
+        self._calibration = calibrate(self)
+        return self._calibration
+
+    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Normalised embeddings of queries."""
+        return self.encoder.encode(list(queries))
+
+    def top_similarities(
+        self, queries: Sequence[str], *, hidden: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """For each query, the cosine similarity of its closest pair (optionally hiding some rows)."""
+        vectors = self.encode_queries(queries)
+        result = np.empty(len(vectors), dtype=np.float64)
+        for index, vector in enumerate(vectors):
+            scores = self.dense.scores(vector)
+            if hidden is not None and len(hidden[index]):
+                scores[hidden[index]] = -np.inf
+            result[index] = float(scores.max())
+        return result
+
+    def rank(
+        self, query: str, *, mode: str = DEFAULT_MODE, limit: int = 50, query_vector: np.ndarray | None = None
+    ) -> tuple[list[int], list[float], np.ndarray]:
+        """Rows ranked for a query, their ranking scores, and the cosine similarity of every row.
+
+        Args:
+            query: the text to search.
+            mode: ``"hybrid"``, ``"dense"`` or ``"bm25"``.
+            limit: how many rows to return.
+            query_vector: the query's embedding when already computed.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        vector = query_vector if query_vector is not None else self.encode_queries([query])[0]
+        similarities = self.dense.scores(vector)
+        if mode == "dense":
+            rows = top_rows(similarities, limit)
+            return rows.tolist(), similarities[rows].astype(float).tolist(), similarities
+        lexical = self.bm25.scores(query)
+        if mode == "bm25":
+            rows = top_rows(lexical, limit, positive_only=True)
+            return rows.tolist(), lexical[rows].astype(float).tolist(), similarities
+        candidates = max(limit, self.settings.candidates)
+        fused = reciprocal_rank_fusion(
+            [top_rows(similarities, candidates), top_rows(lexical, candidates, positive_only=True)],
+            weights=[self.settings.dense_weight, self.settings.bm25_weight],
+            k=self.settings.rrf_k,
+        )[:limit]
+        return [row for row, _ in fused], [score for _, score in fused], similarities
+
+    def _hit(self, rank: int, row: int, score: float, similarity: float) -> Hit:
+        values = {name: self._columns[name][row] for name in _HIT_COLUMNS}
+        parts = self._group_rows.get(int(self._group[row]))
+        part_ids: tuple[str, ...] = (values[col.ID],)
+        if parts is not None:
+            answers: list[str] = []
+            for part in parts:
+                if self._columns[col.ANSWER][part] not in answers:
+                    answers.append(self._columns[col.ANSWER][part])
+            values[col.ANSWER] = "\n\n".join(answers)
+            part_ids = tuple(self._columns[col.ID][part] for part in parts)
+        return Hit(rank=rank, score=float(score), similarity=float(similarity), part_ids=part_ids, **values)
+
+    def _answer_key(self, row: int) -> str:
+        return _DEDUPE_SPACE.sub(" ", self._columns[col.ANSWER][row][:400].casefold()).strip()
+
+    def search(
+        self, question: str, k: int = DEFAULT_K, *, mode: str | None = None, context_focus: str | None = None
+    ) -> SearchResult:
+        """Answer a question with the ``k`` best pairs and the abstain and emergency flags.
+
+        Args:
+            question: what the user typed (trimmed and capped here).
+            k: number of hits (1 to 50).
+            mode: ``"hybrid"``, ``"dense"`` or ``"bm25"`` (default :data:`DEFAULT_MODE`).
+            context_focus: the focus of the conversation so far; a follow-up naming no condition is
+                searched about it (see :mod:`medqa.conversation`).
+
+        Raises:
+            QuestionError: the question is empty or has no words.
+        """
+        started = time.perf_counter()
+        mode = mode or DEFAULT_MODE
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        k = max(1, min(int(k), MAX_K))
+        cleaned, notes = clean_question(question)
+        emergency = detect_emergency(cleaned)
+        mentions = tuple(self.lexicon.find(cleaned))
+        follow_up = interpret(cleaned, bool(mentions), context_focus)
+        hits, confidence = self._ranked_hits(follow_up.searched if follow_up else cleaned, mode, k)
+        threshold = self.calibration.threshold
+        if follow_up is not None and confidence < threshold:
+            # Read in context, the question matches nothing well: it may be a new subject; try it alone.
+            follow_up = None
+            hits, confidence = self._ranked_hits(cleaned, mode, k)
+        return SearchResult(
+            question=cleaned,
+            searched=follow_up.searched if follow_up else cleaned,
+            hits=tuple(hits),
+            abstain=confidence < threshold or not hits,
+            confidence=confidence,
+            threshold=threshold,
+            emergency=emergency,
+            follow_up=follow_up,
+            mentions=mentions,
+            notes=tuple(notes),
+            mode=mode,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _ranked_hits(self, text: str, mode: str, k: int) -> tuple[list[Hit], float]:
+        """The k best hits for a text (answer parts merged, repeated answers dropped) and the confidence."""
+        rows, scores, similarities = self.rank(text, mode=mode, limit=k * 4)
+        hits: list[Hit] = []
+        seen_groups: set[int] = set()
+        seen_answers: set[str] = set()
+        for row, score in zip(rows, scores, strict=True):
+            group, answer_key = int(self._group[row]), self._answer_key(row)
+            if group in seen_groups or answer_key in seen_answers:
+                continue  # another part of an answer already shown, or the same text from another source
+            seen_groups.add(group)
+            seen_answers.add(answer_key)
+            hits.append(self._hit(len(hits) + 1, row, score, similarities[row]))
+            if len(hits) == k:
+                break
+        confidence = float(similarities.max()) if len(similarities) else 0.0
+        return hits, confidence

@@ -1,0 +1,40 @@
+"""The torch-free query encoder agrees with sentence-transformers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medqa import models
+from medqa.retrieval.encoder import NumpyBertEncoder, TorchEncoder, load_query_encoder
+
+pytestmark = pytest.mark.model
+
+TEXTS = [
+    "What are the early warning signs of Alzheimer's?",
+    "is shingles contagious to my grandkids",
+    "x",
+    "Glaucoma is a group of eye diseases that damage the optic nerve. " * 30,  # past max_seq_length
+]
+
+
+def test_numpy_encoder_matches_sentence_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    encoder = load_query_encoder("base")
+    assert isinstance(encoder, NumpyBertEncoder)
+    assert load_query_encoder("base") is encoder
+    fast = encoder.encode(TEXTS, batch_size=2)
+    reference = models.encode(models.load_model("base"), TEXTS, precision="fp32")
+    assert fast.shape == reference.shape == (len(TEXTS), 384)
+    assert np.min(np.sum(fast * reference, axis=1)) >= 0.9999
+
+
+def test_unsupported_folders_fall_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = shutil.copytree(models.resolve_model_source("base"), tmp_path / "no-tokenizer-json")
+    (folder / "tokenizer.json").unlink()  # the numpy path needs the fast tokenizer file
+    encoder = load_query_encoder(str(folder))
+    assert isinstance(encoder, TorchEncoder)

@@ -1,0 +1,175 @@
+"""The retrieval engine end to end with the base model: hits, modes, flags, follow-ups, caches.
+
+Most tests use the fixture collection (written for the tests, 50 pairs about six conditions); the
+caregiver scenario also runs on the real curated corpus when MEDQA_MEDQUAD_SOURCE is set.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medqa.conversation import Conversation
+from medqa.data import store
+from medqa.errors import DataNotFoundError, QuestionError
+from medqa.retrieval import abstain
+from medqa.retrieval.dense import DenseIndex, DenseSettings, indexes_dir
+from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, load_search_corpus
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def engine(fixture_data_dir: Path) -> Iterator[Engine]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEDQA_DATA_DIR", str(fixture_data_dir))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        built = Engine.from_dataset("full")
+        built.calibration  # noqa: B018 - stored under the fixture data folder
+        yield built
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_finds_the_condition_asked_about(engine: Engine, mode: str) -> None:
+    result = engine.search("What are the symptoms of glaucoma?", 3, mode=mode)
+    assert result.mode == mode and len(result.hits) == 3
+    top = result.hits[0]
+    assert (top.rank, top.focus, top.qtype) == (1, "Glaucoma", "symptoms")
+    assert top.question and top.answer and top.source and top.url.startswith("https://")
+    assert -1.0 <= top.similarity <= 1.0
+    assert [hit.rank for hit in result.hits] == [1, 2, 3]
+    assert not result.abstain and result.emergency is None
+
+
+def test_the_default_mode_is_the_measured_best(engine: Engine) -> None:
+    assert DEFAULT_MODE == "hybrid"  # bench/results/quality.txt
+    assert engine.search("what causes gout").mode == "hybrid"
+
+
+def test_plain_words_reach_the_right_condition(engine: Engine) -> None:
+    result = engine.search("my big toe joint is swollen from uric acid, what can the doctor do?", 1)
+    assert result.hits[0].focus == "Gout"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How do I change a flat tyre on my bike?", "what is the capital of australia", "best sourdough recipe"],
+)
+def test_non_medical_questions_abstain(engine: Engine, question: str) -> None:
+    result = engine.search(question)
+    assert result.abstain
+    assert result.confidence < result.threshold
+
+
+def test_emergency_is_flagged_before_anything_else(engine: Engine) -> None:
+    result = engine.search("My dad has crushing chest pain and cant breathe, what do I do?")
+    assert result.emergency is not None and result.emergency.kind == "cardiac"
+    assert "911" in result.emergency.message
+    suicide = engine.search("i want to kill myself")
+    assert suicide.emergency is not None and "988" in suicide.emergency.message
+
+
+@pytest.mark.parametrize(
+    "question", ["what causes chest pain in runners long term?", "What are the symptoms of a stroke?"]
+)
+def test_questions_about_a_condition_are_not_emergencies(engine: Engine, question: str) -> None:
+    assert engine.search(question).emergency is None
+
+
+def test_k_is_clamped_and_bad_modes_rejected(engine: Engine) -> None:
+    assert len(engine.search("asthma", 0).hits) == 1
+    assert len(engine.search("asthma treatment", 500).hits) <= len(engine)
+    with pytest.raises(ValueError, match="mode"):
+        engine.search("asthma", mode="magic")
+
+
+def test_empty_and_huge_questions(engine: Engine) -> None:
+    with pytest.raises(QuestionError):
+        engine.search("   ")
+    result = engine.search("What are the treatments for psoriasis? " + "please " * 1500)
+    assert len(result.question) <= 1000 and result.notes
+    assert result.hits[0].focus == "Psoriasis"
+
+
+def test_json_carries_hits_and_both_flags(engine: Engine) -> None:
+    payload = json.loads(json.dumps(engine.search("my chest hurts and i cant breathe", 2).to_dict()))
+    assert set(payload) >= {"hits", "abstain", "emergency", "follow_up", "confidence", "threshold"}
+    assert payload["emergency"]["kind"] in {"cardiac", "breathing"}
+    assert {"id", "score", "question", "answer", "focus", "qtype", "source", "url"} <= set(payload["hits"][0])
+
+
+def test_follow_ups_keep_the_topic_and_a_named_condition_changes_it(engine: Engine) -> None:
+    chat = Conversation()
+    first = chat.ask(engine, "What are the early warning signs of Alzheimer's?")
+    assert first.follow_up is None and first.hits[0].focus == "Alzheimer's Disease"
+    second = chat.ask(engine, "Is there treatment to slow progression?")
+    assert (
+        second.follow_up is not None and second.follow_up.note == "Interpreting as about Alzheimer's Disease"
+    )
+    assert second.hits[0].focus == "Alzheimer's Disease" and second.hits[0].qtype == "treatment"
+    third = chat.ask(engine, "And what causes gout?")
+    assert third.follow_up is None and chat.focus == "Gout"
+    chat.forget_topic()
+    assert chat.ask(engine, "Is there treatment to slow progression?").follow_up is None
+
+
+def test_calibration_is_reproducible_and_stored(engine: Engine) -> None:
+    again = abstain.calibrate(engine, save=False)
+    assert again.threshold == engine.calibration.threshold
+    assert abstain.load_calibration(engine) == engine.calibration
+    assert engine.calibration.out_of_domain_abstained >= 0.9
+    assert engine.calibration.in_domain_answered >= 0.9
+
+
+def test_index_cache_is_keyed_verified_and_rebuilt_when_corrupt(
+    fixture_data_dir: Path, workdirs: Path
+) -> None:
+    shutil.copytree(fixture_data_dir / "datasets", workdirs / "data" / "datasets")
+    shutil.copytree(fixture_data_dir / "cache", workdirs / "data" / "cache")
+    corpus = load_search_corpus("curated")
+    built = DenseIndex.build_or_load(corpus, "base")
+    assert not built.from_cache and DenseIndex.is_cached(corpus, "base")
+    loaded = DenseIndex.build_or_load(corpus, "base")
+    assert loaded.from_cache and loaded.key == built.key
+    np.testing.assert_array_equal(loaded.embeddings, built.embeddings)
+    other = DenseIndex.build_or_load(corpus, "base", DenseSettings(max_seq_length=64))
+    assert other.key != built.key
+    assert not DenseIndex.is_cached(corpus.iloc[:-1], "base")  # another corpus, another key
+    matrix = indexes_dir() / built.key / "embeddings.npy"
+    matrix.write_bytes(matrix.read_bytes()[:-64])
+    rebuilt = DenseIndex.build_or_load(corpus, "base")
+    assert not rebuilt.from_cache
+    np.testing.assert_allclose(rebuilt.embeddings, built.embeddings, atol=1e-6)
+
+
+def test_corpus_from_a_csv_or_a_missing_file(workdirs: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "mine.csv"
+    csv.write_text(
+        "Question,Answer\nwhat causes gout ?,Uric acid builds up.\nwhat is (are) asthma ?,Airways swell.\n"
+    )
+    assert len(load_search_corpus(str(csv))) == 2
+    with pytest.raises(DataNotFoundError):
+        load_search_corpus(str(tmp_path / "missing.csv"))
+    with pytest.raises(DataNotFoundError):
+        load_search_corpus("no-such-dataset")
+    with pytest.raises(DataNotFoundError, match="no answered questions"):
+        Engine(load_search_corpus(str(csv)).iloc[:0])
+
+
+@pytest.mark.medquad
+def test_caregiver_scenario_on_the_curated_corpus(real_source: str, workdirs: Path) -> None:
+    store.build_datasets(real_source)
+    engine = Engine.from_dataset("curated")
+    chat = Conversation()
+    first = chat.ask(engine, "What are the early warning signs of Alzheimer's?")
+    assert first.hits[0].focus == "Alzheimer's Disease" and not first.abstain
+    for question in ("Is there treatment to slow progression?", "How can families provide support?"):
+        result = chat.ask(engine, question)
+        assert result.follow_up is not None and result.follow_up.focus == "Alzheimer's Disease"
+        assert result.hits[0].focus == "Alzheimer's Disease" and not result.abstain
+    assert engine.search("how do I get my cat to stop scratching the couch").abstain
