@@ -49,3 +49,7 @@ class PublishError(MedQAError):
 
 class EvaluationError(MedQAError):
     """An evaluation set or run cannot be used."""
+
+
+class TrainingCancelled(TrainingError):
+    """A training run was cancelled before it finished; nothing was saved."""

@@ -1,0 +1,224 @@
+"""Hyperparameters of a training run and the named presets.
+
+Two presets:
+
+* ``original`` reproduces the original AutoTrain "ST question answering" run: MultipleNegativesRankingLoss
+  on (question, answer) pairs of the curated train split, adamw_torch, linear schedule, batch 8,
+  3 epochs, gradient accumulation 1, lr 5e-5, max_seq_length 128.
+* ``recommended`` is the recipe measured by ``bench/bench_train.py`` to beat the base model on both the
+  curated held-out split and the consumer-style questions over the full corpus (see
+  ``bench/results/train.txt`` for the experiments behind it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from medqa.errors import TrainingError
+
+ORIGINAL = "original"
+RECOMMENDED = "recommended"
+CUSTOM = "custom"
+
+LOSSES = ("mnrl", "cached_mnrl")
+BATCH_SAMPLERS = ("batch_sampler", "no_duplicates")
+PRECISIONS = ("auto", "fp32", "bf16")
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "sgd", "adafactor")
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+EVALUATION = ("epoch", "end", "none")
+#: Query sides a training pair may have (see :mod:`medqa.training.data`).
+QUERY_VARIANTS = ("question", "keywords", "synonym", "focus")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that decides what a training run does (saved in ``run.json``).
+
+    Attributes:
+        preset: name of the preset these values started from (``custom`` once edited by hand).
+        data: ``curated``, ``full``, a stored dataset's name or a path to a CSV file.
+        base_model: model to start from: ``base``, a trained run's name, a folder or a Hub id.
+        epochs: passes over the training pairs.
+        max_steps: stop after this many optimizer steps (``-1``: run all epochs).
+        batch_size: pairs per step (also the number of in-batch negatives + 1).
+        gradient_accumulation_steps: steps whose gradients are summed before an update.
+        learning_rate: peak learning rate.
+        optimizer: ``transformers`` optimizer name.
+        lr_scheduler: ``transformers`` scheduler name.
+        warmup_ratio: share of the steps spent warming the learning rate up.
+        weight_decay: AdamW weight decay.
+        max_seq_length: tokens kept per text while training.
+        loss: ``mnrl`` (MultipleNegativesRankingLoss) or ``cached_mnrl`` (GradCache, big batches in
+            small memory).
+        mini_batch_size: chunk size of ``cached_mnrl``.
+        batch_sampler: ``no_duplicates`` keeps a text from appearing twice in a batch (a duplicate would be
+            a false in-batch negative).
+        query_variants: what the query side of a pair is: the MedQuAD ``question``; ``keywords`` (the
+            question with its template words removed: "gout treatment"); ``synonym`` (the question
+            with the focus replaced by one of its XML synonyms); ``focus`` (the focus name alone).
+        max_pairs: keep at most this many training pairs (a seeded sample spread over focus areas).
+        max_pairs_per_focus: keep at most this many pairs per focus area (``0``: no cap).
+        distill_weight: weight of the anti-forgetting term, an MSE between the model's embeddings and
+            the frozen base model's on a sample of corpus texts (``0``: off).
+        distill_texts: how many texts that term uses.
+        merge_with_base: after training, average the weights with the base model's; the share kept
+            from the base model (``0``: none, ``0.5``: half way, as in WiSE-FT).
+        seed: seeds the sampling, shuffling and initialisation.
+        precision: ``fp32``, ``bf16`` (autocast) or ``auto`` (bf16 only on a CPU with native bf16).
+        evaluation: held-out evaluation after every ``epoch``, only at the ``end`` or ``none``.
+        eval_baseline: also evaluate before the first step (the base model's score on the chart).
+    """
+
+    preset: str = ORIGINAL
+    data: str = "curated"
+    base_model: str = "base"
+    epochs: float = 3.0
+    max_steps: int = -1
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 5e-5
+    optimizer: str = "adamw_torch"
+    lr_scheduler: str = "linear"
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    max_seq_length: int = 128
+    loss: str = "mnrl"
+    mini_batch_size: int = 32
+    batch_sampler: str = "batch_sampler"
+    query_variants: tuple[str, ...] = ("question",)
+    max_pairs: int = 0
+    max_pairs_per_focus: int = 0
+    distill_weight: float = 0.0
+    distill_texts: int = 0
+    merge_with_base: float = 0.0
+    seed: int = 42
+    precision: str = "auto"
+    evaluation: str = "epoch"
+    eval_baseline: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.data or not str(self.data).strip():
+            problems.append("choose the training data")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            problems.append("epochs must be above 0 (or set max_steps)")
+        if self.batch_size < 2:
+            problems.append("batch size must be at least 2 (the other pairs of a batch are the negatives)")
+        if self.gradient_accumulation_steps < 1:
+            problems.append("gradient accumulation must be at least 1")
+        if not 0 < self.learning_rate < 1:
+            problems.append("learning rate must be between 0 and 1")
+        if not 0 <= self.warmup_ratio < 1:
+            problems.append("warmup ratio must be in [0, 1)")
+        if not 8 <= self.max_seq_length <= 512:
+            problems.append("max_seq_length must be between 8 and 512")
+        if self.loss not in LOSSES:
+            problems.append(f"loss must be one of {', '.join(LOSSES)}")
+        if self.mini_batch_size < 1:
+            problems.append("mini batch size must be at least 1")
+        if self.batch_sampler not in BATCH_SAMPLERS:
+            problems.append(f"batch sampler must be one of {', '.join(BATCH_SAMPLERS)}")
+        if not self.query_variants or any(v not in QUERY_VARIANTS for v in self.query_variants):
+            problems.append(f"query variants must be some of {', '.join(QUERY_VARIANTS)}")
+        if self.max_pairs < 0 or self.max_pairs_per_focus < 0:
+            problems.append("pair caps cannot be negative")
+        if self.distill_weight < 0 or self.distill_texts < 0:
+            problems.append("distillation weight and texts cannot be negative")
+        if self.distill_weight > 0 and self.distill_texts == 0:
+            problems.append("distillation needs distill_texts > 0")
+        if not 0 <= self.merge_with_base < 1:
+            problems.append("merge_with_base must be in [0, 1)")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+        if self.lr_scheduler not in SCHEDULERS:
+            problems.append(f"scheduler must be one of {', '.join(SCHEDULERS)}")
+        if self.evaluation not in EVALUATION:
+            problems.append(f"evaluation must be one of {', '.join(EVALUATION)}")
+        if problems:
+            raise TrainingError("Invalid training settings: " + "; ".join(problems) + ".")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (tuples become lists)."""
+        payload = asdict(self)
+        payload["query_variants"] = list(self.query_variants)
+        return payload
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> TrainingConfig:
+        """Rebuild a config from :meth:`to_dict` output; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in payload.items() if key in known}
+        if "query_variants" in values:
+            values["query_variants"] = tuple(values["query_variants"])
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> TrainingConfig:
+        """A copy with some values changed; marks the preset ``custom`` when a value really changes."""
+        changed = {key: value for key, value in overrides.items() if value is not None}
+        unknown = set(changed) - {f.name for f in fields(self)}
+        if unknown:
+            raise TrainingError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
+        if "query_variants" in changed:
+            changed["query_variants"] = tuple(changed["query_variants"])
+        differs = any(
+            getattr(self, key) != value for key, value in changed.items() if key not in ("data", "preset")
+        )
+        updated = replace(self, **changed)
+        if differs and "preset" not in changed:
+            updated = replace(updated, preset=CUSTOM)
+        return updated
+
+
+#: The original AutoTrain recipe on the curated train split.
+ORIGINAL_CONFIG = TrainingConfig()
+
+#: Best measured trade-off (bench/experiments_recipe.py, bench/results/recipe_experiments.txt): 500 pairs
+#: from full MedQuAD minus held-out, one per focus area, each as question + keywords + synonym query;
+#: duplicate-free batches of 32; one epoch at lr 2e-5 (44 steps); MSE to the base embeddings against
+#: forgetting. Held-out MRR@10 0.505 -> 0.541; consumer questions (full corpus) hit@3 0.874 -> 0.874 and
+#: MRR@10 0.862 -> 0.852: the held-out gain comes without the consumer loss of the original recipe, but
+#: it does not yet beat the base model on the consumer questions.
+RECOMMENDED_CONFIG = TrainingConfig(
+    preset=RECOMMENDED,
+    data="full",
+    max_pairs=500,
+    query_variants=("question", "keywords", "synonym"),
+    batch_size=32,
+    epochs=1.0,
+    learning_rate=2e-5,
+    batch_sampler="no_duplicates",
+    distill_weight=1.0,
+    distill_texts=1000,
+)
+
+PRESETS: dict[str, TrainingConfig] = {ORIGINAL: ORIGINAL_CONFIG, RECOMMENDED: RECOMMENDED_CONFIG}
+
+#: One-line descriptions shown in pickers.
+PRESET_DESCRIPTIONS = {
+    ORIGINAL: "Original AutoTrain recipe: MNRL on the 400 curated training pairs, lr 5e-5, batch 8, 3 epochs.",
+    RECOMMENDED: (
+        "500 varied full-MedQuAD pairs (question, keywords, synonym queries), no-duplicate batches of 32, "
+        "1 epoch at lr 2e-5 with distillation to the base model: better on held-out, consumer questions "
+        "about level with the base."
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> TrainingConfig:
+    """A preset's config, optionally with some values changed.
+
+    Raises:
+        TrainingError: the preset does not exist or an override is invalid.
+    """
+    if name not in PRESETS:
+        raise TrainingError(f"Unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
+    return PRESETS[name].with_overrides(**overrides)
+
+
+def field_names() -> list[str]:
+    """Names of every setting, in declaration order."""
+    return [f.name for f in dataclasses.fields(TrainingConfig)]

@@ -1,0 +1,361 @@
+"""Turn a training config and a dataset into (anchor, positive) pairs, plus the held-out evaluation.
+
+What each ``data`` choice trains on:
+
+* ``curated``: the curated subset's ``train`` split; held out: its ``test`` split.
+* ``full``: every answered MedQuAD pair except the curated held-out ones. A pair is left out when it is
+  a held-out pair (same id), or when its answer is word for word a held-out answer (MedQuAD repeats
+  answers under different questions; training on the twin would leak the answer). The same question
+  text with a *different* answer (another source's page on the same focus) is kept: it leaks nothing.
+  Held out: the curated ``test`` split, judged against the curated corpus.
+* a stored dataset's name (an uploaded CSV) or a path to a ``.csv`` file: its ``train`` split, with the
+  same exclusions against its ``test`` split; held out: that ``test`` split.
+
+Then, in this order: ``max_pairs_per_focus`` caps the source pairs of each focus area, ``max_pairs``
+keeps a seeded sample spread round-robin over focus areas (both count source question-answer pairs,
+before variants), and each kept pair gives one training pair per ``query_variants`` entry:
+
+* ``question``: the question as written;
+* ``keywords``: focus area plus question type, the way people type into a search box ("Gout
+  treatment"; the focus alone for the ``information`` type);
+* ``synonym``: the question with its focus replaced by one of the focus's XML synonyms (seeded);
+* ``focus``: the focus name alone, paired with one answer per focus area (its ``information`` answer
+  when there is one).
+
+A variant that cannot be built for a pair (no template match, no synonym) is skipped; identical
+(anchor, positive) pairs are kept once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from medqa.data import schema as col
+from medqa.data import store
+from medqa.data.templates import match_template, normalise_focus
+from medqa.errors import DataNotFoundError, TrainingError
+from medqa.training.arguments import TrainingConfig
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+ANCHOR = "anchor"
+POSITIVE = "positive"
+_INFORMATION = "information"
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Held-out questions and the corpus they are searched in (what ``InformationRetrievalEvaluator`` takes).
+
+    Attributes:
+        queries: query id to question.
+        corpus: corpus id to answer text.
+        relevant: query id to the corpus ids counted as correct (its own pair and exact-answer twins).
+        description: where the questions and corpus come from, for logs and ``run.json``.
+    """
+
+    queries: dict[str, str]
+    corpus: dict[str, str]
+    relevant: dict[str, set[str]]
+    description: str
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The pairs a run trains on and everything ``run.json`` records about them.
+
+    Attributes:
+        pairs: ``anchor`` / ``positive`` columns, one row per training pair.
+        heldout: the held-out evaluation, or ``None`` when the data has no test split.
+        distill_texts: corpus texts for the anti-forgetting term (empty when it is off).
+        fingerprint: hash of the pairs in order (changes whenever the training data changes).
+        summary: counts and choices (source pairs, excluded, per variant...), JSON-ready.
+    """
+
+    pairs: pd.DataFrame
+    heldout: HeldOut | None
+    distill_texts: list[str]
+    fingerprint: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def to_dataset(self) -> Dataset:
+        """The pairs as a ``datasets.Dataset`` (the form the sentence-transformers trainer takes)."""
+        from datasets import Dataset
+
+        return Dataset.from_pandas(self.pairs[[ANCHOR, POSITIVE]], preserve_index=False)
+
+
+def _clean(text: object) -> str:
+    return _SPACES.sub(" ", str(text or "")).strip()
+
+
+def _load_table(data: str) -> tuple[pd.DataFrame, str]:
+    """The answered pairs of ``data`` and a name for it; CSV paths are imported on the fly."""
+    path = Path(data).expanduser()
+    if data.lower().endswith(".csv"):
+        from medqa.data.upload import import_csv
+
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            raise DataNotFoundError(
+                f"Cannot read the training CSV {path}: {error.strerror or error}."
+            ) from error
+        table = import_csv(raw).pairs
+        return table[table[col.HAS_ANSWER]].reset_index(drop=True), str(path)
+    return store.load_corpus(data), data
+
+
+def _ensure_columns(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.copy()
+    for column in (col.ID, col.FOCUS, col.QTYPE, col.SYNONYMS):
+        if column not in table.columns:
+            table[column] = ""
+        table[column] = table[column].fillna("").astype(str)
+    if not table[col.ID].astype(bool).all():
+        table[col.ID] = [f"row-{n}" for n in range(len(table))]
+    return table
+
+
+def _heldout_from(test: pd.DataFrame, corpus: pd.DataFrame, description: str) -> HeldOut | None:
+    if test.empty:
+        return None
+    corpus_ids = corpus[col.ID].astype(str).tolist()
+    corpus_texts = {cid: _clean(answer) for cid, answer in zip(corpus_ids, corpus[col.ANSWER], strict=True)}
+    by_answer: dict[str, set[str]] = defaultdict(set)
+    for cid, answer in zip(corpus_ids, corpus[col.ANSWER].astype(str), strict=True):
+        by_answer[answer].add(cid)
+    queries, relevant = {}, {}
+    for qid, question, answer in zip(
+        test[col.ID].astype(str), test[col.QUESTION], test[col.ANSWER].astype(str), strict=True
+    ):
+        ids = set(by_answer.get(answer, ()))
+        if qid in corpus_texts:
+            ids.add(qid)
+        if ids:
+            queries[qid] = _clean(question)
+            relevant[qid] = ids
+    if not queries:
+        return None
+    return HeldOut(queries=queries, corpus=corpus_texts, relevant=relevant, description=description)
+
+
+def _split(config: TrainingConfig) -> tuple[pd.DataFrame, pd.DataFrame, HeldOut | None, dict[str, Any]]:
+    """Training rows, held-out rows, the held-out evaluation and facts about the split."""
+    if config.data == store.FULL:
+        full = _ensure_columns(store.load_corpus(store.FULL))
+        try:
+            curated = _ensure_columns(store.load_corpus(store.CURATED))
+        except DataNotFoundError as error:
+            raise TrainingError(
+                "Training on full MedQuAD needs the curated held-out split to keep out of training: "
+                "build the data first (Home page or `python -m medqa data build`)."
+            ) from error
+        test = curated[curated[col.SPLIT] == col.TEST]
+        heldout = _heldout_from(test, curated, "curated test split, searched in the curated corpus")
+        pool, origin = full, "full MedQuAD (answered pairs)"
+    else:
+        table, origin = _load_table(config.data)
+        table = _ensure_columns(table)
+        if col.SPLIT in table.columns and (table[col.SPLIT] == col.TEST).any():
+            test = table[table[col.SPLIT] == col.TEST]
+            pool = table[table[col.SPLIT] != col.TEST]
+            heldout = _heldout_from(test, table, f"test split of {origin}, searched in its own corpus")
+        else:
+            test, pool, heldout = table.iloc[0:0], table, None
+    held_ids = set(test[col.ID].astype(str))
+    held_answers = set(test[col.ANSWER].astype(str))
+    by_id = pool[col.ID].astype(str).isin(held_ids)
+    by_answer = pool[col.ANSWER].astype(str).isin(held_answers) & ~by_id
+    train = pool[~(by_id | by_answer)].reset_index(drop=True)
+    facts = {
+        "data": config.data,
+        "origin": origin,
+        "source_pairs": len(pool),
+        "heldout_pairs": len(test),
+        "excluded_heldout_id": int(by_id.sum()),
+        "excluded_heldout_answer": int(by_answer.sum()),
+        "heldout": heldout.description if heldout else "none (the data has no test split)",
+        "heldout_queries": len(heldout) if heldout else 0,
+        "heldout_corpus": len(heldout.corpus) if heldout else 0,
+    }
+    if train.empty:
+        raise TrainingError(f"No training pairs left in {origin} once the held-out questions are removed.")
+    return train, test, heldout, facts
+
+
+def _round_robin(groups: dict[str, list[int]], limit: int, rng: np.random.Generator) -> list[int]:
+    """Up to ``limit`` positions taken one per group in turn (groups and members in seeded order)."""
+    order = list(groups)
+    rng.shuffle(order)
+    queues = [list(rng.permutation(groups[key])) for key in order]
+    picked: list[int] = []
+    depth = 0
+    while len(picked) < limit:
+        added = False
+        for queue in queues:
+            if depth < len(queue):
+                picked.append(int(queue[depth]))
+                added = True
+                if len(picked) == limit:
+                    break
+        if not added:
+            break
+        depth += 1
+    return picked
+
+
+def _cap(train: pd.DataFrame, config: TrainingConfig, rng: np.random.Generator) -> pd.DataFrame:
+    keys = train[col.FOCUS].map(normalise_focus)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for position, key in enumerate(keys):
+        groups[key].append(position)
+    if config.max_pairs_per_focus:
+        groups = {
+            key: sorted(
+                rng.choice(
+                    members, size=min(len(members), config.max_pairs_per_focus), replace=False
+                ).tolist()
+            )
+            for key, members in groups.items()
+        }
+    kept = sorted(position for members in groups.values() for position in members)
+    if config.max_pairs and config.max_pairs < len(kept):
+        kept = sorted(_round_robin(groups, config.max_pairs, rng))
+    return train.iloc[kept].reset_index(drop=True)
+
+
+def keywords_query(question: str, focus: str, qtype: str) -> str | None:
+    """A search-box style query for a pair: focus plus question type ("Gout treatment")."""
+    match = match_template(question)
+    focus = _clean(match.focus if match else focus)
+    qtype = _clean(qtype or (match.qtype if match else ""))
+    if not focus:
+        return None
+    if not qtype or qtype == _INFORMATION:
+        return focus
+    return f"{focus} {qtype}"
+
+
+def synonym_question(question: str, focus: str, synonyms: list[str], rng: np.random.Generator) -> str | None:
+    """The question with its focus swapped for a synonym, or ``None`` when it cannot be done."""
+    focus = _clean(focus)
+    candidates = [s for s in (_clean(name) for name in synonyms) if s and s.casefold() != focus.casefold()]
+    if not focus or not candidates:
+        return None
+    pattern = re.compile(re.escape(focus), re.IGNORECASE)
+    if not pattern.search(question):
+        return None
+    synonym = candidates[int(rng.integers(len(candidates)))]
+    return pattern.sub(lambda _: synonym, question, count=1)
+
+
+def _variants(
+    train: pd.DataFrame, config: TrainingConfig, rng: np.random.Generator
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    rows: list[tuple[str, str, str]] = []
+    variants = config.query_variants
+    for question, answer, focus, qtype, synonyms in zip(
+        train[col.QUESTION],
+        train[col.ANSWER],
+        train[col.FOCUS],
+        train[col.QTYPE],
+        train[col.SYNONYMS],
+        strict=True,
+    ):
+        question, answer = _clean(question), _clean(answer)
+        if "question" in variants:
+            rows.append((question, answer, "question"))
+        if "keywords" in variants:
+            keywords = keywords_query(question, focus, qtype)
+            if keywords:
+                rows.append((keywords, answer, "keywords"))
+        if "synonym" in variants:
+            names = [name for name in str(synonyms).split(col.SYNONYM_SEPARATOR.strip()) if name.strip()]
+            swapped = synonym_question(question, focus, names, rng)
+            if swapped:
+                rows.append((swapped, answer, "synonym"))
+    if "focus" in variants:
+        # One answer per focus area: the overview ("information") answer when there is one.
+        ranked = train.assign(
+            _rank=(train[col.QTYPE] != _INFORMATION).astype(int), _key=train[col.FOCUS].map(normalise_focus)
+        )
+        ranked = ranked[ranked["_key"] != ""].sort_values(["_key", "_rank"], kind="stable")
+        for focus, answer in zip(
+            *ranked.drop_duplicates("_key")[[col.FOCUS, col.ANSWER]].T.values, strict=True
+        ):
+            rows.append((_clean(focus), _clean(answer), "focus"))
+    pairs = pd.DataFrame(rows, columns=[ANCHOR, POSITIVE, "variant"])
+    pairs = pairs[(pairs[ANCHOR] != "") & (pairs[POSITIVE] != "")]
+    pairs = pairs.drop_duplicates([ANCHOR, POSITIVE]).reset_index(drop=True)
+    counts = {name: int((pairs["variant"] == name).sum()) for name in variants}
+    return pairs, counts
+
+
+def fingerprint(pairs: pd.DataFrame) -> str:
+    """A short hash of the training pairs, in order."""
+    digest = hashlib.sha256()
+    for anchor, positive in zip(pairs[ANCHOR], pairs[POSITIVE], strict=True):
+        digest.update(json.dumps([anchor, positive], ensure_ascii=False).encode())
+    return digest.hexdigest()[:16]
+
+
+def _distill_sample(train: pd.DataFrame, count: int, rng: np.random.Generator) -> list[str]:
+    """Questions and answers of the training pool (never held-out text), sampled without repeats."""
+    texts = list(
+        dict.fromkeys([_clean(t) for t in train[col.QUESTION]] + [_clean(t) for t in train[col.ANSWER]])
+    )
+    texts = [text for text in texts if text]
+    if count >= len(texts):
+        return texts
+    return [texts[i] for i in sorted(rng.choice(len(texts), size=count, replace=False))]
+
+
+def build_training_data(config: TrainingConfig) -> TrainingData:
+    """Everything a run trains and evaluates on, as the config describes (see the module docstring).
+
+    Raises:
+        DataNotFoundError: the dataset has not been built or uploaded, or the CSV cannot be read.
+        CSVImportError: the CSV file cannot be imported.
+        TrainingError: no training pair is left.
+    """
+    rng = np.random.default_rng(config.seed)
+    train, _, heldout, facts = _split(config)
+    pool = train
+    train = _cap(train, config, rng)
+    pairs, counts = _variants(train, config, rng)
+    if len(pairs) < 2:
+        raise TrainingError(
+            "At least 2 training pairs are needed (the other pairs of a batch are the negatives)."
+        )
+    distill = _distill_sample(pool, config.distill_texts, rng) if config.distill_weight > 0 else []
+    facts.update(
+        {
+            "train_source_pairs": len(train),
+            "train_focus_areas": int(train[col.FOCUS].map(normalise_focus).nunique()),
+            "train_pairs": len(pairs),
+            "pairs_per_variant": counts,
+            "distill_texts": len(distill),
+        }
+    )
+    pairs = pairs.reset_index(drop=True)
+    return TrainingData(
+        pairs=pairs, heldout=heldout, distill_texts=distill, fingerprint=fingerprint(pairs), summary=facts
+    )

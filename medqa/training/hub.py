@@ -1,0 +1,166 @@
+"""Publish a trained run to the Hugging Face Hub (``create_repo`` + ``upload_folder``).
+
+The token comes from the ``token`` argument, else the ``HF_TOKEN`` environment variable (the page also
+reads ``st.secrets``). It is passed to ``huggingface_hub`` and nowhere else: never logged, never written
+to disk (the uploaded ``run.json`` and card hold none), and every error message is scrubbed of it.
+Every failure becomes a :class:`~medqa.errors.PublishError` a user can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from medqa.errors import PublishError
+from medqa.training import model_card, registry
+
+TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_OFFLINE_VALUES = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """Where a run was published."""
+
+    repo_id: str
+    url: str
+    private: bool
+
+
+def resolve_token(token: str | None = None) -> str | None:
+    """The token to use: the argument, else ``HF_TOKEN`` / ``HUGGING_FACE_HUB_TOKEN``, else ``None``."""
+    if token and token.strip():
+        return token.strip()
+    for variable in TOKEN_VARIABLES:
+        value = os.environ.get(variable, "").strip()
+        if value:
+            return value
+    return None
+
+
+def hub_offline() -> bool:
+    """Whether the Hub is switched off for this process (``HF_HUB_OFFLINE``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _OFFLINE_VALUES
+
+
+def check_repo_id(repo_id: str) -> str:
+    """A trimmed ``owner/name`` (or ``name``) repo id.
+
+    Raises:
+        PublishError: the id is empty or not a valid Hub repository id.
+    """
+    repo_id = (repo_id or "").strip()
+    if not repo_id:
+        raise PublishError("Give the Hub repository id, such as 'your-name/medqa-minilm'.")
+    if not _REPO_ID.match(repo_id) or ".." in repo_id or repo_id.endswith((".git", ".")):
+        raise PublishError(
+            f"{repo_id!r} is not a valid Hub repository id: use 'owner/name' with letters, digits, '.', '_' or '-'."
+        )
+    return repo_id
+
+
+def scrub(text: str, token: str | None) -> str:
+    """``text`` with the token (and anything shaped like a Hub token) replaced by ``***``."""
+    if token:
+        text = text.replace(token, "***")
+    return re.sub(r"hf_[A-Za-z0-9]{8,}", "***", text)
+
+
+def _explain(error: BaseException, repo_id: str, token: str) -> str:
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    detail = scrub(str(error).splitlines()[0] if str(error) else type(error).__name__, token)
+    if status == 401:
+        return "The Hugging Face Hub refused the token (401 Unauthorized): check that it is valid and not expired."
+    if status == 403:
+        return (
+            f"The token may not write to {repo_id!r} (403 Forbidden): use a token with write access, "
+            "and a repository under your own name or an organisation you belong to."
+        )
+    if status == 404:
+        return f"Repository {repo_id!r} was not found and could not be created (404)."
+    if status is not None:
+        return f"The Hugging Face Hub answered {status} while publishing {repo_id!r}: {detail}"
+    name = type(error).__name__
+    if "Offline" in name:
+        return "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); publishing needs network access."
+    if isinstance(error, (ConnectionError, TimeoutError, OSError)) or "Connect" in name or "Timeout" in name:
+        return f"Cannot reach the Hugging Face Hub ({name}); check the network connection and try again."
+    return f"Publishing to {repo_id!r} failed ({name}): {detail}"
+
+
+def _staging_copy(run: registry.Run, repo_id: str, into: Path) -> Path:
+    """A copy of the run folder (hard links when possible) whose card names the Hub repository."""
+    target = into / run.name
+
+    def link_or_copy(source: str, destination: str) -> None:
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+
+    shutil.copytree(run.path, target, copy_function=link_or_copy)
+    card = target / model_card.CARD_FILE
+    card.unlink(missing_ok=True)  # a hard link: replace the file rather than write through it
+    model_card.write_model_card(target, run.info, repo_id=repo_id)
+    return target
+
+
+def publish_run(
+    run: registry.Run | str,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = True,
+    endpoint: str | None = None,
+    commit_message: str | None = None,
+) -> PublishResult:
+    """Create (or reuse) a Hub model repository and upload the run folder with its card.
+
+    Args:
+        run: a :class:`~medqa.training.registry.Run` or a run name.
+        repo_id: ``owner/name`` on the Hub.
+        token: a Hub token with write access; defaults to ``HF_TOKEN``.
+        private: create the repository private (an existing repository keeps its visibility).
+        endpoint: Hub URL (tests point it at an unreachable address); defaults to huggingface.co.
+        commit_message: message of the upload commit.
+
+    Raises:
+        PublishError: no token, Hub offline or unreachable, token refused, no permission, bad repo id.
+    """
+    repo_id = check_repo_id(repo_id)
+    if isinstance(run, str):
+        run = registry.get_run(run)
+    token = resolve_token(token)
+    if not token:
+        raise PublishError(
+            "No Hugging Face token: enter one with write access, or set HF_TOKEN (environment or Streamlit secrets)."
+        )
+    if hub_offline():
+        raise PublishError(
+            "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); publishing needs network access."
+        )
+    try:
+        from huggingface_hub import HfApi
+
+        api = HfApi(endpoint=endpoint, token=token)
+        url = api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+        repo_id = getattr(url, "repo_id", None) or repo_id
+        with tempfile.TemporaryDirectory(prefix="medqa-publish-") as staging:
+            folder = _staging_copy(run, repo_id, Path(staging))
+            api.upload_folder(
+                repo_id=repo_id,
+                repo_type="model",
+                folder_path=str(folder),
+                commit_message=commit_message or f"Upload {run.name} (trained with medqa)",
+            )
+    except PublishError:
+        raise
+    except Exception as error:
+        # `from None`: the original exception (and its traceback) may quote request headers.
+        raise PublishError(_explain(error, repo_id, token)) from None
+    return PublishResult(repo_id=repo_id, url=str(url), private=private)

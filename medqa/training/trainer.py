@@ -1,0 +1,540 @@
+"""Fine-tune a sentence-embedding model on CPU with the sentence-transformers Trainer API.
+
+Stable entry point (other code and benchmarks rely on this signature)::
+
+    from medqa.training.trainer import train
+    run = train(config, out_dir, progress=None, *, overwrite=False, data=None)
+
+* ``config``: a :class:`~medqa.training.arguments.TrainingConfig` (e.g. ``arguments.preset("original")``).
+* ``out_dir``: a run name (saved under :func:`medqa.settings.models_dir`) or a folder path such as
+  ``models/my-run``; the last part is the run name and must pass
+  :func:`~medqa.training.registry.sanitize_run_name`.
+* ``progress``: an optional :class:`~medqa.training.progress.Progress` that receives steps, losses,
+  evaluation points and log lines, and whose ``cancel()`` stops the run after the current step.
+* ``overwrite``: replace an existing folder of that name (only once the new run is complete).
+* ``data``: pre-built :class:`~medqa.training.data.TrainingData` (benchmarks reuse one build).
+
+Returns the finished :class:`~medqa.training.registry.Run`. Raises
+:class:`~medqa.errors.TrainingCancelled` when cancelled, :class:`~medqa.errors.TrainingError` (or a
+data / model error) when it cannot run. The model is written to ``<parent>/.tmp-<name>-<random>/`` and
+renamed into place only when everything (model, ``run.json``, model card) is written, so a cancelled or
+crashed run leaves nothing the registry lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import re
+import shutil
+import time
+import uuid
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medqa import models, settings
+from medqa.errors import MedQAError, RunNameError, TrainingCancelled, TrainingError
+from medqa.training import registry
+from medqa.training.arguments import TrainingConfig
+from medqa.training.data import TrainingData, build_training_data
+from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+RUN_FORMAT = 1
+#: Held-out metrics recorded per evaluation (names as in :mod:`medqa.evaluation.metrics`).
+EVAL_METRICS = ("accuracy@1", "accuracy@3", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10", "map@100")
+#: The metric quoted in log lines and on the chart.
+MAIN_METRIC = "mrr@10"
+_LIBRARIES = ("sentence-transformers", "transformers", "torch", "datasets", "accelerate", "huggingface-hub")
+
+
+def resolve_output(out_dir: str | Path) -> tuple[str, Path]:
+    """The run name and final folder for ``out_dir`` (a bare name goes under ``models/``).
+
+    Raises:
+        RunNameError: the last path part is not a usable run name.
+    """
+    text = str(out_dir).strip()
+    if not text:
+        raise RunNameError("Give the run a name.")
+    if "/" not in text and "\\" not in text:
+        name = registry.sanitize_run_name(text)
+        return name, settings.models_dir() / name
+    path = Path(text).expanduser()
+    name = registry.sanitize_run_name(path.name)
+    return name, path.parent.resolve() / name
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that decide what a training does, plus Python's."""
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def choose_precision(precision: str) -> str:
+    """``bf16`` or ``fp32`` for training: ``auto`` uses bf16 only on a CPU that computes it natively."""
+    if precision == "auto":
+        return "bf16" if models.bf16_supported() else "fp32"
+    return precision
+
+
+def _short_metrics(raw: dict[str, Any]) -> dict[str, float]:
+    """``heldout_cosine_mrr@10`` -> ``mrr@10``, keeping the headline metrics."""
+    found = {}
+    for key, value in raw.items():
+        short = re.sub(r"^.*?cosine_", "", key)
+        if short in EVAL_METRICS:
+            found[short] = float(value)
+    return found
+
+
+class HeldOutEvaluator:
+    """Held-out retrieval metrics of a model, with sentence-transformers' InformationRetrievalEvaluator."""
+
+    def __init__(self, heldout: Any, batch_size: int = 64) -> None:
+        from sentence_transformers.evaluation import InformationRetrievalEvaluator
+
+        self.description = heldout.description
+        self.fingerprint = hashlib.sha256(
+            json.dumps(
+                [
+                    sorted(heldout.queries.items()),
+                    sorted(heldout.corpus.items()),
+                    sorted((k, sorted(v)) for k, v in heldout.relevant.items()),
+                ]
+            ).encode()
+        ).hexdigest()[:16]
+        self.evaluator = InformationRetrievalEvaluator(
+            queries=heldout.queries,
+            corpus=heldout.corpus,
+            relevant_docs=heldout.relevant,
+            mrr_at_k=[10],
+            ndcg_at_k=[10],
+            accuracy_at_k=[1, 3, 5, 10],
+            precision_recall_at_k=[1, 10],
+            map_at_k=[100],
+            batch_size=batch_size,
+            name="heldout",
+            write_csv=False,
+            show_progress_bar=False,
+        )
+
+    def __call__(self, model: SentenceTransformer) -> dict[str, float]:
+        was_training = model.training
+        try:
+            return _short_metrics(self.evaluator(model))
+        finally:
+            model.train(was_training)
+
+
+def _distilled_loss(
+    model: SentenceTransformer, inner: Any, texts: list[str], weight: float, batch_size: int, seed: int
+) -> Any:
+    """Wrap a ranking loss with an MSE term that keeps embeddings of ``texts`` near the starting model's."""
+    import torch
+    from torch import nn
+
+    class DistilledLoss(nn.Module):
+        """Ranking loss + ``weight`` x MSE(model(texts), frozen starting embeddings)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.inner = inner
+            self.texts = texts
+            self.weight = weight
+            self.batch_size = batch_size
+            with torch.no_grad():
+                self.register_buffer(
+                    "targets",
+                    model.encode(texts, batch_size=64, convert_to_tensor=True, show_progress_bar=False)
+                    .detach()
+                    .clone(),
+                    persistent=False,
+                )
+            self.generator = torch.Generator().manual_seed(seed)
+            self.order = torch.randperm(len(texts), generator=self.generator)
+            self.cursor = 0
+
+        def _next_indices(self) -> Any:
+            if self.cursor + self.batch_size > len(self.order):
+                self.order = torch.randperm(len(self.texts), generator=self.generator)
+                self.cursor = 0
+            chosen = self.order[self.cursor : self.cursor + self.batch_size]
+            self.cursor += self.batch_size
+            return chosen
+
+        def forward(self, sentence_features: Any, labels: Any) -> dict[str, Any]:
+            ranking = self.inner(sentence_features, labels)
+            chosen = self._next_indices()
+            features = self.model.preprocess([self.texts[i] for i in chosen.tolist()])
+            features = {
+                key: value.to(self.targets.device) if hasattr(value, "to") else value
+                for key, value in features.items()
+            }
+            embeddings = self.model(features)["sentence_embedding"]
+            distill = nn.functional.mse_loss(embeddings.float(), self.targets[chosen].float())
+            # MSE of unit vectors is tiny (~1e-4); scale by the dimension so weight 1 matters.
+            return {"ranking": ranking, "distill": self.weight * distill * embeddings.shape[-1]}
+
+        @property
+        def citation(self) -> str:
+            return getattr(inner, "citation", "")
+
+    return DistilledLoss()
+
+
+def _make_loss(model: SentenceTransformer, config: TrainingConfig, data: TrainingData) -> Any:
+    from sentence_transformers import losses
+
+    if config.loss == "cached_mnrl":
+        inner = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
+    else:
+        inner = losses.MultipleNegativesRankingLoss(model)
+    if config.distill_weight > 0 and data.distill_texts:
+        return _distilled_loss(
+            model, inner, data.distill_texts, config.distill_weight, config.batch_size, config.seed
+        )
+    return inner
+
+
+def _merge_with_base(model: SentenceTransformer, base_state: dict[str, Any], share: float) -> None:
+    """WiSE-FT: weights = (1 - share) * fine-tuned + share * starting weights."""
+    import torch
+
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name in base_state and tensor.is_floating_point():
+                tensor.mul_(1.0 - share).add_(base_state[name].to(tensor.dtype), alpha=share)
+
+
+def _baseline_metrics(
+    config: TrainingConfig, evaluate: HeldOutEvaluator, model: SentenceTransformer
+) -> dict[str, float]:
+    """The starting model's held-out metrics, cached on disk: every run from the same model and data repeats them."""
+    try:
+        key_source = json.dumps(
+            [
+                models.model_fingerprint(config.base_model),
+                evaluate.fingerprint,
+                config.max_seq_length,
+                RUN_FORMAT,
+            ]
+        )
+    except MedQAError:
+        return evaluate(model)
+    key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
+    path = settings.data_dir() / "cache" / f"train-baseline-{key}.json"
+    try:
+        return {str(k): float(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+    except (OSError, ValueError, AttributeError):
+        pass
+    metrics = evaluate(model)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{uuid.uuid4().hex[:6]}.tmp")
+        tmp.write_text(json.dumps(metrics), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only data folder: just no cache
+    return metrics
+
+
+def _progress_callback(progress: Progress, evaluate: Any, config: TrainingConfig) -> Any:
+    from transformers import TrainerCallback
+
+    class LiveProgress(TrainerCallback):
+        """Feeds steps, losses and epoch evaluations to the progress object; honours cancel."""
+
+        def __init__(self) -> None:
+            self.model = None
+
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            self.model = model
+            progress.start(state.max_steps)
+            progress.log(f"Training: {state.max_steps} steps, {args.num_train_epochs:g} epochs planned.")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            progress.update(state.global_step, state.epoch)
+            if progress.cancel_requested:
+                control.should_training_stop = True
+                control.should_epoch_stop = True
+            return control
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                progress.add_loss(state.global_step, state.epoch or 0.0, float(logs["loss"]))
+
+        def on_epoch_end(self, args, state, control, model=None, **kwargs):
+            epoch = round(state.epoch or 0.0, 2)
+            if progress.cancel_requested:
+                return control
+            if evaluate is not None and config.evaluation == "epoch":
+                metrics = evaluate(model or self.model)
+                progress.add_eval(state.global_step, epoch, metrics)
+                progress.log(
+                    f"Epoch {epoch:g} done: held-out MRR@10 {metrics.get(MAIN_METRIC, float('nan')):.3f}."
+                )
+            else:
+                progress.log(f"Epoch {epoch:g} done.")
+            return control
+
+    return LiveProgress()
+
+
+def _check_cancel(progress: Progress) -> None:
+    if progress.cancel_requested:
+        raise TrainingCancelled("Training was cancelled; nothing was saved.")
+
+
+def _load_start_model(config: TrainingConfig) -> tuple[SentenceTransformer, str]:
+    from sentence_transformers import SentenceTransformer
+
+    source = models.resolve_model_source(config.base_model)
+    try:
+        # A fresh instance: the cached one serving searches must not change under training.
+        model = SentenceTransformer(source, device="cpu")
+    except Exception as error:
+        raise TrainingError(f"Cannot load the base model {config.base_model!r}: {error}") from error
+    return model, source
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+
+
+def _writable(action: Any, final: Path) -> Any:
+    """Run a file-system step; an OS error (read-only folder, disk full) becomes a clear TrainingError."""
+    try:
+        return action()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise TrainingError(
+            f"Cannot write the run to {final.parent}: {reason}. Nothing was saved."
+        ) from error
+
+
+def _place(tmp: Path, final: Path, overwrite: bool) -> None:
+    """Move the finished run into place (a rename within the same folder, so it is atomic)."""
+    if final.exists():
+        if not overwrite:
+            raise RunNameError(f"A run named {final.name!r} already exists; choose another name.")
+        trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
+        final.rename(trash)
+        tmp.rename(final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        tmp.rename(final)
+
+
+def train(
+    config: TrainingConfig,
+    out_dir: str | Path,
+    progress: Progress | None = None,
+    *,
+    overwrite: bool = False,
+    data: TrainingData | None = None,
+) -> registry.Run:
+    """Train a run and save it atomically (see the module docstring for the contract)."""
+    name, final = resolve_output(out_dir)
+    if final.exists() and not overwrite:
+        raise RunNameError(f"A run named {name!r} already exists in {final.parent}; choose another name.")
+    progress = progress or Progress(run_name=name)
+    if progress.run_name is None:
+        progress.run_name = name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    try:
+        run = _train_into(config, name, tmp, final, progress, overwrite, data, started)
+    except TrainingCancelled as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        progress.log("Cancelled; nothing was saved.")
+        progress.finish(CANCELLED, error=str(error))
+        raise
+    except MedQAError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        progress.log(f"Failed: {error}")
+        progress.finish(FAILED, error=str(error))
+        raise
+    except Exception as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        logger.exception("training failed")
+        message = f"Training failed: {type(error).__name__}: {error}"
+        progress.log(message)
+        progress.finish(FAILED, error=message)
+        raise TrainingError(message) from error
+    progress.finish(FINISHED, result_name=run.name)
+    return run
+
+
+def _train_into(
+    config: TrainingConfig,
+    name: str,
+    tmp: Path,
+    final: Path,
+    progress: Progress,
+    overwrite: bool,
+    data: TrainingData | None,
+    started: float,
+) -> registry.Run:
+    import torch
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from transformers import PrinterCallback, set_seed
+
+    class _QuietTrainer(SentenceTransformerTrainer):
+        def add_model_card_callback(self, default_args_dict: dict[str, Any]) -> None:
+            # medqa writes its own card; sentence-transformers' callback would encode widget examples.
+            return None
+
+    from medqa.training import model_card
+
+    progress.log(f"Setting up: preparing {config.data!r} training pairs.")
+    data = data if data is not None else build_training_data(config)
+    progress.log(
+        f"{len(data)} training pairs from {data.summary.get('train_source_pairs', len(data))} question-answer pairs; "
+        f"held out: {data.summary.get('heldout_queries', 0)} questions."
+    )
+    _check_cancel(progress)
+
+    set_seed(config.seed)
+    progress.log(f"Setting up: loading base model {config.base_model!r}.")
+    model, source = _load_start_model(config)
+    saved_max_length = model.max_seq_length
+    model.max_seq_length = config.max_seq_length
+    precision = choose_precision(config.precision)
+    evaluate = (
+        HeldOutEvaluator(data.heldout) if data.heldout is not None and config.evaluation != "none" else None
+    )
+    _check_cancel(progress)
+
+    if evaluate is not None and config.eval_baseline:
+        progress.log("Evaluating the starting model on the held-out questions.")
+        baseline = _baseline_metrics(config, evaluate, model)
+        progress.add_eval(0, 0.0, baseline, label="before training")
+        progress.log(f"Before training: held-out MRR@10 {baseline.get(MAIN_METRIC, float('nan')):.3f}.")
+        _check_cancel(progress)
+
+    base_state = (
+        {key: value.detach().clone() for key, value in model.state_dict().items()}
+        if config.merge_with_base > 0
+        else None
+    )
+    loss = _make_loss(model, config, data)
+    _writable(lambda: tmp.mkdir(parents=True), final)
+    arguments = SentenceTransformerTrainingArguments(
+        output_dir=str(tmp / "_trainer"),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        optim=config.optimizer,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,  # below 1: a share of the steps
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=precision == "bf16",
+        use_cpu=True,
+        batch_sampler=config.batch_sampler,
+        logging_steps=1,
+        logging_first_step=True,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    trainer = _QuietTrainer(
+        model=model,
+        args=arguments,
+        train_dataset=data.to_dataset(),
+        loss=loss,
+        callbacks=[_progress_callback(progress, evaluate, config)],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes to the Progress object, not stdout
+    progress.log(f"Training in {precision} on CPU ({torch.get_num_threads()} threads).")
+    output = trainer.train()
+    _check_cancel(progress)
+    steps = int(trainer.state.global_step)
+    epochs_done = float(trainer.state.epoch or 0.0)
+
+    if base_state is not None:
+        _merge_with_base(model, base_state, config.merge_with_base)
+        progress.log(f"Merged with the starting weights (share kept from base: {config.merge_with_base:g}).")
+    snapshot = progress.snapshot()
+    last_eval_step = snapshot.evals[-1].step if snapshot.evals else -1
+    if evaluate is not None and (
+        base_state is not None or last_eval_step != steps or config.evaluation == "end"
+    ):
+        _check_cancel(progress)
+        metrics = evaluate(model)
+        progress.add_eval(
+            steps,
+            round(epochs_done, 2),
+            metrics,
+            label="final, merged" if base_state is not None else "final",
+        )
+        progress.log(f"Final held-out MRR@10 {metrics.get(MAIN_METRIC, float('nan')):.3f}.")
+    _check_cancel(progress)
+
+    progress.log(f"Saving to {final}.")
+    model.max_seq_length = saved_max_length
+    shutil.rmtree(tmp / "_trainer", ignore_errors=True)
+    _writable(lambda: model.save(str(tmp), create_model_card=False), final)
+    snapshot = progress.snapshot()
+    evals = [
+        {"step": e.step, "epoch": e.epoch, "label": e.label, "metrics": e.metrics} for e in snapshot.evals
+    ]
+    baseline_metrics = next((e.metrics for e in snapshot.evals if e.step == 0), {})
+    final_metrics = snapshot.evals[-1].metrics if snapshot.evals and snapshot.evals[-1].step > 0 else {}
+    runtime = float(output.metrics.get("train_runtime", 0.0))
+    info = {
+        "format": RUN_FORMAT,
+        "name": name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config.to_dict(),
+        "base_model_source": source if not Path(source).exists() else f"local folder ({Path(source).name})",
+        "seed": config.seed,
+        "data": {"fingerprint": data.fingerprint, **data.summary},
+        "training": {
+            "steps": steps,
+            "epochs": round(epochs_done, 4),
+            "precision": precision,
+            "train_runtime_seconds": round(runtime, 2),
+            "samples_per_second": round(float(output.metrics.get("train_samples_per_second", 0.0)), 2),
+            "final_train_loss": round(float(output.training_loss), 6),
+            "max_seq_length_trained": config.max_seq_length,
+            "max_seq_length_saved": saved_max_length,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "loss_history": [
+            {"step": p.step, "epoch": round(p.epoch, 4), "loss": p.loss} for p in snapshot.losses
+        ],
+        "evaluations": evals,
+        "heldout": data.heldout.description if data.heldout is not None else None,
+        "baseline_metrics": baseline_metrics,
+        "metrics": final_metrics,
+        "duration_seconds": round(time.perf_counter() - started, 2),
+        "versions": library_versions(),
+    }
+    _writable(lambda: _write_json(tmp / registry.RUN_FILE, info), final)
+    _writable(lambda: model_card.write_model_card(tmp, info), final)
+    _check_cancel(progress)
+    _writable(lambda: _place(tmp, final, overwrite), final)
+    progress.log(f"Finished: saved {name} ({steps} steps, {info['duration_seconds']:.0f} s).")
+    return registry.load_run(final)

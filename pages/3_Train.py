@@ -1,0 +1,303 @@
+"""Train: fine-tune the embedding model on CPU with a live loss chart, then keep or publish the run."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from medqa.data import store
+from medqa.errors import MedQAError
+from medqa.training import arguments, hub, job, registry
+from medqa.training.chart import loss_chart
+from medqa.training.progress import CANCELLED, FAILED, FINISHED, format_seconds
+from ui import common
+
+st.set_page_config(page_title="Train · medqa", page_icon=":material/model_training:", layout="wide")
+st.title("Fine-tune the model")
+st.write(
+    "Adapt all-MiniLM-L6-v2 to MedQuAD on this computer's CPU with the sentence-transformers Trainer. "
+    "Held-out questions are never trained on; their score is plotted as training goes."
+)
+common.disclaimer()
+
+#: How often the live panel refreshes while a job runs, in seconds.
+REFRESH_SECONDS = 1.5
+METRIC_LABELS = {
+    "accuracy@1": "Accuracy@1",
+    "accuracy@3": "Accuracy@3",
+    "mrr@10": "MRR@10",
+    "ndcg@10": "nDCG@10",
+}
+
+
+def _metrics_table(baseline: dict[str, float], final: dict[str, float]) -> pd.DataFrame:
+    rows = []
+    for key, label in METRIC_LABELS.items():
+        if key in final:
+            rows.append({"metric": label, "before": baseline.get(key), "after": final[key]})
+    return pd.DataFrame(rows)
+
+
+def _live_panel() -> None:
+    """Progress bar, loss chart, log lines and Cancel for the current job (polled while it runs)."""
+    current = job.current_job()
+    if current is None:
+        return
+    snap = current.snapshot()
+    st.subheader(f"Run {current.name}")
+    if snap.state in (FINISHED, CANCELLED, FAILED):
+        status = {FINISHED: "finished", CANCELLED: "cancelled", FAILED: "failed"}[snap.state]
+        text = f"{status} · step {snap.step}/{snap.total_steps} · {format_seconds(snap.elapsed_seconds)}"
+    elif snap.total_steps:
+        text = (
+            f"step {snap.step}/{snap.total_steps} · epoch {snap.epoch:.2f} · elapsed "
+            f"{format_seconds(snap.elapsed_seconds)} · ETA {format_seconds(snap.eta_seconds)}"
+        )
+    else:
+        text = f"setting up · {format_seconds(snap.elapsed_seconds)}"
+    st.progress(snap.fraction, text=text)
+    if snap.losses or snap.evals:
+        st.plotly_chart(loss_chart(snap), key="loss_chart")
+    with st.expander("Log", expanded=not snap.done):
+        st.code("\n".join(snap.log[-40:]) or "starting...", language=None)
+    if current.running:
+        if snap.cancel_requested:
+            st.caption("Cancelling after the current step...")
+        elif st.button("Cancel", icon=":material/stop:", key="cancel_training"):
+            current.cancel()
+            st.caption("Cancelling after the current step...")
+    elif st.session_state.get("watched_job") == current.id:
+        # The job ended while this page polled it: rerun the whole page to show the result and the form.
+        st.session_state.watched_job = None
+        st.rerun()
+
+
+current = job.current_job()
+running = current is not None and current.running
+if running:
+    st.session_state.watched_job = current.id
+    st.info(
+        f"A training ({current.name}) is running on this server; its progress is shown below. "
+        "One training runs at a time.",
+        icon=":material/hourglass:",
+    )
+st.fragment(run_every=REFRESH_SECONDS if running else None)(_live_panel)()
+
+if current is not None and not running:
+    snap = current.snapshot()
+    if snap.state == FINISHED and current.run is not None:
+        st.success(f"Saved {current.run.name} to {current.run.path}.", icon=":material/check_circle:")
+        table = _metrics_table(current.run.info.get("baseline_metrics") or {}, current.run.metrics)
+        if not table.empty:
+            st.dataframe(table, hide_index=True)
+        st.page_link("pages/4_Compare.py", label="Compare it with the base model", icon=":material/compare:")
+    elif snap.state == CANCELLED:
+        st.warning("The training was cancelled; nothing was saved.", icon=":material/cancel:")
+    elif snap.state == FAILED:
+        st.error(snap.error or current.error or "The training failed.", icon=":material/error:")
+
+st.header("New training")
+datasets = store.list_datasets()
+if not datasets:
+    st.warning("No data yet. Load MedQuAD or upload a CSV on the Home page.", icon=":material/database:")
+    st.page_link("Home.py", label="Go to Home to set up data", icon=":material/home:")
+    st.stop()
+
+names = [info.name for info in datasets]
+data_labels = {info.name: common.dataset_label(info) for info in datasets}
+left, right = st.columns(2)
+with left:
+    preset_name = st.radio(
+        "Recipe",
+        list(arguments.PRESETS),
+        format_func=lambda name: f"{name.capitalize()}: {arguments.PRESET_DESCRIPTIONS[name]}",
+        key="preset",
+        disabled=running,
+    )
+    defaults = arguments.PRESETS[preset_name]
+    default_data = defaults.data if defaults.data in names else names[0]
+    data_name = st.selectbox(
+        "Training data",
+        names,
+        index=names.index(default_data),
+        format_func=lambda name: data_labels[name],
+        key=f"data_{preset_name}",
+        disabled=running,
+        help="Curated: its 400-pair train split. Full: all answered MedQuAD pairs minus the curated held-out "
+        "ones. Uploaded CSVs: their train split.",
+    )
+    base_options = ["base", *[run.name for run in registry.list_runs()]]
+    base_model = st.selectbox(
+        "Start from",
+        base_options,
+        format_func=lambda name: "all-MiniLM-L6-v2 (base)" if name == "base" else f"trained run {name}",
+        key="base_model",
+        disabled=running,
+    )
+with right:
+    k = preset_name  # widget keys per preset, so switching preset shows that preset's values
+    epochs = st.number_input(
+        "Epochs", 0.1, 20.0, float(defaults.epochs), 0.5, key=f"epochs_{k}", disabled=running
+    )
+    learning_rate = st.number_input(
+        "Learning rate",
+        1e-7,
+        1e-2,
+        float(defaults.learning_rate),
+        format="%.1e",
+        key=f"lr_{k}",
+        disabled=running,
+    )
+    batch_size = st.number_input(
+        "Batch size", 2, 256, int(defaults.batch_size), key=f"batch_{k}", disabled=running
+    )
+    max_seq_length = st.number_input(
+        "Max sequence length", 8, 512, int(defaults.max_seq_length), key=f"seq_{k}", disabled=running
+    )
+    max_steps = st.number_input(
+        "Max steps (-1: all epochs)", -1, 100_000, int(defaults.max_steps), key=f"steps_{k}", disabled=running
+    )
+
+with st.expander("More settings", icon=":material/tune:"):
+    a, b = st.columns(2)
+    query_variants = a.multiselect(
+        "Query variants",
+        list(arguments.QUERY_VARIANTS),
+        default=list(defaults.query_variants),
+        key=f"variants_{k}",
+        disabled=running,
+        help="question: as written; keywords: 'gout treatment'; synonym: focus swapped for an XML synonym; "
+        "focus: the focus name alone.",
+    )
+    batch_sampler = a.selectbox(
+        "Batch sampler",
+        list(arguments.BATCH_SAMPLERS),
+        index=list(arguments.BATCH_SAMPLERS).index(defaults.batch_sampler),
+        key=f"sampler_{k}",
+        disabled=running,
+    )
+    loss = a.selectbox(
+        "Loss",
+        list(arguments.LOSSES),
+        index=list(arguments.LOSSES).index(defaults.loss),
+        key=f"loss_{k}",
+        disabled=running,
+    )
+    max_pairs = a.number_input(
+        "Max pairs (0: all)", 0, 100_000, int(defaults.max_pairs), key=f"pairs_{k}", disabled=running
+    )
+    distill_weight = b.number_input(
+        "Anti-forgetting weight",
+        0.0,
+        100.0,
+        float(defaults.distill_weight),
+        key=f"distill_{k}",
+        disabled=running,
+    )
+    merge_with_base = b.slider(
+        "Merge with base (share kept)",
+        0.0,
+        0.9,
+        float(defaults.merge_with_base),
+        0.05,
+        key=f"merge_{k}",
+        disabled=running,
+    )
+    seed = b.number_input("Seed", 0, 2**31 - 1, int(defaults.seed), key=f"seed_{k}", disabled=running)
+    precision = b.selectbox(
+        "Precision",
+        list(arguments.PRECISIONS),
+        index=list(arguments.PRECISIONS).index(defaults.precision),
+        key=f"precision_{k}",
+        disabled=running,
+        help="auto: bf16 only on a CPU with native bf16, else fp32.",
+    )
+
+run_name = st.text_input(
+    "Run name",
+    value=f"{preset_name}-{data_name}-{time.strftime('%Y%m%d-%H%M')}",
+    key="run_name",
+    disabled=running,
+)
+if st.button(
+    "Start training", type="primary", icon=":material/play_arrow:", key="start_training", disabled=running
+):
+    try:
+        config = defaults.with_overrides(
+            data=data_name,
+            base_model=base_model,
+            epochs=float(epochs),
+            learning_rate=float(learning_rate),
+            batch_size=int(batch_size),
+            max_seq_length=int(max_seq_length),
+            max_steps=int(max_steps),
+            query_variants=tuple(query_variants),
+            batch_sampler=batch_sampler,
+            loss=loss,
+            max_pairs=int(max_pairs),
+            distill_weight=float(distill_weight),
+            distill_texts=max(defaults.distill_texts, 1000) if distill_weight > 0 else defaults.distill_texts,
+            merge_with_base=float(merge_with_base),
+            seed=int(seed),
+            precision=precision,
+        )
+        started = job.start_job(config, run_name)
+    except MedQAError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.session_state.watched_job = started.id
+        st.rerun()
+
+st.header("Trained runs")
+runs = registry.list_runs()
+for problem in registry.list_problems():
+    st.warning(f"Skipped models/{problem.name}: {problem.reason}.", icon=":material/warning:")
+if not runs:
+    st.caption("No trained run yet.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "run": run.name,
+                    "preset": run.preset,
+                    "data": run.data,
+                    "created": run.created.strftime("%Y-%m-%d %H:%M"),
+                    "held-out MRR@10": run.metrics.get("mrr@10"),
+                    "minutes": round(run.duration_seconds / 60, 1),
+                }
+                for run in runs
+            ]
+        ),
+        hide_index=True,
+    )
+
+    st.header("Publish to the Hugging Face Hub")
+    try:
+        secret_token = st.secrets.get("HF_TOKEN")
+    except Exception:  # no secrets file: fine, the field or HF_TOKEN is used
+        secret_token = None
+    with st.form("publish", clear_on_submit=True):  # the token field never outlives the submit
+        chosen = st.selectbox("Run", [run.name for run in runs], key="publish_run")
+        repo_id = st.text_input("Repository id", placeholder="your-name/medqa-minilm", key="publish_repo")
+        private = st.checkbox("Private repository", value=True, key="publish_private")
+        token = st.text_input(
+            "Hugging Face token (write access)",
+            type="password",
+            key="publish_token",
+            help="Used for this upload only; never stored or shown. Leave empty to use HF_TOKEN from the "
+            "environment or Streamlit secrets.",
+        )
+        if secret_token or hub.resolve_token(None):
+            st.caption("A token is configured (HF_TOKEN); the field overrides it.")
+        submitted = st.form_submit_button("Publish", icon=":material/cloud_upload:")
+    if submitted:
+        try:
+            with st.spinner("Uploading..."):
+                result = hub.publish_run(chosen, repo_id, token=token or secret_token, private=private)
+        except MedQAError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.success(f"Published to {result.url}", icon=":material/cloud_done:")

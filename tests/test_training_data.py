@@ -1,0 +1,126 @@
+"""Training pairs: splits, held-out exclusion, variants, caps and determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from medqa.data import schema as col
+from medqa.data import store
+from medqa.errors import TrainingError
+from medqa.training import data as training_data_module
+from medqa.training.arguments import preset
+from medqa.training.data import build_training_data, keywords_query, synonym_question
+
+
+def _row(
+    pair_id: str, focus: str, qtype: str, question: str, answer: str, split: str = "", synonyms: str = ""
+) -> dict:
+    return {
+        col.ID: pair_id, col.FOCUS: focus, col.QTYPE: qtype, col.QUESTION: question, col.ANSWER: answer,
+        col.SYNONYMS: synonyms, col.SPLIT: split, col.HAS_ANSWER: True,
+    }  # fmt: skip
+
+
+def test_curated_trains_on_its_train_split_only(training_data: Path) -> None:
+    curated = store.load_corpus(store.CURATED)
+    built = build_training_data(preset("original"))
+    train_answers = set(curated.loc[curated[col.SPLIT] == col.TRAIN, col.ANSWER])
+    test_answers = set(curated.loc[curated[col.SPLIT] == col.TEST, col.ANSWER])
+    assert len(built) == len(train_answers) == 36
+    assert set(built.pairs["positive"]) <= train_answers
+    assert not set(built.pairs["positive"]) & test_answers
+    assert len(built.heldout) == 12 and len(built.heldout.corpus) == 48
+    for qid, relevant in built.heldout.relevant.items():
+        assert qid in relevant
+
+
+def test_full_excludes_heldout_pairs_and_their_answer_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    curated = pd.DataFrame(
+        [
+            _row(
+                "h1", "Gout", "treatment", "What are the treatments for Gout ?", "Held answer one.", col.TEST
+            ),
+            _row("t1", "Gout", "causes", "What causes Gout ?", "Train answer.", col.TRAIN),
+        ]
+    )
+    full = pd.DataFrame(
+        [
+            _row("h1", "Gout", "treatment", "What are the treatments for Gout ?", "Held answer one."),
+            _row("twin", "Gout", "considerations", "What to do for Gout ?", "Held answer one."),
+            _row(
+                "other", "Gout", "treatment", "What are the treatments for Gout ?", "Another source's answer."
+            ),
+            _row("t1", "Gout", "causes", "What causes Gout ?", "Train answer."),
+        ]
+    )
+    monkeypatch.setattr(store, "load_corpus", lambda name: {store.FULL: full, store.CURATED: curated}[name])
+    built = build_training_data(preset("original", data="full"))
+    assert sorted(built.pairs["positive"]) == ["Another source's answer.", "Train answer."]
+    assert built.summary["excluded_heldout_id"] == 1 and built.summary["excluded_heldout_answer"] == 1
+    assert list(built.heldout.queries) == ["h1"]
+    monkeypatch.setattr(
+        training_data_module.store, "load_corpus", lambda name: full if name == store.FULL else _missing()
+    )
+    with pytest.raises(TrainingError, match="held-out"):
+        build_training_data(preset("original", data="full"))
+
+
+def _missing() -> pd.DataFrame:
+    from medqa.errors import DataNotFoundError
+
+    raise DataNotFoundError("no curated")
+
+
+def test_query_variants(training_data: Path) -> None:
+    built = build_training_data(
+        preset("original", query_variants=("question", "keywords", "synonym", "focus"))
+    )
+    variants = built.pairs.groupby("variant")["anchor"].apply(list).to_dict()
+    assert "Gout" in variants["keywords"] and all("?" not in text for text in variants["keywords"])
+    assert any("Gout condition" in text for text in variants["synonym"])  # the fixture's XML synonym
+    assert set(variants["question"]) <= set(store.load_corpus(store.CURATED)[col.QUESTION].str.strip())
+    assert not built.pairs.duplicated(["anchor", "positive"]).any()
+    assert keywords_query("What are the symptoms of Asthma ?", "Asthma", "symptoms") == "Asthma symptoms"
+    assert keywords_query("What is (are) Asthma ?", "Asthma", "information") == "Asthma"
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    assert synonym_question("What causes Gout ?", "Gout", ["Podagra"], rng) == "What causes Podagra ?"
+    assert synonym_question("What causes Gout ?", "Gout", [], rng) is None
+
+
+def test_caps_spread_over_focus_and_are_seeded(training_data: Path) -> None:
+    per_focus = build_training_data(preset("original", max_pairs_per_focus=2))
+    assert len(per_focus) == 12  # 6 areas x 2
+    capped = build_training_data(preset("original", max_pairs=12))
+    assert capped.summary["train_focus_areas"] == 6  # round-robin: every area before a second pair
+    again = build_training_data(preset("original", max_pairs=12))
+    assert again.fingerprint == capped.fingerprint
+    other_seed = build_training_data(preset("original", max_pairs=12, seed=7))
+    assert other_seed.fingerprint != capped.fingerprint
+
+
+def test_distillation_texts_never_come_from_heldout(training_data: Path) -> None:
+    built = build_training_data(preset("original", distill_weight=1.0, distill_texts=30))
+    curated = store.load_corpus(store.CURATED)
+    held = set(curated.loc[curated[col.SPLIT] == col.TEST, col.ANSWER]) | set(
+        curated.loc[curated[col.SPLIT] == col.TEST, col.QUESTION].str.strip()
+    )
+    assert len(built.distill_texts) == 30 and not set(built.distill_texts) & held
+
+
+def test_csv_path_is_imported_and_split(workdirs: Path, tmp_path: Path) -> None:
+    lines = ["Question,Answer,Focus"]
+    for focus in ("Gout", "Asthma"):
+        for n in range(8):
+            lines.append(f"question {n} about {focus}?,answer {n} written for {focus} tests.,{focus}")
+    path = tmp_path / "pairs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    built = build_training_data(preset("original", data=str(path)))
+    assert len(built) == 12 and len(built.heldout) == 4  # a quarter of each focus held out
+    assert not set(built.pairs["positive"]) & set(built.heldout.corpus[q] for q in built.heldout.queries)
+    dataset = built.to_dataset()
+    assert dataset.column_names == ["anchor", "positive"] and len(dataset) == 12

@@ -1,0 +1,135 @@
+"""Tiny real trainings (a few steps, short sequences) on the fixture collection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from medqa import settings
+from medqa.errors import DataNotFoundError, RunNameError, TrainingCancelled
+from medqa.training import registry
+from medqa.training.arguments import preset
+from medqa.training.progress import CANCELLED, FINISHED, Progress
+from medqa.training.trainer import resolve_output, train
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+TINY = {"max_steps": 3, "max_seq_length": 32, "batch_size": 4}
+
+
+class RecordingProgress(Progress):
+    """Remembers every step it was told about, in order."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.seen: list[int] = []
+
+    def update(self, step: int, epoch: float | None = None) -> None:
+        self.seen.append(step)
+        super().update(step, epoch)
+
+
+class CancelAfterFirstStep(Progress):
+    def update(self, step: int, epoch: float | None = None) -> None:
+        super().update(step, epoch)
+        self.cancel()
+
+
+def _leftovers() -> list[str]:
+    return sorted(path.name for path in settings.models_dir().iterdir())
+
+
+def test_tiny_training_saves_a_loadable_model_run_json_and_card(training_data: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    progress = RecordingProgress()
+    run = train(preset("original", **TINY), "tiny", progress)
+
+    assert run.path == (settings.models_dir() / "tiny").resolve()
+    assert _leftovers() == ["tiny"]  # no .tmp-* folder left behind
+    model = SentenceTransformer(str(run.path), device="cpu")
+    assert model.encode(["What causes gout?"]).shape == (1, 384)
+
+    info = json.loads((run.path / "run.json").read_text())
+    assert info["config"]["max_steps"] == 3 and info["config"]["learning_rate"] == 5e-5
+    assert info["seed"] == 42
+    assert info["training"]["steps"] == 3
+    assert [point["step"] for point in info["loss_history"]] == [1, 2, 3]
+    assert all(point["loss"] > 0 for point in info["loss_history"])
+    assert info["data"]["train_pairs"] == 36 and info["data"]["heldout_queries"] == 12
+    assert len(info["data"]["fingerprint"]) == 16
+    assert info["evaluations"][0]["step"] == 0 and info["evaluations"][-1]["step"] == 3
+    assert set(info["metrics"]) >= {"mrr@10", "accuracy@1", "ndcg@10"}
+    assert 0 <= info["metrics"]["mrr@10"] <= 1
+    assert {"sentence-transformers", "transformers", "torch", "python"} <= set(info["versions"])
+    assert info["duration_seconds"] > 0
+
+    card = (run.path / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["library_name"] == "sentence-transformers"
+    assert front["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "Medical disclaimer" in card and "MultipleNegativesRankingLoss" in card
+
+    assert progress.seen == sorted(progress.seen) and progress.seen[-1] == 3
+    snap = progress.snapshot()
+    assert snap.state == FINISHED and snap.step == snap.total_steps == 3 and snap.fraction == 1.0
+    assert any("Finished" in line for line in snap.log)
+    assert [r.name for r in registry.list_runs()] == ["tiny"]
+
+
+def test_cancel_stops_at_the_next_step_and_leaves_nothing(training_data: Path) -> None:
+    progress = CancelAfterFirstStep()
+    with pytest.raises(TrainingCancelled):
+        train(
+            preset("original", max_steps=50, max_seq_length=32, batch_size=4, eval_baseline=False),
+            "gone",
+            progress,
+        )
+    snap = progress.snapshot()
+    assert snap.state == CANCELLED
+    assert snap.step == 1  # stopped after the step during which cancel was asked
+    assert _leftovers() == []
+    assert registry.list_runs() == [] and registry.list_problems() == []
+
+
+def test_distillation_merge_and_variants_are_applied(training_data: Path) -> None:
+    config = preset(
+        "original",
+        max_steps=2,
+        max_seq_length=32,
+        batch_size=4,
+        query_variants=("question", "keywords"),
+        batch_sampler="no_duplicates",
+        distill_weight=1.0,
+        distill_texts=16,
+        merge_with_base=0.5,
+        eval_baseline=False,
+    )
+    run = train(config, "merged")
+    info = run.info
+    assert info["config"]["merge_with_base"] == 0.5
+    assert info["data"]["pairs_per_variant"]["keywords"] > 0 and info["data"]["distill_texts"] == 16
+    assert info["evaluations"][-1]["label"] == "final, merged"
+    assert run.metrics == info["evaluations"][-1]["metrics"]
+
+
+def test_failures_leave_nothing_and_names_are_checked(training_data: Path) -> None:
+    with pytest.raises(DataNotFoundError):
+        train(preset("original", data="no-such-set", **TINY), "broken")
+    assert _leftovers() == []
+    with pytest.raises(RunNameError):
+        train(preset("original", **TINY), "models/..")
+    (settings.models_dir() / "taken").mkdir()
+    with pytest.raises(RunNameError, match="already exists"):
+        train(preset("original", **TINY), "taken")
+
+
+def test_output_paths(workdirs: Path) -> None:
+    assert resolve_output("my-run") == ("my-run", settings.models_dir() / "my-run")
+    name, folder = resolve_output(str(workdirs / "elsewhere" / "x1"))
+    assert name == "x1" and folder == (workdirs / "elsewhere" / "x1").resolve()
+    with pytest.raises(RunNameError):
+        resolve_output("models/bad name?")
