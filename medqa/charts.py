@@ -67,3 +67,80 @@ def curated_vs_full(curated: pd.DataFrame, full: pd.DataFrame) -> go.Figure:
         xaxis_tickangle=-45,
     )
     return figure
+
+
+def metric_bars(summary: pd.DataFrame, metrics: list[str] | tuple[str, ...]) -> go.Figure:
+    """Grouped bars of headline metrics per system, with 95% CI error bars.
+
+    Args:
+        summary: One row per system with ``system``, and per metric ``<m>``, ``<m> low``, ``<m> high``
+            (:attr:`medqa.evaluation.runner.EvaluationResult.summary`).
+        metrics: Metric columns to show, in order.
+    """
+    from medqa.evaluation.metrics import display_name
+
+    rows = [
+        {
+            "system": row["system"],
+            "metric": display_name(metric),
+            "value": row[metric],
+            "above": row[f"{metric} high"] - row[metric],
+            "below": row[metric] - row[f"{metric} low"],
+        }
+        for _, row in summary.iterrows()
+        for metric in metrics
+    ]
+    long = pd.DataFrame(rows)
+    figure = px.bar(
+        long,
+        x="metric",
+        y="value",
+        color="system",
+        barmode="group",
+        error_y="above",
+        error_y_minus="below",
+        category_orders={"metric": [display_name(m) for m in metrics], "system": list(summary["system"])},
+    )
+    figure.update_layout(
+        title="Headline metrics (bars: mean over queries; whiskers: 95% CI)",
+        xaxis_title=None,
+        yaxis_title="score",
+        yaxis_range=[0, 1.05],
+        legend_title_text="system",
+    )
+    return figure
+
+
+def category_comparison(table: pd.DataFrame, label_a: str, label_b: str, metric_label: str) -> go.Figure:
+    """Two systems' mean metric per category (focus area or question type), sorted by difference.
+
+    Args:
+        table: Columns ``group``, ``n``, ``label_a``, ``label_b`` and ``difference`` (b - a), as from
+            :meth:`medqa.evaluation.runner.EvaluationResult.category_comparison`.
+        label_a: The reference system.
+        label_b: The system compared with it.
+        metric_label: Metric shown, for the title and axis.
+    """
+    ordered = table.sort_values(["difference", "group"], kind="stable")
+    long = ordered.melt(
+        id_vars=["group", "n", "difference"], value_vars=[label_a, label_b], var_name="system"
+    )
+    figure = px.bar(
+        long,
+        x="value",
+        y="group",
+        color="system",
+        barmode="group",
+        orientation="h",
+        hover_data={"n": True, "difference": ":.3f"},
+        category_orders={"group": list(ordered["group"]), "system": [label_a, label_b]},
+    )
+    figure.update_layout(
+        title=f"{metric_label} per category: {label_b} vs {label_a} (biggest losses at the top)",
+        xaxis_title=metric_label,
+        yaxis_title=None,
+        yaxis_autorange="reversed",
+        height=max(360, 22 * len(ordered) + 120),
+        legend_title_text="system",
+    )
+    return figure

@@ -18,14 +18,42 @@ from medqa.evaluation import sets
 #: (id, focus, qtype, question, answer, split)
 ROWS = [
     ("a-1", "Gout", "information", "What is gout ?", "Gout is a painful swelling of a joint.", "train"),
-    ("a-2", "Gout", "treatment", "How is gout treated ?", "Rest, ice and medicine calm a gout attack.", "test"),
+    (
+        "a-2",
+        "Gout",
+        "treatment",
+        "How is gout treated ?",
+        "Rest, ice and medicine calm a gout attack.",
+        "test",
+    ),
     ("a-3", "Gout", "causes", "What causes gout ?", "Too much uric acid in the blood.", "train"),
     ("b-1", "Asthma", "information", "What is asthma ?", "Asthma narrows the airways.", "train"),
     ("b-2", "Asthma", "symptoms", "What are the symptoms of asthma ?", "Wheezing and a tight chest.", "test"),
     # b-3 repeats a-2's answer word for word under another focus: both count as correct for a-2.
-    ("b-3", "Asthma", "treatment", "How is asthma treated ?", "Rest, ice and medicine calm a gout attack.", "train"),
-    ("c-1", "Shingles", "information", "What is shingles ?", "A rash caused by an old virus waking up.", "train"),
-    ("c-2", "Shingles", "symptoms", "What are the signs of shingles ?", "A band of blisters on one side.", "test"),
+    (
+        "b-3",
+        "Asthma",
+        "treatment",
+        "How is asthma treated ?",
+        "Rest, ice and medicine calm a gout attack.",
+        "train",
+    ),
+    (
+        "c-1",
+        "Shingles",
+        "information",
+        "What is shingles ?",
+        "A rash caused by an old virus waking up.",
+        "train",
+    ),
+    (
+        "c-2",
+        "Shingles",
+        "symptoms",
+        "What are the signs of shingles ?",
+        "A band of blisters on one side.",
+        "test",
+    ),
 ]
 
 
@@ -88,7 +116,7 @@ def test_heldout_without_a_test_split_is_a_clear_error(corpus: pd.DataFrame) -> 
 
 def test_heldout_with_no_matching_answer_is_a_clear_error(corpus: pd.DataFrame) -> None:
     other = make_pairs([("z-1", "Acne", "information", "What is acne ?", "Blocked pores.", "train")])
-    with pytest.raises(EvaluationError, match="No query .* has a correct answer in corpus 'other'"):
+    with pytest.raises(EvaluationError, match=r"No query .* has a correct answer in corpus 'other'"):
         sets.heldout("other", corpus=other.drop(columns=col.SPLIT), queries_from=corpus)
 
 
@@ -128,7 +156,10 @@ def test_consumer_uses_the_shipped_questions(corpus: pd.DataFrame) -> None:
     if not gout_rows.any():
         pytest.skip("the shipped set has no gout question")
     evaluation = sets.consumer("mine", corpus=corpus)
-    assert all(relevant <= {"a-1", "a-2", "a-3", "b-1", "b-2", "b-3", "c-1", "c-2"} for relevant in evaluation.relevant)
+    assert all(
+        relevant <= {"a-1", "a-2", "a-3", "b-1", "b-2", "b-3", "c-1", "c-2"}
+        for relevant in evaluation.relevant
+    )
     assert len(evaluation) >= int(gout_rows.sum())
 
 
@@ -148,11 +179,11 @@ def test_set_table_lists_queries(corpus: pd.DataFrame) -> None:
 
 def test_csv_with_answers_matches_exact_then_normalised_text(corpus: pd.DataFrame) -> None:
     data = (
-        "query,relevant_answer\n"
-        '"my toe hurts, what helps?","Rest, ice and medicine calm a gout attack."\n'
-        "is wheezing asthma,WHEEZING and a tight   chest\n"
-        "what is eczema,Dry itchy skin that is not in the corpus.\n"
-    ).encode()
+        b"query,relevant_answer\n"
+        b'"my toe hurts, what helps?","Rest, ice and medicine calm a gout attack."\n'
+        b"is wheezing asthma,WHEEZING and a tight   chest\n"
+        b"what is eczema,Dry itchy skin that is not in the corpus.\n"
+    )
     evaluation = sets.from_csv(data, "mine", corpus=corpus, file_name="mine.csv")
     assert evaluation.query_ids == ("row-1", "row-2")
     assert evaluation.relevant == (frozenset({"a-2", "b-3"}), frozenset({"b-2"}))
@@ -186,7 +217,7 @@ def test_csv_with_answer_and_focus_groups_by_the_given_focus(corpus: pd.DataFram
         (b"\xff\xfe\x00q\x00", "binary"),
         ("query,answer\ncaf\u00e9,x\n".encode("latin-1"), "not UTF-8"),
         (b"query,answer\n", "no rows"),
-        (b"text1,notes\nhello,world\n", "no 'answer' or 'focus' column"),
+        (b"query,notes\nhello,world\n", "no 'answer' or 'focus' column"),
         (b"notes,answer\nhello,world\n", "no query column"),
         (b"query,answer\n ,x\n", "no row has both a query and an answer"),
         (b"query,answer\nhello,nothing like this is in the corpus\n", "No query .* has a correct answer"),

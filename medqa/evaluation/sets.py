@@ -380,7 +380,9 @@ def from_csv(
         notes.append(f"{int((~keep).sum())} rows without a query or a {'answer' if answer else 'focus'}.")
     table = table[keep].reset_index(drop=True)
     if table.empty:
-        raise EvaluationError(f"{file_name}: no row has both a query and a{'n answer' if answer else ' focus'}.")
+        raise EvaluationError(
+            f"{file_name}: no row has both a query and a{'n answer' if answer else ' focus'}."
+        )
     corpus = store.load_corpus(corpus_name) if corpus is None else corpus
     query_ids = [f"row-{number}" for number in range(1, len(table) + 1)]
     qtypes = [str(value) for value in table[qtype]] if qtype else [""] * len(table)
@@ -404,7 +406,9 @@ def from_csv(
             group = named_focus or (focus_of[min(relevant)] if relevant else "")
             rows.append((query_id, text, relevant, group, qt))
         if loose_matches:
-            notes.append(f"{loose_matches} answers matched the corpus only after ignoring case and punctuation.")
+            notes.append(
+                f"{loose_matches} answers matched the corpus only after ignoring case and punctuation."
+            )
         return _build(
             name=UPLOAD,
             label=f"Uploaded: {file_name}",

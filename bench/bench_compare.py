@@ -1,0 +1,197 @@
+"""The full comparison table: BM25, base, original-preset run, recommended-preset run and hybrids.
+
+Usage::
+
+    python bench/bench_compare.py [--original models/RUN] [--recommended models/RUN] [--no-train]
+                                  [--source PATH] [--resamples N]
+
+Every system is scored on the same queries of two sets (:mod:`medqa.evaluation`):
+
+* **held-out**: the 120 curated test questions over the curated corpus (520 pairs), judged by the answer;
+* **consumer**: the plain-language questions kept in the repository over the full corpus, judged by
+  expected focus area.
+
+Runs: ``--original`` / ``--recommended`` name run folders. Without them the newest registry run of that
+preset is used; when there is none, the run is trained with ``python -m medqa train --preset P``
+(unless ``--no-train``, or the train command is not available, in which case it is left out and the
+output says so). Datasets are built from ``--source`` / ``$MEDQA_MEDQUAD_SOURCE`` when missing.
+Results are cached per (model, set, corpus) fingerprint; the script times a first pass and a repeat.
+Output goes to stdout and ``bench/results/compare.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from medqa import settings  # noqa: E402
+from medqa.data import store  # noqa: E402
+from medqa.errors import MedQAError  # noqa: E402
+from medqa.evaluation import export, runner, sets  # noqa: E402
+from medqa.evaluation.metrics import metric_names  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "compare.txt"
+PRESETS = ("original", "recommended")
+
+_lines: list[str] = []
+
+
+def say(text: str = "") -> None:
+    """Print a line and keep it for the results file."""
+    print(text, flush=True)
+    _lines.append(text)
+
+
+def save(*, finished: bool) -> None:
+    """Write the lines so far, so a long run that is stopped still leaves its finished sets."""
+    trailer = [] if finished else ["", "(incomplete: the run was still going when this file was written)"]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join([*_lines, *trailer]) + "\n", encoding="utf-8")
+
+
+def ensure_datasets(source: str | None) -> None:
+    """Build full + curated from the archive when either is missing."""
+    names = {info.name for info in store.list_datasets()}
+    if {store.FULL, store.CURATED} <= names:
+        return
+    if not source:
+        raise SystemExit("No datasets yet: give --source or set MEDQA_MEDQUAD_SOURCE.")
+    say(f"building datasets from {source}")
+    store.build_datasets(source)
+
+
+def _run_of_preset(preset: str) -> str | None:
+    from medqa.training.registry import list_runs
+
+    return next((run.name for run in list_runs() if run.preset == preset), None)
+
+
+def _train(preset: str) -> str | None:
+    """Train a run of a preset through the CLI; its folder name, or ``None`` when training is not possible."""
+    if importlib.util.find_spec("medqa.commands.train") is None:
+        say(f"  {preset}: no run, and the train command is not available in this build; left out")
+        return None
+    name = f"bench-{preset}"
+    say(f"  {preset}: no run found; training {name} (python -m medqa train --preset {preset} --out {name})")
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "medqa", "train", "--preset", preset, "--out", name, "--overwrite"],
+        cwd=ROOT,
+        check=False,
+    )
+    if completed.returncode != 0:
+        say(f"  {preset}: training failed (exit code {completed.returncode}); left out")
+        return None
+    say(f"  {preset}: trained in {time.perf_counter() - started:.0f} s")
+    return name
+
+
+def choose_runs(arguments: argparse.Namespace) -> dict[str, str]:
+    """Run folder (or registry name) per preset, training missing ones when allowed."""
+    chosen: dict[str, str] = {}
+    say("runs:")
+    for preset in PRESETS:
+        given = getattr(arguments, preset)
+        if given:
+            chosen[preset] = given
+            say(f"  {preset}: {given} (given)")
+            continue
+        found = _run_of_preset(preset)
+        if found:
+            chosen[preset] = found
+            say(f"  {preset}: {found} (newest run of this preset in {settings.models_dir()})")
+            continue
+        if arguments.no_train:
+            say(f"  {preset}: no run of this preset and --no-train; left out")
+            continue
+        trained = _train(preset)
+        if trained:
+            chosen[preset] = trained
+    return chosen
+
+
+def systems_for(runs: dict[str, str]) -> list[str]:
+    """BM25, base, the runs, then hybrid (BM25 + dense) for each (they share the dense index)."""
+    dense = ["base", *runs.values()]
+    return ["bm25", *dense, *(f"hybrid:{model}" for model in dense)]
+
+
+def evaluate_set(name: str, evaluation: sets.EvaluationSet, systems: list[str], resamples: int) -> None:
+    say()
+    say("=" * 100)
+    say(f"{name}: {evaluation.label} over corpus {evaluation.corpus_name!r}")
+    say("=" * 100)
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"\r  [{fraction:4.0%}] {message[:80]:<80}", end="", file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    result = runner.evaluate(systems, evaluation, progress=progress, reference="base", n_resamples=resamples)
+    first = time.perf_counter() - started
+    print(file=sys.stderr)
+    started = time.perf_counter()
+    again = runner.evaluate(systems, evaluation, reference="base", n_resamples=resamples)
+    repeat = time.perf_counter() - started
+    assert again.all_cached
+
+    say(export.summary_text(result, tuple(metric_names())))
+    say()
+    for label in result.labels:
+        run = result.runs[label]
+        source = "cache" if run.cached else f"{run.seconds:.1f} s"
+        say(f"  {label}: ranked {len(evaluation)} queries ({source})")
+    say(f"wall time: first pass {first:.1f} s, repeat from the cache {repeat:.2f} s")
+    for by in ("focus", "qtype"):
+        say()
+        say(f"balance by {by} (MRR@10 per group; min / median / max of the group means, weakest groups):")
+        balance = result.balance(by=by, metric="mrr@10", worst=3)
+        say(balance.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    reference = result.reference
+    say()
+    for other in [label for label in result.labels if label != reference]:
+        counts = result.outcome_counts(reference, other)
+        say(
+            f"{other} vs {reference} on MRR@10: {counts['wins']} wins, {counts['losses']} losses, {counts['ties']} ties"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--original", help="run folder or name of an original-preset run")
+    parser.add_argument("--recommended", help="run folder or name of a recommended-preset run")
+    parser.add_argument("--no-train", action="store_true", help="never train missing runs")
+    parser.add_argument("--source", default=os.environ.get("MEDQA_MEDQUAD_SOURCE"))
+    parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap / randomisation resamples")
+    arguments = parser.parse_args()
+
+    started = time.perf_counter()
+    say("bench_compare: every system on the same queries; 95% paired bootstrap CIs, randomisation test")
+    say(f"data: {settings.data_dir()}  models: {settings.models_dir()}")
+    ensure_datasets(arguments.source)
+    runs = choose_runs(arguments)
+    systems = systems_for(runs)
+    say("systems: " + ", ".join(runner.parse_system(spec).label for spec in systems))
+    say("verdicts compare every system with the base model, query by query")
+    try:
+        evaluate_set("held-out", sets.heldout(store.CURATED), systems, arguments.resamples)
+        save(finished=False)
+        evaluate_set("consumer", sets.consumer(store.FULL), systems, arguments.resamples)
+    except MedQAError as error:
+        say(f"error: {error}")
+        raise SystemExit(2) from error
+    say()
+    say(f"total wall time {time.perf_counter() - started:.0f} s")
+    save(finished=True)
+    print(f"wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
