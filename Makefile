@@ -39,6 +39,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_quality.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_compare.py
+	$(BIN)/python bench/bench_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,390 @@
+"""User journeys in a real browser: headless Chromium driving ``streamlit run Home.py``.
+
+Each journey waits on what a person would wait for (a chart, an answer card, a table), never on a fixed
+sleep, and saves a full-page screenshot to ``artifacts/screenshots/``; the README's screenshots in
+``docs/screenshots/`` come from this run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import DOCS_SCREENSHOTS, FAKE_HF_TOKEN, SCREENSHOTS, AppServer
+
+pytestmark = pytest.mark.browser
+
+#: Seconds a page may take to settle (the first question loads the model and builds the index).
+SLOW = 120_000
+
+_SETTLED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app !== null
+        && app.dataset.testConnectionState === 'CONNECTED'
+        && app.dataset.testScriptState === 'notRunning'
+        && document.querySelector('[data-testid="stStatusWidget"]') === null
+        && document.querySelector('[data-testid="stSkeleton"]') === null;
+}"""
+
+
+def settle(page, timeout: float = SLOW) -> None:
+    """Wait until the script run is over and nothing is still loading (status widget and skeletons gone)."""
+    page.wait_for_function(_SETTLED, timeout=timeout, polling=100)
+
+
+def open_page(page, server: AppServer, path: str = "", *, expect: str | None = None) -> None:
+    """Go to a page of the app and wait for ``expect`` (a selector), then for the run to finish."""
+    page.goto(f"{server.url}/{path}")
+    page.wait_for_selector('[data-testid="stApp"]')
+    if expect is not None:
+        # An exception box ends the wait at once instead of after the full timeout.
+        page.wait_for_selector(f'{expect}, [data-testid="stException"]', timeout=SLOW)
+    settle(page)
+    assert_no_exception(page)
+
+
+def assert_no_exception(page) -> None:
+    """No Streamlit exception box is on the page."""
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+
+
+#: The element that scrolls the page's main area (``stMain``, or the chat layout's scroll-to-bottom box).
+MAIN = "main.stMain"
+
+
+def screenshot(
+    page, name: str, *, docs: bool = False, max_height: int = 8000, anchor: str | None = None
+) -> Path:
+    """Save a screenshot of the main area from its top, or from ``anchor`` (a selector) when given; the
+    viewport is stretched to fit, up to ``max_height`` pixels, because the main area scrolls inside the page."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate(
+        """selector => {
+            const main = document.querySelector(selector);
+            return main ? main.scrollHeight : document.documentElement.scrollHeight;
+        }""",
+        MAIN,
+    )
+    page.set_viewport_size(
+        {"width": size["width"], "height": max(size["height"], min(int(height), max_height))}
+    )
+    settle(page)
+    page.wait_for_timeout(300)  # one re-layout of charts at the new size
+    page.evaluate(
+        """([selector, anchor]) => {
+            const main = document.querySelector(selector);
+            const target = anchor ? document.querySelector(anchor) : null;
+            if (main) main.scrollTop = target ? target.getBoundingClientRect().top + main.scrollTop - 16 : 0;
+        }""",
+        [MAIN, anchor],
+    )
+    page.wait_for_timeout(100)
+    page.screenshot(path=str(target))
+    page.set_viewport_size(size)
+    if docs:
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, DOCS_SCREENSHOTS / f"{name}.png")
+    return target
+
+
+# --- Home and Explore -------------------------------------------------------------------------------
+
+
+def test_home_shows_purpose_disclaimer_and_state(page, app_server: AppServer) -> None:
+    open_page(page, app_server, expect='h1:has-text("medqa")')
+    assert_no_exception(page)
+    main = page.locator(MAIN)
+    text = main.inner_text()
+    assert "not medical advice" in text
+    assert "Curated (balanced subset)" in text  # the prepared data is listed as loaded
+    assert "Alzheimer" in text  # the caregiver scenario as a starting point
+    for label in ("Ask a question", "Explore the data", "Fine-tune the model", "Compare models honestly"):
+        assert main.get_by_role("link", name=label).count() == 1, label
+    screenshot(page, "home")
+
+
+def test_explore_shows_category_balance_chart(page, app_server: AppServer) -> None:
+    open_page(page, app_server, "Explore", expect='[data-testid="stPlotlyChart"] .main-svg')
+    assert_no_exception(page)
+    assert page.get_by_role("heading", name="Category balance").count() == 1
+    balance = page.locator('[data-testid="stPlotlyChart"]').first
+    balance.scroll_into_view_if_needed()
+    # The balance chart is a bar chart with one bar per focus area of the dataset (7 in the fixture).
+    bars = balance.locator("g.trace.bars path")
+    assert bars.count() >= 3
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 2
+    screenshot(page, "explore")
+
+
+# --- Ask -----------------------------------------------------------------------------------------------
+
+DISCLAIMER_START = "This is general educational information from NIH sources, not medical advice"
+
+
+def open_ask(page, server: AppServer) -> None:
+    """The Ask page with its engine loaded (the chat box is shown once the index is ready)."""
+    open_page(page, server, "Ask", expect='[data-testid="stChatInputTextArea"]')
+
+
+def ask(page, question: str):
+    """Type a question in the chat box, send it and return the assistant's reply once it is complete."""
+    messages = page.locator('[data-testid="stChatMessage"]')
+    before = messages.count()
+    box = page.locator('[data-testid="stChatInputTextArea"]')
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length >= n",
+        arg=before + 2,
+        timeout=SLOW,
+    )
+    settle(page)
+    assert_no_exception(page)
+    return messages.nth(before + 1)
+
+
+def card_titles(reply):
+    """The answer cards' titles ("1. Gout · treatment") in a reply."""
+    return reply.locator("strong").filter(has_text=re.compile(r"^\d+\. "))
+
+
+def first_card_title(reply) -> str:
+    return card_titles(reply).first.inner_text()
+
+
+def test_ask_answers_with_source_link_and_disclaimer(page, app_server: AppServer) -> None:
+    open_ask(page, app_server)
+    reply = ask(page, "What are the early warning signs of Alzheimer's?")
+    text = reply.inner_text()
+    assert "Alzheimer" in first_card_title(reply)
+    links = reply.get_by_role("link", name="NIH page")
+    assert links.count() >= 1
+    assert links.first.get_attribute("href").startswith(("https://", "http://"))
+    assert DISCLAIMER_START in text
+    assert "I don't have a reliable answer" not in text
+    screenshot(page, "ask", docs=True, max_height=1300, anchor='[data-testid="stChatMessage"]')
+
+
+def test_emergency_question_shows_the_notice_first(page, app_server: AppServer) -> None:
+    open_ask(page, app_server)
+    reply = ask(page, "My father has chest pain and cannot breathe right now")
+    notice = reply.locator('[data-testid="stAlertContentError"]')
+    assert notice.count() == 1
+    assert "Call 911" in notice.inner_text()
+    # The notice comes before every retrieved passage (and before the abstain message, if any), in
+    # document order, which is reading order in the chat column.
+    order = reply.evaluate(
+        """reply => {
+            const all = [...reply.querySelectorAll('*')];
+            const notice = all.findIndex(e => e.dataset.testid === 'stAlertContentError');
+            const later = all.filter(e => (e.tagName === 'STRONG' && /^\\d+\\. /.test(e.innerText))
+                || e.dataset.testid === 'stAlertContentWarning').map(e => all.indexOf(e));
+            return {notice, later};
+        }"""
+    )
+    assert order["later"], "no answer card or abstain message after the notice"
+    assert all(order["notice"] < position for position in order["later"]), order
+    screenshot(page, "ask-emergency")
+
+
+def test_follow_up_question_uses_the_previous_focus(page, app_server: AppServer) -> None:
+    open_ask(page, app_server)
+    first = ask(page, "What are the symptoms of gout?")
+    assert "Gout" in first_card_title(first)
+    follow_up = ask(page, "How is it treated?")
+    interpreting = follow_up.locator('[data-testid="stAlertContentInfo"]')
+    assert interpreting.count() == 1
+    assert "Interpreting as about Gout" in interpreting.inner_text()
+    assert "Gout" in first_card_title(follow_up)
+    screenshot(page, "ask-follow-up")
+
+
+def test_markup_in_a_question_is_shown_as_text(page, app_server: AppServer) -> None:
+    open_ask(page, app_server)
+    ask(page, "What is gout <img src=x onerror=\"document.title='pwned'\"> <b>bold</b>?")
+    assert page.title() != "pwned"
+    user_message = page.locator('[data-testid="stChatMessage"]').first
+    assert "<b>bold</b>" in user_message.inner_text()
+    assert user_message.locator("b, img[src='x']").count() == 0
+
+
+# --- Compare -------------------------------------------------------------------------------------------
+
+
+def test_compare_shows_the_metrics_table(page, app_server: AppServer) -> None:
+    open_page(page, app_server, "Compare", expect='h1:has-text("Compare")')
+    page.get_by_text("Held-out questions", exact=False).first.click()
+    settle(page)
+    evaluate = page.get_by_role("button", name="Evaluate")
+    if evaluate.count():
+        evaluate.click()
+    page.wait_for_selector('h2:has-text("Metrics"), [data-testid="stException"]', timeout=SLOW)
+    settle(page)
+    assert_no_exception(page)
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.scroll_into_view_if_needed()
+    assert table.is_visible()
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
+    main_text = page.locator(MAIN).inner_text()
+    assert "Verdicts" in main_text
+    # With the run trained above, the default choice is base vs that run; without it, BM25 vs base.
+    assert "e2e-tiny" in main_text if (app_server.models_dir / "e2e-tiny").is_dir() else "BM25" in main_text
+    screenshot(page, "compare")
+
+
+# --- Train ---------------------------------------------------------------------------------------------
+
+_LOSS_POINTS = """() => {
+    const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+    const loss = plot && plot.data ? plot.data.find(trace => trace.name === 'loss') : null;
+    return loss ? loss.x.length : 0;
+}"""
+
+
+def set_field(page, label: str, value: object) -> None:
+    """Type into a text or number field found by its label, and let the app take it in."""
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    settle(page)
+
+
+def start_training(page, server: AppServer, name: str, max_steps: int) -> None:
+    """Start a deliberately tiny training (short texts, small batches) so it takes seconds, not minutes."""
+    open_page(page, server, "Train", expect='h1:has-text("Fine-tune the model")')
+    set_field(page, "Batch size", 4)
+    set_field(page, "Max sequence length", 32)
+    set_field(page, "Max steps (-1: all epochs)", max_steps)
+    set_field(page, "Run name", name)
+    page.locator("button", has_text="Start training").click()
+    page.wait_for_selector(
+        '[data-testid="stPlotlyChart"] .js-plotly-plot, [data-testid="stException"]', timeout=SLOW
+    )
+    assert_no_exception(page)
+
+
+def test_train_shows_a_growing_loss_chart_and_saves_the_run(page, app_server: AppServer) -> None:
+    steps = 12
+    start_training(page, app_server, "e2e-tiny", max_steps=steps)
+    page.wait_for_function(f"() => ({_LOSS_POINTS})() >= 1", timeout=SLOW, polling=200)
+    first = page.evaluate(_LOSS_POINTS)
+    # The live panel refreshes itself: more loss points appear without any click.
+    page.wait_for_function(f"n => ({_LOSS_POINTS})() > n", arg=first, timeout=SLOW, polling=200)
+    assert page.evaluate(_LOSS_POINTS) > first
+    page.wait_for_selector(
+        '[data-testid="stAlertContentSuccess"]:has-text("Saved e2e-tiny")', timeout=SLOW * 2
+    )
+    settle(page)
+    assert_no_exception(page)
+    assert page.evaluate(_LOSS_POINTS) >= steps - 1  # the finished run's chart has (nearly) every step
+    assert (app_server.models_dir / "e2e-tiny" / "run.json").is_file()
+    screenshot(page, "train")
+
+
+def test_concurrent_sessions_ask_while_a_training_runs_then_it_is_cancelled(
+    browser, page, app_server: AppServer
+) -> None:
+    """Four browser sessions ask follow-up conversations at the same time while a training runs: no
+    errors, each keeps its own topic, and the answer latency is measured (p95 written to artifacts/).
+    Then the training is cancelled from its page, and nothing of it is saved."""
+    import time
+
+    import numpy as np
+
+    start_training(page, app_server, "e2e-under-load", max_steps=5000)
+    scripts = {
+        "Gout": ["What causes gout?", "How is it treated?", "Who is at risk?"],
+        "Glaucoma": ["How to diagnose glaucoma?", "How is it treated?", "Who is at risk?"],
+        "Shingles": ["What is shingles?", "How is it treated?", "Who is at risk?"],
+        "Psoriasis": ["What are the symptoms of psoriasis?", "How is it treated?", "Who is at risk?"],
+    }
+    contexts, tabs = [], {}
+    try:
+        for topic in scripts:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(SLOW)
+            contexts.append(context)
+            tabs[topic] = context.new_page()
+            open_ask(tabs[topic], app_server)
+        # The sessions opened while the training set up; the questions go out once it is in its steps.
+        page.wait_for_function(f"() => ({_LOSS_POINTS})() >= 1", timeout=SLOW, polling=200)
+        latencies: list[float] = []
+        for turn in range(3):
+            sent = {}
+            for topic, tab in tabs.items():  # all four questions go out together
+                box = tab.locator('[data-testid="stChatInputTextArea"]')
+                box.fill(scripts[topic][turn])
+                box.press("Enter")
+                sent[topic] = time.perf_counter()
+            waiting = set(tabs)
+            deadline = time.perf_counter() + SLOW / 1000
+            while waiting and time.perf_counter() < deadline:
+                for topic in list(waiting):
+                    tab = tabs[topic]
+                    done = tab.evaluate(
+                        f"""() => document.querySelectorAll('[data-testid="stChatMessage"]').length >= {2 * turn + 2}
+                            && ({_SETTLED})()"""
+                    )
+                    if done:
+                        latencies.append(time.perf_counter() - sent[topic])
+                        waiting.discard(topic)
+                page.wait_for_timeout(50)
+            assert not waiting, f"no answer within {SLOW / 1000:.0f} s for {sorted(waiting)}"
+            for topic, tab in tabs.items():
+                assert_no_exception(tab)
+                reply = tab.locator('[data-testid="stChatMessage"]').nth(2 * turn + 1)
+                assert topic in first_card_title(reply), (topic, turn, first_card_title(reply))
+                if turn:
+                    assert f"Interpreting as about {topic}" in reply.inner_text()
+        for topic, tab in tabs.items():  # each session shows only its own questions
+            asked = tab.locator('[data-testid="stChatMessageAvatarUser"]').count()
+            assert asked == 3, (topic, asked)
+        page.reload()
+        page.wait_for_selector('[data-testid="stApp"]')
+        settle(page)
+        still_training = page.locator("button", has_text="Cancel").count() == 1
+    finally:
+        for context in contexts:
+            context.close()
+    assert still_training, "the training ended before the questions did: the test did not overlap it"
+    page.locator("button", has_text="Cancel").click()
+    page.wait_for_selector(
+        '[data-testid="stAlertContentWarning"]:has-text("cancelled; nothing was saved")', timeout=SLOW
+    )
+    settle(page)
+    assert_no_exception(page)
+    leftovers = sorted(path.name for path in app_server.models_dir.iterdir())
+    assert "e2e-under-load" not in leftovers
+    assert not [name for name in leftovers if name.startswith(".tmp-")], leftovers
+    screenshot(page, "train-cancelled")
+    values = np.asarray(latencies)
+    figures = [
+        f"{len(scripts)} browser sessions x 3 questions sent at once, while a training ran on the same server",
+        f"answer latency p50 {np.percentile(values, 50):.2f} s, p95 {np.percentile(values, 95):.2f} s, "
+        f"max {values.max():.2f} s over {len(values)} questions (submit to rendered reply)",
+    ]
+    (SCREENSHOTS.parent / "load.txt").write_text("\n".join(figures) + "\n", encoding="utf-8")
+    print("\n".join(figures))
+
+
+def test_token_never_reaches_the_browser_or_logs(page, app_server: AppServer) -> None:
+    """Runs last: the fake HF token given to the server is in no page, log, run.json or cache file."""
+    open_page(page, app_server, expect='h1:has-text("medqa")')
+    app_server.page_sources.append(page.content())
+    leaks = [index for index, source in enumerate(app_server.page_sources) if FAKE_HF_TOKEN in source]
+    assert not leaks, f"the token is in the HTML of {len(leaks)} page(s)"
+    assert FAKE_HF_TOKEN not in app_server.log()
+    for folder in (app_server.data_dir, app_server.models_dir):
+        for path in folder.rglob("*") if folder.exists() else []:
+            if path.is_file() and path.stat().st_size < 50_000_000:
+                assert FAKE_HF_TOKEN.encode() not in path.read_bytes(), f"token written to {path}"
+    assert re.search(r"Traceback \(most recent call last\)", app_server.log()) is None, app_server.log()[
+        -3000:
+    ]

@@ -1,0 +1,277 @@
+"""Security checks: data is never rendered as HTML, tokens never leak, the server config is hardened.
+
+Data (MedQuAD answers, uploaded CSVs, model output) can contain markup; the app must show it as text.
+These tests read the app's source (static checks) and run its pages with markup planted in the data
+(behavioural checks). Tokens are fakes of the ``hf_...`` shape, so a leak is easy to spot.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from medqa import settings
+from medqa.data import store
+from medqa.data.upload import import_csv
+from tests.conftest import APP_ROOT, open_page
+
+#: Files that make up the Streamlit app (the library never imports streamlit).
+APP_FILES = sorted(
+    [APP_ROOT / "Home.py", *(APP_ROOT / "pages").glob("*.py"), *(APP_ROOT / "ui").glob("*.py")]
+)
+FAKE_TOKEN = "hf_FAKEsecurityTestToken000000000000"
+SCRIPT = "<script>document.title='pwned'</script>"
+BOLD = "<b>bold claim</b>"
+MARKUP_CSV = (
+    "Question,Answer,Focus\n"
+    f'"What is gout {SCRIPT}?","Gout is a joint disease. {BOLD} <img src=x onerror=alert(1)>",Gout\n'
+    '"What causes gout?","Uric acid crystals collect in a joint.",Gout\n'
+    '"How is gout treated?","Medicines calm the joint and lower uric acid.",Gout\n'
+).encode()
+
+
+# --- static checks --------------------------------------------------------------------------------
+
+
+def _calls(path: Path) -> Iterator[ast.Call]:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Call):
+            yield node
+
+
+def _call_name(call: ast.Call) -> str:
+    return ast.unparse(call.func)
+
+
+def _is_constant_text(node: ast.expr) -> bool:
+    """A literal string (or literal concatenation): nothing from data can reach it."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _is_constant_text(node.left) and _is_constant_text(node.right)
+    return False
+
+
+def test_app_files_are_found() -> None:
+    names = {path.name for path in APP_FILES}
+    assert {"Home.py", "common.py", "1_Explore.py"} <= names
+
+
+@pytest.mark.parametrize("path", APP_FILES, ids=lambda path: str(path.relative_to(APP_ROOT)))
+def test_no_html_rendering_of_non_literal_text(path: Path) -> None:
+    """``unsafe_allow_html=True``, ``st.html`` and ``components.html`` only ever get literal strings."""
+    problems = []
+    for call in _calls(path):
+        name = _call_name(call)
+        unsafe = next((kw for kw in call.keywords if kw.arg == "unsafe_allow_html"), None)
+        allows_html = unsafe is not None and not (
+            isinstance(unsafe.value, ast.Constant) and unsafe.value.value is False
+        )
+        renders_html = name.endswith(("st.html", "components.html", "components.v1.html")) or allows_html
+        if not renders_html:
+            continue
+        body = (
+            call.args[0] if call.args else next((kw.value for kw in call.keywords if kw.arg == "body"), None)
+        )
+        if body is None or not _is_constant_text(body):
+            problems.append(f"line {call.lineno}: {ast.unparse(call)[:120]}")
+    assert not problems, f"{path.name} renders non-literal text as HTML:\n" + "\n".join(problems)
+
+
+def test_unsafe_html_grep_finds_nothing_with_data() -> None:
+    """The plain grep a reviewer would run: every hit must be a literal (checked by the AST test above)."""
+    hits = [
+        f"{path.relative_to(APP_ROOT)}:{number}: {line.strip()}"
+        for path in APP_FILES
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if "unsafe_allow_html=True" in line and ("{" in line or "+ " in line)
+    ]
+    assert not hits, "unsafe_allow_html with interpolated text:\n" + "\n".join(hits)
+
+
+def test_library_never_imports_streamlit() -> None:
+    offenders = [
+        str(path.relative_to(APP_ROOT))
+        for path in (APP_ROOT / "medqa").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and any(
+            (alias.name if isinstance(node, ast.Import) else (node.module or "")).split(".")[0] == "streamlit"
+            for alias in node.names
+        )
+    ]
+    assert not offenders
+
+
+# --- markup in data is shown as text -----------------------------------------------------------------
+
+
+def _walk(node) -> Iterator[object]:
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
+
+
+def element_texts(app) -> list[tuple[str, str, bool]]:
+    """(element type, text, whether it is rendered as HTML) for every text-bearing element of a run."""
+    found = []
+    for node in _walk(app._tree):
+        proto = getattr(node, "proto", None)
+        if node.type == "html":
+            found.append(("html", str(getattr(proto, "body", "")), True))
+            continue
+        value = getattr(node, "value", None)
+        if isinstance(value, str):
+            found.append((node.type, value, bool(getattr(proto, "allow_html", False))))
+        for attribute in ("label", "body"):
+            text = getattr(proto, attribute, None)
+            if isinstance(text, str) and text and text != value:
+                found.append((node.type, text, bool(getattr(proto, "allow_html", False))))
+    return found
+
+
+def assert_markup_is_text(app, *markers: str) -> None:
+    """Every element showing one of ``markers`` shows it as text, never as HTML."""
+    for kind, text, renders_html in element_texts(app):
+        if any(marker in text for marker in markers):
+            assert not renders_html, f"{kind} renders data as HTML: {text[:120]}"
+
+
+@pytest.fixture
+def markup_dataset(workdirs: Path) -> str:
+    """An uploaded dataset whose question and answer carry script and bold markup."""
+    imported = import_csv(MARKUP_CSV)
+    info = store.save_dataset(imported.pairs, "upload-markup", kind="upload", origin="markup.csv")
+    return info.name
+
+
+def test_markup_in_explore_table_is_data_not_html(markup_dataset: str) -> None:
+    page = open_page("pages/1_Explore.py")
+    assert not page.exception
+    page.text_input(key="table_search").input("gout").run()
+    assert not page.exception
+    table = page.dataframe[-1].value
+    assert table["question"].str.contains(SCRIPT, regex=False).any()
+    assert table["answer"].str.contains(BOLD, regex=False).any()
+    assert_markup_is_text(page, SCRIPT, BOLD)
+
+
+# --- the server configuration ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, dict[str, object]]:
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11+")
+    return tomllib.loads((APP_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+
+
+def test_config_is_hardened(config: dict[str, dict[str, object]]) -> None:
+    server, client, browser = config["server"], config["client"], config["browser"]
+    assert server["headless"] is True
+    assert server["fileWatcherType"] == "none"  # torch breaks the watcher; nobody edits code in production
+    assert server["runOnSave"] is False
+    assert server["enableXsrfProtection"] is True
+    assert server.get("enableCORS", True) is True
+    assert browser["gatherUsageStats"] is False
+    assert config["runner"]["magicEnabled"] is False  # no bare expression is ever written to the page
+    assert client["showErrorDetails"] in ("none", False)  # no stack traces for visitors
+    assert client["toolbarMode"] in ("minimal", "viewer")
+    assert "enableStaticServing" not in server or server["enableStaticServing"] is False
+
+
+def test_upload_limit_is_sane_and_in_step_with_medqa(config: dict[str, dict[str, object]]) -> None:
+    limit_mb = config["server"]["maxUploadSize"]
+    assert isinstance(limit_mb, int)
+    assert settings.MAX_UPLOAD_BYTES / 1e6 <= limit_mb <= 200
+
+
+def test_no_secrets_in_repository_config() -> None:
+    text = (APP_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8")
+    assert "hf_" not in text and "token" not in text.casefold()
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=APP_ROOT, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None or not (APP_ROOT / ".git").exists(), reason="not a git work tree"
+)
+@pytest.mark.parametrize(
+    "path", [".streamlit/secrets.toml", "artifacts/screenshots/home.png", "models/run/model.safetensors"]
+)
+def test_gitignore_keeps_secrets_and_outputs_out(path: str) -> None:
+    assert _git("check-ignore", "--no-index", "-q", path).returncode == 0, f"{path} is not git-ignored"
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None or not (APP_ROOT / ".git").exists(), reason="not a git work tree"
+)
+def test_no_secrets_file_is_tracked() -> None:
+    tracked = _git("ls-files", "--", ".streamlit/secrets.toml", "*.env", ".env").stdout.split()
+    assert tracked == []
+
+
+# --- markup in an answer on the Ask page ------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_markup_in_an_answer_is_shown_as_text_on_the_ask_page(markup_dataset: str) -> None:
+    page = open_page("pages/2_Ask.py")
+    assert not page.exception
+    page.chat_input(key="ask_input").set_value("What is gout?").run()
+    assert not page.exception
+    assert_markup_is_text(page, "bold claim", "onerror", "pwned")
+    shown = [text for kind, text, _ in element_texts(page) if "bold claim" in text]
+    assert shown, "the answer with markup was not shown"
+    for text in shown:
+        # Every markup character reaches the browser escaped (or in a text-only element): no tag survives.
+        assert "<b>" not in text.replace("\\<b\\>", ""), text
+        assert "<img" not in text.replace("\\<img", ""), text
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_token_is_in_no_file_or_log_of_a_training_or_a_failed_publish(
+    workdirs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    """HF_TOKEN set while training and publishing: run.json, the model card, the data cache and logs stay clean."""
+    import logging
+
+    from medqa.errors import PublishError
+    from medqa.training import arguments, hub
+    from medqa.training.trainer import train
+    from tests.conftest import write_collection, zip_collection
+
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", FAKE_TOKEN)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    caplog.set_level(logging.DEBUG)
+    archive = zip_collection(write_collection(workdirs / "collection"), workdirs / "MedQuAD-master.zip")
+    store.build_datasets(str(archive), categories=3, per_category=5, test_per_category=1)
+    config = arguments.preset(
+        arguments.ORIGINAL, data=store.CURATED, max_steps=2, batch_size=4, max_seq_length=32, evaluation="end"
+    )
+    run = train(config, "token-check")
+    with pytest.raises(PublishError) as raised:
+        hub.publish_run(run, "someone/medqa-test", token=FAKE_TOKEN, endpoint="http://127.0.0.1:9")
+    assert FAKE_TOKEN not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    captured = capfd.readouterr()
+    assert FAKE_TOKEN not in captured.out + captured.err
+    assert FAKE_TOKEN not in caplog.text
+    written = [path for path in workdirs.rglob("*") if path.is_file() and path.stat().st_size < 50_000_000]
+    assert any(path.name == "run.json" for path in written)
+    leaks = [str(path) for path in written if FAKE_TOKEN.encode() in path.read_bytes()]
+    assert not leaks, f"the token was written to {leaks}"
