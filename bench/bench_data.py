@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from medqa.data import schema as col  # noqa: E402
-from medqa.data import store  # noqa: E402
+from medqa.data import schema as col
+from medqa.data import store
 
 COLD_TARGET_S = 60.0
 WARM_TARGET_S = 2.0
@@ -32,7 +32,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["MEDQA_DATA_DIR"] = scratch
         started = time.perf_counter()
-        full, curated = store.build_datasets(arguments.source)
+        full, _curated = store.build_datasets(arguments.source)
         cold = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -45,7 +45,9 @@ def main() -> None:
 
         table = store.load_pairs(store.CURATED)
         print(f"source: {arguments.source}")
-        print(f"pairs parsed: {full.rows:,} (answered {full.answered:,}, without answer {full.rows - full.answered:,})")
+        print(
+            f"pairs parsed: {full.rows:,} (answered {full.answered:,}, without answer {full.rows - full.answered:,})"
+        )
         print(f"sources: {pairs[col.SOURCE].nunique()}  focus areas with answers: {full.focus_areas:,}")
         per_area = table.groupby(col.FOCUS).size()
         print(
