@@ -154,6 +154,16 @@ VARIANTS: tuple[Variant, ...] = (
         ),
         note="q500-qks + MSE to the base embeddings of 1000 training-pool texts (weight 1)",
     ),
+    Variant(
+        "q1000-qks-distill",
+        recipe(
+            max_pairs=1000,
+            query_variants=("question", "keywords", "synonym"),
+            distill_weight=1.0,
+            distill_texts=1000,
+        ),
+        note="as q500-qks-distill with 1000 source pairs (started, not finished in the session's time)",
+    ),
 )
 
 

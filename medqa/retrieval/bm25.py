@@ -16,9 +16,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ import pandas as pd
 
 from medqa.data import schema as col
 from medqa.data.store import table_fingerprint
+from medqa.retrieval.cache_folder import replacing
 
 #: Field layouts measured by ``bench/bench_fields.py``.
 FIELD_CHOICES = ("question", "question_focus_synonyms", "question_answer", "all")
@@ -137,16 +136,9 @@ class BM25Index:
             return None
 
     def _save(self, folder: Path) -> None:
-        temp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-        try:
+        with replacing(folder) as temp:
             self._retriever.save(str(temp), show_progress=False)
             (temp / "meta.json").write_text(json.dumps({"docs": self._size, "fields": self.fields}), "utf-8")
-            if folder.exists():
-                shutil.rmtree(folder, ignore_errors=True)
-            os.replace(temp, folder)
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
 
     def __len__(self) -> int:
         return self._size

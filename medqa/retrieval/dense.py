@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from medqa import models, settings
 from medqa.data import schema as col
 from medqa.data.store import table_fingerprint
 from medqa.errors import IndexCacheError
+from medqa.retrieval.cache_folder import replacing
 from medqa.retrieval.encoder import single_thread_blas
 
 #: Bump when the embedding texts or file layout change, so older caches are not reused.
@@ -129,9 +128,7 @@ def load_cached(folder: Path, ids: pd.Series) -> np.ndarray:
 
 def _save(folder: Path, embeddings: np.ndarray, ids: pd.Series, meta: dict[str, object]) -> None:
     """Write a cache entry atomically: build it in a temporary sibling folder, then rename it in place."""
-    parent = folder.parent
-    temp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{folder.name}."))
-    try:
+    with replacing(folder) as temp:
         np.save(temp / "embeddings.npy", embeddings, allow_pickle=False)
         payload = {
             **meta,
@@ -140,12 +137,6 @@ def _save(folder: Path, embeddings: np.ndarray, ids: pd.Series, meta: dict[str, 
             "shape": list(embeddings.shape),
         }
         (temp / "meta.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-        os.replace(temp, folder)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
 
 
 class DenseIndex:
