@@ -63,21 +63,11 @@ def train_tiny_run(name: str) -> float:
 
 
 def ask(page, question: str, timeout_ms: float) -> float:
-    """Send a question on the Ask page and wait for the reply; returns seconds."""
-    from tests.e2e.test_journeys import settle
+    """Send a question on the Ask page and wait for the reply (as the browser tests do); returns seconds."""
+    from tests.e2e.test_journeys import ask as ask_and_wait
 
-    messages = page.locator('[data-testid="stChatMessage"]')
-    before = messages.count()
     started = time.perf_counter()
-    box = page.locator('[data-testid="stChatInputTextArea"]')
-    box.fill(question)
-    box.press("Enter")
-    page.wait_for_function(
-        "n => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length >= n",
-        arg=before + 2,
-        timeout=timeout_ms,
-    )
-    settle(page, timeout_ms)
+    ask_and_wait(page, question, timeout_ms)
     return time.perf_counter() - started
 
 

@@ -133,7 +133,7 @@ def open_ask(page, server: AppServer) -> None:
     open_page(page, server, "Ask", expect='[data-testid="stChatInputTextArea"]')
 
 
-def ask(page, question: str):
+def ask(page, question: str, timeout: float = SLOW):
     """Type a question in the chat box, send it and return the assistant's reply once it is complete."""
     messages = page.locator('[data-testid="stChatMessage"]')
     before = messages.count()
@@ -143,9 +143,9 @@ def ask(page, question: str):
     page.wait_for_function(
         "n => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length >= n",
         arg=before + 2,
-        timeout=SLOW,
+        timeout=timeout,
     )
-    settle(page)
+    settle(page, timeout)
     assert_no_exception(page)
     return messages.nth(before + 1)
 
