@@ -57,17 +57,6 @@ def save(*, finished: bool) -> None:
     RESULTS.write_text("\n".join([*_lines, *trailer]) + "\n", encoding="utf-8")
 
 
-def ensure_datasets(source: str | None) -> None:
-    """Build full + curated from the archive when either is missing."""
-    names = {info.name for info in store.list_datasets()}
-    if {store.FULL, store.CURATED} <= names:
-        return
-    if not source:
-        raise SystemExit("No datasets yet: give --source or set MEDQA_MEDQUAD_SOURCE.")
-    say(f"building datasets from {source}")
-    store.build_datasets(source)
-
-
 def _run_of_preset(preset: str) -> str | None:
     from medqa.training.registry import list_runs
 
@@ -175,7 +164,8 @@ def main() -> None:
     started = time.perf_counter()
     say("bench_compare: every system on the same queries; 95% paired bootstrap CIs, randomisation test")
     say(f"data: {settings.data_dir()}  models: {settings.models_dir()}")
-    ensure_datasets(arguments.source)
+    if store.ensure_datasets(arguments.source):
+        say("built the datasets from the MedQuAD archive")
     runs = choose_runs(arguments)
     systems = systems_for(runs)
     say("systems: " + ", ".join(runner.parse_system(spec).label for spec in systems))

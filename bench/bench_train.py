@@ -56,16 +56,6 @@ def say(text: str = "") -> None:
     RESULTS.write_text("\n".join(_lines) + "\n", encoding="utf-8")
 
 
-def ensure_datasets(source: str | None) -> None:
-    names = {info.name for info in store.list_datasets()}
-    if {store.FULL, store.CURATED} <= names:
-        return
-    if not source:
-        raise SystemExit("No datasets yet: give --source or set MEDQA_MEDQUAD_SOURCE.")
-    say(f"building datasets from {source}")
-    store.build_datasets(source)
-
-
 def throughput(work: Path, steps: int) -> None:
     say(f"## Throughput (original recipe, batch 8, max_seq_length 128, {steps} steps, no evaluation)")
     say(f"CPU computes bf16 natively: {models.bf16_supported()}")
@@ -162,7 +152,8 @@ def main() -> int:
     unknown = sections - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
-    ensure_datasets(options.source)
+    if store.ensure_datasets(options.source):
+        say("built the datasets from the MedQuAD archive")
     say("# bench_train")
     say(f"versions: {library_versions()}; CPUs visible: {os.cpu_count()}")
     say(f"recommended preset: {arguments.RECOMMENDED_CONFIG.to_dict()}")

@@ -105,6 +105,14 @@ def recipe(**values: Any) -> TrainingConfig:
     return TrainingConfig(preset="custom", **base)
 
 
+def distilled(**values: Any) -> TrainingConfig:
+    """A recipe with the distillation term against forgetting (MSE to base embeddings of 1000 texts)."""
+    return recipe(distill_weight=1.0, distill_texts=1000, **values)
+
+
+QKS = ("question", "keywords", "synonym")
+QKSD = (*QKS, "description")
+
 VARIANTS: tuple[Variant, ...] = (
     Variant("base", note="all-MiniLM-L6-v2, no training"),
     Variant(
@@ -119,23 +127,18 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "q500-qks",
-        recipe(max_pairs=500, query_variants=("question", "keywords", "synonym")),
+        recipe(max_pairs=500, query_variants=QKS),
         note="500 source pairs x (question, keywords, synonym) queries",
     ),
     Variant(
         "q500-qks-idx",
-        recipe(max_pairs=500, query_variants=("question", "keywords", "synonym")),
+        recipe(max_pairs=500, query_variants=QKS),
         extra="index_positive",
         note="as q500-qks, but keywords/synonym queries point at the indexed '<focus>: <question>' text",
     ),
     Variant(
         "q500-qks-idx-distill",
-        recipe(
-            max_pairs=500,
-            query_variants=("question", "keywords", "synonym"),
-            distill_weight=1.0,
-            distill_texts=1000,
-        ),
+        distilled(max_pairs=500, query_variants=QKS),
         extra="index_positive",
         note="q500-qks-idx + MSE to the base embeddings of 1000 training-pool texts (weight 1)",
     ),
@@ -146,23 +149,48 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "q500-qks-distill",
-        recipe(
-            max_pairs=500,
-            query_variants=("question", "keywords", "synonym"),
-            distill_weight=1.0,
-            distill_texts=1000,
-        ),
+        distilled(max_pairs=500, query_variants=QKS),
         note="q500-qks + MSE to the base embeddings of 1000 training-pool texts (weight 1)",
     ),
     Variant(
         "q1000-qks-distill",
-        recipe(
-            max_pairs=1000,
-            query_variants=("question", "keywords", "synonym"),
-            distill_weight=1.0,
-            distill_texts=1000,
-        ),
+        distilled(max_pairs=1000, query_variants=QKS),
         note="as q500-qks-distill with 1000 source pairs (started, not finished in the session's time)",
+    ),
+    Variant(
+        "q500-qksd-distill",
+        distilled(max_pairs=500, query_variants=QKSD),
+        note="q500-qks-distill + description queries (masked answer sentence -> '<focus>: <question>')",
+    ),
+    Variant(
+        "q500-qksd-distill-m30",
+        merge_of=("q500-qksd-distill", 0.3),
+        note="q500-qksd-distill, weights merged with the base (share 0.3 kept from base, WiSE-FT)",
+    ),
+    Variant(
+        "q500-qksd-distill-m50",
+        merge_of=("q500-qksd-distill", 0.5),
+        note="q500-qksd-distill, weights merged with the base (share 0.5 kept from base, WiSE-FT)",
+    ),
+    Variant(
+        "q500-qks-d4000-distill",
+        distilled(max_pairs=500, query_variants=QKSD, description_pairs=4000),
+        note="q500-qks-distill + description queries from 4000 other source pairs (spread over focus areas)",
+    ),
+    Variant(
+        "q1000-qksd-distill",
+        distilled(max_pairs=1000, query_variants=QKSD),
+        note="as q500-qksd-distill with 1000 source pairs",
+    ),
+    Variant(
+        "q500-qksd3-distill",
+        distilled(max_pairs=500, query_variants=QKSD, descriptions_per_pair=3),
+        note="as q500-qksd-distill with up to 3 description sentences per source pair",
+    ),
+    Variant(
+        "q500-qd3-distill",
+        distilled(max_pairs=500, query_variants=("question", "description"), descriptions_per_pair=3),
+        note="question + up to 3 description queries per source pair (no keywords/synonym)",
     ),
 )
 

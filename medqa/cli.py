@@ -16,6 +16,7 @@ from medqa.errors import MedQAError
 COMMAND_MODULES = (
     "medqa.commands.data",
     "medqa.commands.ask",
+    "medqa.commands.index",
     "medqa.commands.train",
     "medqa.commands.evaluate",
 )

@@ -27,6 +27,10 @@ class IndexCacheError(MedQAError):
     """An on-disk embedding cache is corrupt or does not match its corpus."""
 
 
+class IndexBuildError(MedQAError):
+    """Embedding a corpus failed (for example in the child process that builds the index)."""
+
+
 class QuestionError(MedQAError):
     """A question cannot be searched (empty, too long after trimming, no words)."""
 

@@ -300,8 +300,11 @@ def bf16_supported() -> bool:
         capability = str(torch.backends.cpu.get_cpu_capability()).upper()
     except Exception:  # pragma: no cover - very old torch
         capability = ""
-    if "AMX" in capability:
-        return True
+    return "AMX" in capability or cpu_flags_bf16()
+
+
+def cpu_flags_bf16() -> bool:
+    """Whether ``/proc/cpuinfo`` lists native bf16 (AVX512-BF16 or AMX); answers without importing torch."""
     try:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 import streamlit as st
 
 from medqa import models, presentation, safety
@@ -42,18 +41,14 @@ class Turn:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _corpus(name: str, fingerprint: str) -> pd.DataFrame:
-    return store.load_corpus(name)
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
 def _corpus_fingerprint(name: str, fingerprint: str) -> str:
-    return table_fingerprint(_corpus(name, fingerprint))
+    return table_fingerprint(common.corpus(name, fingerprint))
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
 def _engine(corpus_name: str, corpus_fingerprint: str, model: str, model_fingerprint: str) -> Engine:
-    engine = Engine(_corpus(corpus_name, corpus_fingerprint), model=model, corpus_name=corpus_name)
+    corpus = common.corpus(corpus_name, corpus_fingerprint)
+    engine = Engine(corpus, model=model, corpus_name=corpus_name, isolated=True)
     _ = engine.calibration  # computed (or read) once here rather than on the first question
     return engine
 
@@ -61,7 +56,7 @@ def _engine(corpus_name: str, corpus_fingerprint: str, model: str, model_fingerp
 def load_engine(info: store.DatasetInfo, model: str, label: str) -> Engine:
     """The engine for a corpus and model; builds the embedding index first with a progress bar."""
     fingerprint = models.model_fingerprint(model)
-    corpus = _corpus(info.name, info.fingerprint)
+    corpus = common.corpus(info.name, info.fingerprint)
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -74,7 +69,9 @@ def load_engine(info: store.DatasetInfo, model: str, label: str) -> Engine:
         if not DenseIndex.is_cached(corpus, model, corpus_fingerprint=corpus_fingerprint):
             # Built outside the cached function so the progress bar is not replayed; the engine then
             # loads the index from its disk cache.
-            DenseIndex.build_or_load(corpus, model, corpus_fingerprint=corpus_fingerprint, progress=progress)
+            DenseIndex.build_or_load(
+                corpus, model, corpus_fingerprint=corpus_fingerprint, progress=progress, isolated=True
+            )
         engine = _engine(info.name, info.fingerprint, model, fingerprint)
     if bar is not None:
         bar.empty()

@@ -169,7 +169,8 @@ with st.expander("More settings", icon=":material/tune:"):
         key=f"variants_{k}",
         disabled=running,
         help="question: as written; keywords: 'gout treatment'; synonym: focus swapped for an XML synonym; "
-        "focus: the focus name alone.",
+        "focus: the focus name alone; description: a sentence of the answer with the condition's name "
+        "masked, pointing at its '<focus>: <question>' entry.",
     )
     batch_sampler = a.selectbox(
         "Batch sampler",

@@ -9,7 +9,6 @@ import streamlit as st
 
 from medqa import charts
 from medqa.data import schema as col
-from medqa.data import store
 from medqa.errors import MedQAError, QuestionError
 from medqa.evaluation import export, runner, sets
 from medqa.evaluation.metrics import display_name, metric_names
@@ -31,13 +30,8 @@ SET_LABELS = {
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _corpus(name: str, fingerprint: str) -> pd.DataFrame:
-    return store.load_corpus(name)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
 def _evaluation_set(kind: str, corpus_name: str, fingerprint: str, upload: bytes | None, file_name: str):
-    corpus = _corpus(corpus_name, fingerprint)
+    corpus = common.corpus(corpus_name, fingerprint)
     if kind == sets.HELDOUT:
         return sets.heldout(corpus_name, corpus=corpus)
     if kind == sets.CONSUMER:
@@ -49,7 +43,9 @@ def _evaluation_set(kind: str, corpus_name: str, fingerprint: str, upload: bytes
 def _engine(corpus_name: str, fingerprint: str, model: str):
     from medqa.retrieval.engine import Engine
 
-    return Engine(_corpus(corpus_name, fingerprint), model=model, corpus_name=corpus_name)
+    return Engine(
+        common.corpus(corpus_name, fingerprint), model=model, corpus_name=corpus_name, isolated=True
+    )
 
 
 def _with_ci(mean: float, low: float, high: float) -> str:
@@ -111,7 +107,7 @@ for note in evaluation_set.notes:
     st.caption(note)
 
 # ---- evaluation ----------------------------------------------------------------------------------
-corpus = _corpus(info.name, info.fingerprint)
+corpus = common.corpus(info.name, info.fingerprint)
 signature = hashlib.sha256(
     repr((tuple(chosen), evaluation_set.fingerprint(), info.name, info.fingerprint)).encode()
 ).hexdigest()
@@ -128,6 +124,7 @@ if result is None:
                 info.name,
                 progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message),
                 corpus=corpus,
+                isolated=True,
             )
         except MedQAError as error:
             bar.empty()

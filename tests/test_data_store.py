@@ -75,3 +75,27 @@ def test_uploaded_archive_is_checked(workdirs: Path, fixture_zip: Path) -> None:
         )
     )
     assert info["rows"] == 2
+
+
+def test_ensure_datasets_builds_once(
+    workdirs: Path, fixture_zip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEDQA_MEDQUAD_SOURCE", raising=False)
+    small = {"categories": 3, "per_category": 5, "test_per_category": 1}
+    with pytest.raises(DataNotFoundError, match="MEDQA_MEDQUAD_SOURCE"):
+        store.ensure_datasets(**small)
+    monkeypatch.setenv("MEDQA_MEDQUAD_SOURCE", str(fixture_zip))
+    assert store.ensure_datasets(**small) is True
+    assert {store.FULL, store.CURATED} <= {info.name for info in store.list_datasets()}
+    assert store.ensure_datasets("/no/such/archive.zip") is False  # already there: the source is not read
+
+
+def test_fingerprint_is_the_same_however_the_rows_are_sliced(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = pd.DataFrame(
+        {col.ID: [f"q{i}" for i in range(10)], col.QUESTION: ["why?"] * 10, col.ANSWER: list("abcdefghij")}
+    )
+    whole = store.table_fingerprint(table)
+    monkeypatch.setattr(store, "_FINGERPRINT_ROWS", 3)
+    assert store.table_fingerprint(table) == whole
+    changed = table.assign(**{col.ANSWER: [*"abcdefghi", "J"]})
+    assert store.table_fingerprint(changed) != whole

@@ -54,9 +54,13 @@ class FakeRankers:
 
     plans: ClassVar[dict[str, list[list[int]]]] = {}
     calls: ClassVar[list[str]] = []
+    isolated: ClassVar[bool | None] = None
 
-    def __init__(self, corpus: pd.DataFrame, documents: str, progress: runner.ProgressCallback) -> None:
+    def __init__(
+        self, corpus: pd.DataFrame, documents: str, progress: runner.ProgressCallback, *, isolated: bool
+    ) -> None:
         self.progress = progress
+        FakeRankers.isolated = isolated
 
     def rank(self, system: runner.System, queries: list[str]) -> list[list[int]]:
         FakeRankers.calls.append(system.spec)
@@ -255,6 +259,11 @@ def test_progress_is_reported(
     assert (0.25, "sys-a: embedding the corpus (1 of 2)") in seen
     assert (0.75, "sys-b: embedding the corpus (1 of 2)") in seen
     assert any("sys-b" in message for _, message in seen)
+    assert fake.isolated is False  # library callers build in process; the Compare page asks for a child
+    runner.evaluate(
+        ["sys-a", "sys-b"], held_out, corpus=corpus, n_resamples=200, use_cache=False, isolated=True
+    )
+    assert fake.isolated is True
 
 
 # ---- real BM25 (no model) ----------------------------------------------------------------------

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from medqa import models
-from medqa.retrieval.encoder import NumpyBertEncoder, TorchEncoder, load_query_encoder
+from medqa.errors import ModelLoadError
+from medqa.retrieval.encoder import NumpyBertEncoder, TorchEncoder, load_query_encoder, map_safetensors
 
 pytestmark = pytest.mark.model
 
@@ -38,3 +39,31 @@ def test_unsupported_folders_fall_back_to_torch(tmp_path: Path, monkeypatch: pyt
     (folder / "tokenizer.json").unlink()  # the numpy path needs the fast tokenizer file
     encoder = load_query_encoder(str(folder))
     assert isinstance(encoder, TorchEncoder)
+
+
+def test_runs_saved_by_this_sentence_transformers_use_numpy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trained runs are saved by the installed sentence-transformers (its own Pooling config format)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "saved-run"
+    models.load_model("base").save(str(folder))
+    encoder = load_query_encoder(str(folder))
+    assert isinstance(encoder, NumpyBertEncoder)
+    reference = models.encode(models.load_model("base"), TEXTS, precision="fp32")
+    assert np.min(np.sum(encoder.encode(TEXTS) * reference, axis=1)) >= 0.9999
+
+
+def test_weights_are_mapped_from_the_file_not_copied(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    weights = Path(models.resolve_model_source("base")) / "model.safetensors"
+    mapped = map_safetensors(weights)
+    copied = load_file(str(weights))
+    assert mapped.keys() == copied.keys()
+    assert all(np.array_equal(mapped[name], copied[name]) for name in copied)
+    assert not mapped["embeddings.word_embeddings.weight"].flags.owndata  # a view of the mapping
+    truncated = tmp_path / "model.safetensors"
+    truncated.write_bytes(weights.read_bytes()[:100_000])
+    with pytest.raises(ModelLoadError, match="cannot be read"):
+        map_safetensors(truncated)

@@ -118,6 +118,21 @@ def test_follow_ups_keep_the_topic_and_a_named_condition_changes_it(engine: Engi
     assert chat.ask(engine, "Is there treatment to slow progression?").follow_up is None
 
 
+def test_engines_over_one_corpus_share_what_the_corpus_decides(
+    engine: Engine, fixture_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDQA_DATA_DIR", str(fixture_data_dir))
+    corpus = load_search_corpus("full")
+    second = Engine(corpus)
+    assert second.bm25 is engine.bm25 and second.corpus is engine.corpus
+    question = "what is glaucoma"
+    assert [hit.id for hit in second.search(question).hits] == [
+        hit.id for hit in engine.search(question).hits
+    ]
+    smaller = Engine(corpus.iloc[:-1].reset_index(drop=True), use_cache=False)
+    assert smaller.bm25 is not engine.bm25 and len(smaller) == len(engine) - 1
+
+
 def test_calibration_is_reproducible_and_stored(engine: Engine) -> None:
     again = abstain.calibrate(engine, save=False)
     assert again.threshold == engine.calibration.threshold

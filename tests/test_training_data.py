@@ -12,7 +12,13 @@ from medqa.data import store
 from medqa.errors import TrainingError
 from medqa.training import data as training_data_module
 from medqa.training.arguments import preset
-from medqa.training.data import build_training_data, keywords_query, synonym_question
+from medqa.training.data import (
+    boilerplate_sentences,
+    build_training_data,
+    description_queries,
+    keywords_query,
+    synonym_question,
+)
 
 
 def _row(
@@ -90,6 +96,45 @@ def test_query_variants(training_data: Path) -> None:
     rng = np.random.default_rng(0)
     assert synonym_question("What causes Gout ?", "Gout", ["Podagra"], rng) == "What causes Podagra ?"
     assert synonym_question("What causes Gout ?", "Gout", [], rng) is None
+
+
+def test_description_queries_mask_the_condition_and_point_at_its_entry(training_data: Path) -> None:
+    built = build_training_data(preset("original", query_variants=("question", "description")))
+    described = built.pairs[built.pairs["variant"] == "description"]
+    assert len(described) > 0 and built.summary["pairs_per_variant"]["description"] == len(described)
+    curated = store.load_corpus(store.CURATED)
+    entries = set(curated[col.FOCUS] + ": " + curated[col.QUESTION].str.strip())
+    assert set(described["positive"]) <= entries  # what the Ask engine indexes
+    for anchor, positive in zip(described["anchor"], described["positive"], strict=True):
+        focus = positive.split(":")[0]
+        assert focus.casefold() not in anchor.casefold() and not anchor.endswith("?")
+
+    wider = build_training_data(
+        preset("original", query_variants=("question", "description"), max_pairs=6, description_pairs=24)
+    )
+    wide = wider.pairs[wider.pairs["variant"] == "description"]
+    assert wider.summary["train_source_pairs"] == 6 and len(wide) > 6  # not limited by max_pairs
+    assert set(wide["positive"]) <= entries
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    answer = (
+        "Gout is a form of arthritis. Podagra attacks often start at night in the big toe joint. "
+        "See the Gout pages of this site for more. Too short."
+    )
+    stock = boilerplate_sentences(
+        pd.DataFrame(
+            [_row(str(n), f"Area {n}", "information", "q", f"Fact {n}. See the Area {n} pages of this site for more.")
+             for n in range(3)]
+        )
+    )  # fmt: skip
+    assert stock == {"See the this condition pages of this site for more."}
+    picks = {tuple(description_queries(answer, "Gout", ["Podagra"], rng, stock)) for _ in range(20)}
+    assert picks == {("this condition attacks often start at night in the big toe joint.",)}
+    assert description_queries("Short one. Another.", "Gout", [], rng) == []
+    longer = answer + " Swelling and redness around the joint can last for several days."
+    assert len(description_queries(longer, "Gout", ["Podagra"], rng, stock, count=2)) == 2
 
 
 def test_caps_spread_over_focus_and_are_seeded(training_data: Path) -> None:

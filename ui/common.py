@@ -21,14 +21,27 @@ def disclaimer() -> None:
     st.info(safety.DISCLAIMER, icon=":material/info:")
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+# Tables are shared resources, not st.cache_data: that hands every rerun its own unpickled copy (about
+# 40 MB for full MedQuAD) on a 1 GB box. Callers treat them as read-only.
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _pairs(name: str, fingerprint: str) -> pd.DataFrame:
     return store.load_pairs(name)
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def corpus(name: str, fingerprint: str) -> pd.DataFrame:
+    """The answered pairs of a dataset (shared by sessions: do not modify), keyed by its fingerprint."""
+    return store.load_corpus(name)
+
+
 def load_pairs(info: store.DatasetInfo) -> pd.DataFrame:
-    """A dataset's table, cached per process and keyed by its content fingerprint."""
+    """A dataset's table (shared by sessions: do not modify), keyed by its content fingerprint."""
     return _pairs(info.name, info.fingerprint)
+
+
+def load_corpus(info: store.DatasetInfo) -> pd.DataFrame:
+    """The answered pairs of a dataset (shared by sessions: do not modify)."""
+    return corpus(info.name, info.fingerprint)
 
 
 def dataset_label(info: store.DatasetInfo) -> str:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from medqa import settings
 from medqa.data import schema as col
+from medqa.data.parquet import read_parquet
 from medqa.errors import DataSourceError
 
 #: Source folders in the archive, in MedQuAD's own order.
@@ -322,7 +323,7 @@ def load_medquad(
     cached = cache_path(fingerprint)
     if use_cache and cached.exists():
         try:
-            parsed = ParsedSource(pd.read_parquet(cached), fingerprint, str(path), from_cache=True)
+            parsed = ParsedSource(read_parquet(cached), fingerprint, str(path), from_cache=True)
         except (OSError, ValueError):
             cached.unlink(missing_ok=True)  # corrupt cache: parse again below
         else:
@@ -377,7 +378,7 @@ def load_cached_medquad() -> ParsedSource | None:
         return None
     fingerprint = str(summary["fingerprint"])
     try:
-        table = pd.read_parquet(cache_path(fingerprint))
+        table = read_parquet(cache_path(fingerprint))
     except (OSError, ValueError):
         return None
     return ParsedSource(table, fingerprint, str(summary.get("origin", "")), from_cache=True)

@@ -47,6 +47,7 @@ from medqa import models, settings
 from medqa.data import schema as col
 from medqa.data import store
 from medqa.data.medquad import write_parquet_atomic
+from medqa.data.parquet import read_parquet
 from medqa.errors import EvaluationError
 from medqa.evaluation.metrics import aggregate, metric_names, per_query_metrics
 from medqa.evaluation.sets import JUDGED_BY_ANSWER, EvaluationSet
@@ -380,7 +381,7 @@ def _load_cached(path: Path, eval_set: EvaluationSet) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        table = pd.read_parquet(path)
+        table = read_parquet(path)
     except Exception as error:  # pyarrow raises many types for truncated or foreign files
         logger.warning("Evaluation cache %s is unreadable (%s); recomputing.", path.name, error)
         return None
@@ -403,7 +404,10 @@ def _save_cache(path: Path, per_query: pd.DataFrame) -> None:
 class _Rankers:
     """Builds each ranking component once per evaluation and shares it between systems."""
 
-    def __init__(self, corpus: pd.DataFrame, documents: str, progress: ProgressCallback) -> None:
+    def __init__(
+        self, corpus: pd.DataFrame, documents: str, progress: ProgressCallback, *, isolated: bool = False
+    ) -> None:
+        self.isolated = isolated
         self.view = _document_view(corpus, documents)
         self.settings = _engine_settings(documents)
         self.progress = progress
@@ -430,6 +434,7 @@ class _Rankers:
                 corpus_name="evaluation",
                 settings=self.settings,
                 progress=index_progress,
+                isolated=self.isolated,
             )
         return self._engines[model]
 
@@ -543,6 +548,7 @@ def evaluate(
     reference: str | None = None,
     use_cache: bool = True,
     n_resamples: int = 10_000,
+    isolated: bool = False,
 ) -> EvaluationResult:
     """Score every system on the same queries and compare each with the reference system.
 
@@ -555,6 +561,8 @@ def evaluate(
         reference: Label or spec of the system the others are compared with (default: the first).
         use_cache: Read and write cached per-system results.
         n_resamples: Resamples of the bootstrap CIs and randomisation tests.
+        isolated: Build missing embedding indexes in a child process (the app does, to keep torch
+            out of the server; see :mod:`medqa.retrieval.dense`).
 
     Raises:
         EvaluationError: No system, duplicate labels, a corpus that does not match the set, or an
@@ -585,7 +593,7 @@ def evaluate(
     report = progress or (lambda fraction, message: None)
 
     runs: dict[str, SystemRun] = {}
-    rankers = _Rankers(corpus, documents, report)
+    rankers = _Rankers(corpus, documents, report, isolated=isolated)
     for number, system in enumerate(parsed):
         key = cache_key(system, eval_set, corpus_fingerprint, documents)
         path = evaluations_dir() / f"{key}.parquet"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from medqa.errors import EvaluationError
 from medqa.evaluation.metrics import display_name
@@ -70,6 +69,8 @@ def paired_bootstrap_ci(
     if not 0.0 < confidence < 1.0:
         raise EvaluationError(f"confidence must be between 0 and 1; got {confidence}.")
     diff = _differences(a, b)
+    from scipy import stats  # imported on use: ~60 MB that the CLI's other commands do not need
+
     result = stats.bootstrap(
         (diff,),
         np.mean,
@@ -156,6 +157,8 @@ def paired_wilcoxon_p(a: np.ndarray, b: np.ndarray) -> float:
     diff = _differences(a, b)
     if not np.any(diff):
         return 1.0
+    from scipy import stats
+
     return float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
 
 

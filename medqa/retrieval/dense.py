@@ -4,6 +4,12 @@ The cache lives in ``data/indexes/<key>/`` where ``key`` hashes the model finger
 fingerprint and the index settings (fields, max sequence length, precision, format version). A cache
 entry is ``embeddings.npy`` plus ``meta.json`` carrying the shape and a SHA-256 of the embedding bytes;
 anything that does not match (truncated file, edited bytes, other corpus) is rebuilt, never trusted.
+
+Building may need torch (about 550 MB of RSS once imported, more while embedding; see
+:func:`embed_corpus`). The app builds with ``isolated=True``: a child process (``python -m medqa index``)
+embeds the corpus and writes the cache, then exits and gives its memory back; the Streamlit server only
+reads the finished cache and answers with the torch-free query encoder, which keeps it under Community
+Cloud's 1 GB.
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ import contextlib
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,17 +29,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medqa import models, settings
+from medqa import errors, models, settings
 from medqa.data import schema as col
 from medqa.data.store import table_fingerprint
-from medqa.errors import IndexCacheError
+from medqa.errors import IndexBuildError, IndexCacheError, ModelLoadError
 from medqa.retrieval.cache_folder import replacing
-from medqa.retrieval.encoder import single_thread_blas
+from medqa.retrieval.encoder import NumpyBertEncoder, single_thread_blas
 
 #: Bump when the embedding texts or file layout change, so older caches are not reused.
 INDEX_VERSION = 1
 
 ProgressCallback = Callable[[int, int], None]
+
+#: What ``python -m medqa index --progress-lines`` prints before each ``done total`` pair, and before
+#: the error class name and JSON message when it fails.
+PROGRESS_PREFIX = "progress"
+FAILED_PREFIX = "failed"
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,9 @@ def _save(folder: Path, embeddings: np.ndarray, ids: pd.Series, meta: dict[str, 
         (temp / "meta.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
 
+_child_build_lock = threading.Lock()
+
+
 class DenseIndex:
     """Normalised embeddings of a corpus's pairs; cosine search by one matrix-vector product."""
 
@@ -158,35 +176,65 @@ class DenseIndex:
         corpus_fingerprint: str | None = None,
         progress: ProgressCallback | None = None,
         use_cache: bool = True,
+        isolated: bool = False,
     ) -> DenseIndex:
         """Load the cached index for this model, corpus and settings, or build (and cache) it.
 
         A corrupt or mismatching cache is rebuilt. A read-only data folder only disables caching.
+
+        Args:
+            isolated: build in a child process (see the module docstring) so this process never
+                imports torch; falls back to building here when the cache cannot be written.
+
+        Raises:
+            IndexBuildError: the child process failed (its message says why).
         """
         dense_settings = dense_settings or DenseSettings()
         corpus_fingerprint = corpus_fingerprint or table_fingerprint(corpus)
         key = cache_key(models.model_fingerprint(model_name), corpus_fingerprint, dense_settings)
         ids = corpus[col.ID]
         folder = indexes_dir() / key
-        if use_cache and folder.is_dir():
-            try:
-                embeddings = load_cached(folder, ids)
-                meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-                return cls(embeddings, from_cache=True, key=key, precision=str(meta.get("precision", "fp32")))
-            except (IndexCacheError, ValueError):
-                shutil.rmtree(folder, ignore_errors=True)  # corrupt: rebuild below
-        model = models.load_model(model_name)
-        model.max_seq_length = dense_settings.max_seq_length
-        precision = models.choose_precision(model, dense_settings.precision)
-        texts = document_texts(corpus, dense_settings.fields)
-        embeddings = models.encode(model, texts, precision=precision, show_progress=progress)
-        del texts
+        if use_cache and (cached := cls._load_folder(folder, ids, key)) is not None:
+            return cached
+        if isolated and use_cache:
+            # One embedding child at a time per server (each holds a model and a corpus), and a session
+            # that waited for another's build of the same index loads it instead of building it again.
+            with _child_build_lock:
+                if (cached := cls._load_folder(folder, ids, key)) is not None:
+                    return cached
+                if build_in_child(
+                    corpus,
+                    model_name,
+                    dense_settings,
+                    corpus_fingerprint=corpus_fingerprint,
+                    progress=progress,
+                ):
+                    embeddings = load_cached(folder, ids)
+                    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+                    precision = str(meta.get("precision", "fp32"))
+                    return cls(embeddings, from_cache=False, key=key, precision=precision)
+        embeddings, precision = embed_corpus(
+            document_texts(corpus, dense_settings.fields), model_name, dense_settings, progress
+        )
         if use_cache:
             meta = {"model": model_name, "settings": asdict(dense_settings), "precision": precision,
                     "version": INDEX_VERSION}  # fmt: skip
             with contextlib.suppress(OSError):  # read-only or full disk: the index still works in memory
                 _save(folder, embeddings, ids, meta)
         return cls(embeddings, from_cache=False, key=key, precision=precision)
+
+    @classmethod
+    def _load_folder(cls, folder: Path, ids: pd.Series, key: str) -> DenseIndex | None:
+        """The cached index in ``folder``; ``None`` when there is none (a corrupt one is removed)."""
+        if not folder.is_dir():
+            return None
+        try:
+            embeddings = load_cached(folder, ids)
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        except (IndexCacheError, ValueError, OSError):
+            shutil.rmtree(folder, ignore_errors=True)  # corrupt: the caller rebuilds it
+            return None
+        return cls(embeddings, from_cache=True, key=key, precision=str(meta.get("precision", "fp32")))
 
     @staticmethod
     def is_cached(
@@ -220,3 +268,108 @@ class DenseIndex:
             return np.zeros(0, dtype=np.int64)
         part = np.argpartition(-scores, k - 1)[:k]
         return part[np.argsort(-scores[part], kind="stable")]
+
+
+def embed_corpus(
+    texts: list[str], model_name: str, dense_settings: DenseSettings, progress: ProgressCallback | None = None
+) -> tuple[np.ndarray, str]:
+    """Embeddings of a corpus's texts and the precision used.
+
+    fp32 runs on the torch-free :class:`~medqa.retrieval.encoder.NumpyBertEncoder` when it supports the
+    model (as fast as torch fp32 on this 2-core CPU, and ~500 MB lighter); bf16 (asked for, or ``auto``
+    on a CPU with native bf16, where it is ~3x faster) and other architectures run on torch.
+    """
+    wants_fp32 = dense_settings.precision == "fp32" or (
+        dense_settings.precision == "auto" and not models.cpu_flags_bf16()
+    )
+    source = models.resolve_model_source(model_name)
+    if wants_fp32 and Path(source).is_dir():
+        try:
+            encoder = NumpyBertEncoder(source, max_length=dense_settings.max_seq_length)
+        except (ModelLoadError, KeyError, ValueError, OSError, json.JSONDecodeError):
+            encoder = None  # an architecture the numpy path does not cover
+        if encoder is not None:
+            return encoder.encode(texts, batch_size=32, progress=progress), "fp32"
+    model = models.load_model(model_name)
+    model.max_seq_length = dense_settings.max_seq_length
+    precision = models.choose_precision(model, dense_settings.precision)
+    return models.encode(model, texts, precision=precision, show_progress=progress), precision
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def build_in_child(
+    corpus: pd.DataFrame,
+    model_name: str,
+    dense_settings: DenseSettings,
+    *,
+    corpus_fingerprint: str,
+    progress: ProgressCallback | None = None,
+) -> bool:
+    """Build and cache the index in a ``python -m medqa index`` child process.
+
+    The corpus goes to the child as a temporary parquet file with the parent's fingerprint, so both
+    compute the same cache key whatever the corpus's origin (a dataset, an upload, a filtered view).
+
+    Returns:
+        ``True`` when the cache was written; ``False`` when the data folder is not writable (the
+        caller then builds in memory).
+
+    Raises:
+        MedQAError: the child failed with a typed error (raised here as the same type).
+        IndexBuildError: the child failed otherwise (crashed, killed).
+    """
+    if not _writable(indexes_dir()):
+        return False
+    # What the embedded texts need, as a table ``python -m medqa index --corpus FILE`` reads back;
+    # answers (most of a corpus's bytes) only for the layouts that embed them.
+    columns = [name for name in (col.ID, col.QUESTION, col.FOCUS, col.ANSWER) if name in corpus.columns]
+    table = corpus[columns].reset_index(drop=True).assign(**{col.HAS_ANSWER: True})
+    if "answer" not in dense_settings.fields:
+        table[col.ANSWER] = ""
+    with tempfile.TemporaryDirectory(dir=indexes_dir(), prefix=".corpus-") as scratch:
+        corpus_file = Path(scratch) / "corpus.parquet"
+        table.to_parquet(corpus_file, index=False)
+        log_file = Path(scratch) / "stderr.txt"
+        command = [
+            sys.executable, "-m", "medqa", "index", "--corpus", str(corpus_file), "--model", model_name,
+            "--corpus-fingerprint", corpus_fingerprint, "--fields", dense_settings.fields,
+            "--max-seq-length", str(dense_settings.max_seq_length), "--precision", dense_settings.precision,
+            "--progress-lines",
+        ]  # fmt: skip
+        with log_file.open("w", encoding="utf-8") as child_stderr:
+            # Run from the project root so ``-m medqa`` imports this very package.
+            child = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=child_stderr, text=True, cwd=settings.PROJECT_ROOT
+            )
+            try:
+                assert child.stdout is not None
+                failure: tuple[str, str] | None = None
+                for line in child.stdout:
+                    parts = line.split(maxsplit=2)
+                    if progress is not None and len(parts) == 3 and parts[0] == PROGRESS_PREFIX:
+                        progress(int(parts[1]), int(parts[2]))
+                    elif len(parts) == 3 and parts[0] == FAILED_PREFIX:
+                        failure = (parts[1], json.loads(parts[2]))
+                returncode = child.wait()
+            except BaseException:
+                child.kill()  # the page was left or the server stops: do not leave the child running
+                child.wait()
+                raise
+        if failure is not None:
+            error_type = getattr(errors, failure[0], None)
+            if isinstance(error_type, type) and issubclass(error_type, errors.MedQAError):
+                raise error_type(failure[1])  # the same typed error an in-process build raises
+            raise IndexBuildError(failure[1])
+        if returncode != 0:
+            lines = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            raise IndexBuildError(
+                f"Embedding the corpus failed (exit code {returncode}): {lines[-1] if lines else 'no output'}"
+            )
+    return True

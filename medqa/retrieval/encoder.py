@@ -8,7 +8,9 @@ sentence-transformers with mean pooling) from its ``model.safetensors`` and ``to
 checked against sentence-transformers in the tests (cosine >= 0.9999). Other architectures, weights in
 16-bit floats or Hub ids fall back to :class:`TorchEncoder`, which wraps :func:`medqa.models.load_model`.
 
-Corpus embeddings are computed once with torch (:func:`medqa.models.encode`) and cached on disk.
+Corpus embeddings are computed once and cached on disk (:mod:`medqa.retrieval.dense`): with
+:class:`NumpyBertEncoder` too when the model allows and the CPU has no native bf16 (it is as fast as torch
+fp32 here and needs no torch), otherwise with torch (:func:`medqa.models.encode`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import contextlib
 import json
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +27,11 @@ import numpy as np
 
 from medqa import models
 from medqa.errors import ModelLoadError
+
+ProgressCallback = Callable[[int, int], None]
+
+#: Most tokens (rows x padded length) in one forward pass: bounds the memory of long batches.
+_TOKENS_PER_BATCH = 1024
 
 
 class QueryEncoder(Protocol):
@@ -65,38 +72,72 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return centred / np.sqrt(variance + eps) * weight + bias
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz & Stegun 7.1.26 refined (max error 1.5e-7, below float32 resolution of the activations).
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return sign * (1.0 - poly * np.exp(-a * a))
+def _gelu_in_place(x: np.ndarray) -> np.ndarray:
+    """GELU (erf form) of ``x``, written into ``x`` with two temporaries of its size.
+
+    erf is Abramowitz & Stegun 7.1.26 (max error 1.5e-7, below float32 resolution of the activations).
+    Written out in place because the naive expression holds about eight arrays of the FFN's size at
+    once: over 100 MB for one batch, which a 1 GB server cannot spare.
+    """
+    # gelu(x) = x/2 * (1 + erf(x/√2)) = (x + |x| * erf(|x|/√2)) / 2
+    z = np.abs(x)
+    z *= np.float32(1.0 / math.sqrt(2.0))
+    t = z * np.float32(0.3275911)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * np.float32(1.061405429)
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(coefficient)
+        poly *= t
+    del t
+    z *= z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # poly * exp(-z^2): 1 - erf(|x|/√2)
+    np.abs(x, out=z)
+    np.subtract(1.0, poly, out=poly)
+    poly *= z
+    x += poly
+    x *= 0.5
+    return x
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + _erf(x * np.float32(1.0 / math.sqrt(2.0))))
+def _plain_mean_pooling(pooling: dict[str, object]) -> bool:
+    """Whether a Pooling config is mean pooling alone.
+
+    sentence-transformers 6 saves ``{"pooling_mode": "mean"}``; older versions (and the base model's
+    folder) one flag per mode.
+    """
+    if "pooling_mode" in pooling:
+        return pooling["pooling_mode"] == "mean"
+    legacy_others = ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")
+    return bool(pooling.get("pooling_mode_mean_tokens", False)) and not any(
+        pooling.get(mode, False) for mode in legacy_others
+    )
 
 
 class NumpyBertEncoder:
     """A BERT encoder with mean pooling, run in numpy float32 (inference only)."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, max_length: int | None = None) -> None:
+        """Load a model folder.
+
+        Args:
+            folder: a sentence-transformers folder (BERT + mean pooling).
+            max_length: tokens kept per text (default: the folder's ``max_seq_length``, else 256).
+
+        Raises:
+            ModelLoadError: the architecture or pooling is not supported.
+        """
         folder = Path(folder)
+        max_length_override = max_length
         transformer_dir, pooling = _read_modules(folder)
         config = json.loads((transformer_dir / "config.json").read_text(encoding="utf-8"))
         if config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
             raise ModelLoadError(f"{folder} is not a plain BERT model (numpy encoder unsupported)")
         if config.get("position_embedding_type", "absolute") != "absolute":
             raise ModelLoadError(f"{folder} uses relative positions (numpy encoder unsupported)")
-        if not pooling.get("pooling_mode_mean_tokens", False) or any(
-            pooling.get(mode, False)
-            for mode in (
-                "pooling_mode_cls_token",
-                "pooling_mode_max_tokens",
-                "pooling_mode_mean_sqrt_len_tokens",
-            )
-        ):
+        if not _plain_mean_pooling(pooling):
             raise ModelLoadError(f"{folder} does not use plain mean pooling (numpy encoder unsupported)")
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
@@ -107,7 +148,9 @@ class NumpyBertEncoder:
         max_length = 256
         if st_config.is_file():
             max_length = int(json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length") or 256)
-        self.max_length = min(max_length, int(config.get("max_position_embeddings", 512)))
+        self.max_length = min(
+            max_length_override or max_length, int(config.get("max_position_embeddings", 512))
+        )
         self._tokenizer = _load_tokenizer(transformer_dir, self.max_length)
         self._weights = _load_bert_weights(transformer_dir, int(config["num_hidden_layers"]))
         self._lock = threading.Lock()  # the tokenizer's truncation/padding state is shared
@@ -124,7 +167,9 @@ class NumpyBertEncoder:
             qkv = x @ layer["qkv_w"] + layer["qkv_b"]  # (B, L, 3H)
             qkv = qkv.reshape(batch, length, 3, self.heads, head_dim).transpose(2, 0, 3, 1, 4)
             query, key, value = qkv[0], qkv[1], qkv[2]  # (B, heads, L, D)
-            scores = (query @ key.transpose(0, 1, 3, 2)) * scale + bias
+            scores = query @ key.transpose(0, 1, 3, 2)
+            scores *= scale
+            scores += bias
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
@@ -132,40 +177,67 @@ class NumpyBertEncoder:
             x = _layer_norm(
                 x + context @ layer["out_w"] + layer["out_b"], layer["ln1_w"], layer["ln1_b"], self.eps
             )
-            hidden = _gelu(x @ layer["inter_w"] + layer["inter_b"])
-            x = _layer_norm(
-                x + hidden @ layer["ffn_w"] + layer["ffn_b"], layer["ln2_w"], layer["ln2_b"], self.eps
-            )
+            hidden = x @ layer["inter_w"]
+            hidden += layer["inter_b"]
+            output = _gelu_in_place(hidden) @ layer["ffn_w"]
+            del hidden
+            output += layer["ffn_b"]
+            output += x
+            x = _layer_norm(output, layer["ln2_w"], layer["ln2_b"], self.eps)
         weights = mask[:, :, None].astype(np.float32)
         pooled = (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return pooled
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        """Embed texts (normalised float32 rows), in batches of similar length."""
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        """Embed texts (normalised float32 rows), in batches of similar length.
+
+        Args:
+            texts: the texts, in order.
+            batch_size: texts per forward pass.
+            progress: called as ``progress(done, total)`` as batches finish (corpus-sized jobs).
+        """
         texts = list(texts)
         result = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return result
         with self._lock:
-            encodings = self._tokenizer.encode_batch(texts)
-        with single_thread_blas():
-            self._encode_into(result, encodings, batch_size)
+            # Keep only the ids: the tokenizer's Encoding objects (tokens, offsets...) of a whole corpus
+            # would hold tens of MB until the last batch.
+            token_ids = [np.asarray(item.ids, dtype=np.int64) for item in self._tokenizer.encode_batch(texts)]
+        with single_thread_blas():  # also for a corpus: two BLAS threads crawl when the CPU is shared
+            self._encode_into(result, token_ids, batch_size, progress)
         # Always normalised, with or without a Normalize module: retrieval compares rows by dot product.
         result /= np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
         return result
 
-    def _encode_into(self, result: np.ndarray, encodings: list, batch_size: int) -> None:
-        order = np.argsort([-len(item.ids) for item in encodings], kind="stable")
-        for start in range(0, len(encodings), batch_size):
-            rows = order[start : start + batch_size]
-            length = max(len(encodings[i].ids) for i in rows)
+    def _encode_into(
+        self,
+        result: np.ndarray,
+        token_ids: list[np.ndarray],
+        batch_size: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
+        start = 0
+        while start < len(token_ids):
+            if progress is not None and start:
+                progress(start, len(token_ids))
+            # Longest first: the first row sets the batch's length. Long texts go in fewer rows, since
+            # the attention scores grow with rows x length^2 (a 1,024-token batch peaks near 45 MB of
+            # temporaries; smaller batches were no slower here).
+            length = len(token_ids[order[start]])
+            rows = order[start : start + max(1, min(batch_size, _TOKENS_PER_BATCH // max(length, 1)))]
+            start += len(rows)
             ids = np.zeros((len(rows), length), dtype=np.int64)
             mask = np.zeros((len(rows), length), dtype=np.int64)
             for slot, i in enumerate(rows):
-                token_ids = encodings[i].ids
-                ids[slot, : len(token_ids)] = token_ids
-                mask[slot, : len(token_ids)] = 1
+                ids[slot, : len(token_ids[i])] = token_ids[i]
+                mask[slot, : len(token_ids[i])] = 1
             result[rows] = self._forward(ids, mask)
+        if progress is not None:
+            progress(len(token_ids), len(token_ids))
 
 
 class TorchEncoder:
@@ -205,16 +277,44 @@ def _load_tokenizer(folder: Path, max_length: int):
     return tokenizer
 
 
-def _load_bert_weights(folder: Path, layers: int) -> dict[str, object]:
-    from safetensors.numpy import load_file
+_SAFETENSORS_DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+}  # fmt: skip
 
+
+def map_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """The tensors of a ``.safetensors`` file as read-only arrays mapped from the file, not copied.
+
+    Only the pages a computation touches become resident: a query reads a few rows of the 47 MB
+    word-embedding table, so the server does not hold all of it for each model it serves.
+
+    Raises:
+        ModelLoadError: the file is truncated, not safetensors, or holds a dtype numpy lacks (bfloat16).
+    """
+    try:
+        with path.open("rb") as handle:
+            header_size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(header_size))
+        header.pop("__metadata__", None)
+        data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_size)
+        arrays = {}
+        for name, spec in header.items():
+            dtype = _SAFETENSORS_DTYPES.get(spec["dtype"])
+            if dtype is None:
+                raise ModelLoadError(f"{path} holds {spec['dtype']} tensors, which numpy cannot read")
+            start, end = spec["data_offsets"]
+            arrays[name] = np.asarray(data[start:end]).view(dtype).reshape(spec["shape"])
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"{path} cannot be read by numpy: {error}") from error
+    return arrays
+
+
+def _load_bert_weights(folder: Path, layers: int) -> dict[str, object]:
     weights_file = folder / "model.safetensors"
     if not weights_file.is_file():
         raise ModelLoadError(f"{folder} has no model.safetensors (numpy encoder unsupported)")
-    try:
-        raw = load_file(str(weights_file))
-    except (ValueError, TypeError, OSError) as error:  # e.g. bfloat16 weights, which numpy lacks
-        raise ModelLoadError(f"{weights_file} cannot be read by numpy: {error}") from error
+    raw = map_safetensors(weights_file)
     anchor = next((key for key in raw if key.endswith("embeddings.word_embeddings.weight")), None)
     if anchor is None:
         raise ModelLoadError(f"{weights_file} holds no BERT embeddings")
@@ -258,7 +358,7 @@ def _load_bert_weights(folder: Path, layers: int) -> dict[str, object]:
             }
         )
     weights["layers"] = blocks
-    return weights  # the raw arrays are dropped on return: only the float32 copies used stay
+    return weights  # transposed and fused weights are copies; the rest stay mapped from the file
 
 
 _encoders: dict[tuple[str, str, str], QueryEncoder] = {}

@@ -19,7 +19,9 @@ is what makes the fusion pay (hybrid with question-only BM25 fields was worse th
 from __future__ import annotations
 
 import re
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -177,6 +179,62 @@ def load_search_corpus(spec: str) -> pd.DataFrame:
     return load_corpus(str(path) if path.suffix.casefold() == ".parquet" else spec)
 
 
+class _CorpusParts:
+    """What retrieval needs from a corpus besides embeddings: BM25, condition names, hit columns, groups.
+
+    Shared by the engines over one corpus while any of them lives (one copy of the answers, not one
+    per model, on a 1 GB server).
+    """
+
+    @classmethod
+    def shared(
+        cls, corpus: pd.DataFrame, fingerprint: str, bm25_fields: str, use_cache: bool
+    ) -> _CorpusParts:
+        """The parts of a corpus, built once while an engine holds them."""
+        key = (fingerprint, bm25_fields, use_cache)
+        with _live_parts_lock:
+            parts = _live_parts.get(key)
+            if parts is None:
+                parts = cls(corpus, fingerprint, bm25_fields, use_cache)
+                _live_parts[key] = parts
+            return parts
+
+    def __init__(self, corpus: pd.DataFrame, fingerprint: str, bm25_fields: str, use_cache: bool) -> None:
+        self.bm25 = BM25Index(corpus, bm25_fields, use_cache=use_cache, corpus_fingerprint=fingerprint)
+        self.lexicon = ConditionLexicon(corpus)
+        self.corpus = corpus[[name for name in (*_HIT_COLUMNS, col.SPLIT) if name in corpus]].reset_index(
+            drop=True
+        )
+        # Arrow-backed arrays, read per hit: no Python string copy of every answer.
+        self.columns = {name: self.corpus[name].astype(str).array for name in _HIT_COLUMNS}
+        # Rows sharing focus and question are parts of one answer; group number per row.
+        question_keys = (
+            self.corpus[col.FOCUS].astype(str).str.casefold()
+            + "\x1f"
+            + (
+                self.corpus[col.QUESTION]
+                .astype(str)
+                .str.casefold()
+                .str.replace(_DEDUPE_SPACE, " ", regex=True)
+            )
+        )
+        self.group = pd.factorize(question_keys)[0]
+        # Rows of each multi-row group, in corpus order (numpy: a pandas groupby-apply took ~1 s here).
+        order = np.argsort(self.group, kind="stable")
+        grouped = self.group[order]
+        cuts = np.flatnonzero(np.diff(grouped)) + 1
+        starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(order)]])
+        self.group_rows: dict[int, np.ndarray] = {
+            int(grouped[start]): order[start:end]
+            for start, end in zip(starts, ends, strict=True)
+            if end - start > 1
+        }
+
+
+_live_parts: weakref.WeakValueDictionary[tuple[str, str, bool], _CorpusParts] = weakref.WeakValueDictionary()
+_live_parts_lock = threading.Lock()
+
+
 class Engine:
     """Dense + BM25 retrieval over one corpus with one model."""
 
@@ -189,6 +247,7 @@ class Engine:
         settings: EngineSettings | None = None,
         progress: ProgressCallback | None = None,
         use_cache: bool = True,
+        isolated: bool = False,
     ) -> None:
         """Index a corpus (answered pairs) with a model.
 
@@ -199,6 +258,8 @@ class Engine:
             settings: index and fusion settings.
             progress: called as ``progress(done, total)`` while the dense index is built.
             use_cache: read and write the on-disk embedding cache.
+            isolated: build a missing embedding index in a child process (what the app does, so the
+                server never imports torch; see :mod:`medqa.retrieval.dense`).
 
         Raises:
             DataNotFoundError: the corpus is empty.
@@ -213,39 +274,14 @@ class Engine:
         self.corpus_fingerprint = table_fingerprint(corpus)
         self.dense = DenseIndex.build_or_load(
             corpus, model, self.settings.dense, corpus_fingerprint=self.corpus_fingerprint,
-            progress=progress, use_cache=use_cache,
+            progress=progress, use_cache=use_cache, isolated=isolated,
         )  # fmt: skip
         self.encoder: QueryEncoder = load_query_encoder(model)
-        self.bm25 = BM25Index(
-            corpus, self.settings.bm25_fields, use_cache=use_cache, corpus_fingerprint=self.corpus_fingerprint
-        )
-        self.lexicon = ConditionLexicon(corpus)
-        self.corpus = corpus[[name for name in (*_HIT_COLUMNS, col.SPLIT) if name in corpus]].reset_index(
-            drop=True
-        )
-        self._columns = {name: self.corpus[name].astype(str).to_numpy() for name in _HIT_COLUMNS}
-        # Rows sharing focus and question are parts of one answer; group number per row.
-        question_keys = (
-            self.corpus[col.FOCUS].astype(str).str.casefold()
-            + "\x1f"
-            + (
-                self.corpus[col.QUESTION]
-                .astype(str)
-                .str.casefold()
-                .str.replace(_DEDUPE_SPACE, " ", regex=True)
-            )
-        )
-        self._group = pd.factorize(question_keys)[0]
-        # Rows of each multi-row group, in corpus order (numpy: a pandas groupby-apply took ~1 s here).
-        order = np.argsort(self._group, kind="stable")
-        grouped = self._group[order]
-        cuts = np.flatnonzero(np.diff(grouped)) + 1
-        starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(order)]])
-        self._group_rows: dict[int, np.ndarray] = {
-            int(grouped[start]): order[start:end]
-            for start, end in zip(starts, ends, strict=True)
-            if end - start > 1
-        }
+        # Engines over one corpus (the Ask page's side-by-side models) share what only the corpus decides.
+        parts = _CorpusParts.shared(corpus, self.corpus_fingerprint, self.settings.bm25_fields, use_cache)
+        self._parts = parts
+        self.bm25, self.lexicon, self.corpus = parts.bm25, parts.lexicon, parts.corpus
+        self._columns, self._group, self._group_rows = parts.columns, parts.group, parts.group_rows
         self._calibration: Calibration | None = None
         self.load_seconds = time.perf_counter() - started
 

@@ -29,7 +29,7 @@ OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "sgd", "adafactor")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 EVALUATION = ("epoch", "end", "none")
 #: Query sides a training pair may have (see :mod:`medqa.training.data`).
-QUERY_VARIANTS = ("question", "keywords", "synonym", "focus")
+QUERY_VARIANTS = ("question", "keywords", "synonym", "focus", "description")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,12 @@ class TrainingConfig:
             a false in-batch negative).
         query_variants: what the query side of a pair is: the MedQuAD ``question``; ``keywords`` (the
             question with its template words removed: "gout treatment"); ``synonym`` (the question
-            with the focus replaced by one of its XML synonyms); ``focus`` (the focus name alone).
+            with the focus replaced by one of its XML synonyms); ``focus`` (the focus name alone);
+            ``description`` (a sentence of the answer with the focus masked, paired with the pair's
+            ``"<focus>: <question>"`` search text).
+        descriptions_per_pair: sentences per source pair for the ``description`` variant.
+        description_pairs: source pairs the ``description`` variant draws from, sampled apart from
+            ``max_pairs`` (its pairs are short and cheap); ``0``: the same pairs as the other variants.
         max_pairs: keep at most this many training pairs (a seeded sample spread over focus areas).
         max_pairs_per_focus: keep at most this many pairs per focus area (``0``: no cap).
         distill_weight: weight of the anti-forgetting term, an MSE between the model's embeddings and
@@ -88,6 +93,8 @@ class TrainingConfig:
     mini_batch_size: int = 32
     batch_sampler: str = "batch_sampler"
     query_variants: tuple[str, ...] = ("question",)
+    descriptions_per_pair: int = 1
+    description_pairs: int = 0
     max_pairs: int = 0
     max_pairs_per_focus: int = 0
     distill_weight: float = 0.0
@@ -118,6 +125,10 @@ class TrainingConfig:
             problems.append(f"loss must be one of {', '.join(LOSSES)}")
         if self.mini_batch_size < 1:
             problems.append("mini batch size must be at least 1")
+        if self.descriptions_per_pair < 1:
+            problems.append("descriptions per pair must be at least 1")
+        if self.description_pairs < 0:
+            problems.append("description pairs must be 0 or more")
         if self.batch_sampler not in BATCH_SAMPLERS:
             problems.append(f"batch sampler must be one of {', '.join(BATCH_SAMPLERS)}")
         if not self.query_variants or any(v not in QUERY_VARIANTS for v in self.query_variants):
@@ -176,17 +187,20 @@ class TrainingConfig:
 #: The original AutoTrain recipe on the curated train split.
 ORIGINAL_CONFIG = TrainingConfig()
 
-#: Best measured trade-off (bench/experiments_recipe.py, bench/results/recipe_experiments.txt): 500 pairs
-#: from full MedQuAD minus held-out, one per focus area, each as question + keywords + synonym query;
-#: duplicate-free batches of 32; one epoch at lr 2e-5 (44 steps); MSE to the base embeddings against
-#: forgetting. Held-out MRR@10 0.505 -> 0.541; consumer questions (full corpus) hit@3 0.874 -> 0.874 and
-#: MRR@10 0.862 -> 0.852: the held-out gain comes without the consumer loss of the original recipe, but
-#: it does not yet beat the base model on the consumer questions.
+#: Best measured recipe (bench/experiments_recipe.py, bench/results/recipe_experiments.txt): 500 pairs
+#: from full MedQuAD minus held-out, spread over focus areas, each as question + keywords + synonym
+#: query; plus "description" pairs from 4000 other pairs (a sentence of the answer with the condition's
+#: name masked -> the "<focus>: <question>" entry the Ask engine indexes), which teach the model to go
+#: from what people describe to the condition; duplicate-free batches of 32; one epoch at lr 2e-5;
+#: MSE to the base embeddings against forgetting. Held-out MRR@10 0.505 -> 0.551; consumer questions
+#: (full corpus) MRR@10 0.862 -> 0.885, hit@1 0.832 -> 0.853, hit@3 0.874 -> 0.884 (see bench/results/
+#: compare.txt for confidence intervals: the consumer gain is not significant at 95 questions).
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
     max_pairs=500,
-    query_variants=("question", "keywords", "synonym"),
+    query_variants=("question", "keywords", "synonym", "description"),
+    description_pairs=4000,
     batch_size=32,
     epochs=1.0,
     learning_rate=2e-5,
@@ -201,9 +215,9 @@ PRESETS: dict[str, TrainingConfig] = {ORIGINAL: ORIGINAL_CONFIG, RECOMMENDED: RE
 PRESET_DESCRIPTIONS = {
     ORIGINAL: "Original AutoTrain recipe: MNRL on the 400 curated training pairs, lr 5e-5, batch 8, 3 epochs.",
     RECOMMENDED: (
-        "500 varied full-MedQuAD pairs (question, keywords, synonym queries), no-duplicate batches of 32, "
-        "1 epoch at lr 2e-5 with distillation to the base model: better on held-out, consumer questions "
-        "about level with the base."
+        "500 varied full-MedQuAD pairs (question, keywords, synonym queries) plus masked-description "
+        "queries from 4000 more, no-duplicate batches of 32, 1 epoch at lr 2e-5 with distillation to the "
+        "base model: better than the base on held-out and on plain-language questions (~15 min on 2 cores)."
     ),
 }
 

@@ -20,7 +20,13 @@ before variants), and each kept pair gives one training pair per ``query_variant
   treatment"; the focus alone for the ``information`` type);
 * ``synonym``: the question with its focus replaced by one of the focus's XML synonyms (seeded);
 * ``focus``: the focus name alone, paired with one answer per focus area (its ``information`` answer
-  when there is one).
+  when there is one);
+* ``description``: sentences of the answer (``descriptions_per_pair`` of them) with the focus and its
+  synonyms masked ("this condition"); from the kept source pairs, or, when ``description_pairs`` is
+  set, from a separate seeded sample of that many pool pairs spread over focus areas. Each is
+  paired with the pair's search text ``"<focus>: <question>"`` (what the Ask engine indexes). People
+  describe what they notice ("always thirsty and peeing a lot") more often than they name it; this
+  teaches the model to go from a description to the condition's entry (an inverse cloze task).
 
 A variant that cannot be built for a pair (no template match, no synonym) is skipped; identical
 (anchor, positive) pairs are kept once.
@@ -52,6 +58,10 @@ ANCHOR = "anchor"
 POSITIVE = "positive"
 _INFORMATION = "information"
 _SPACES = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+#: Words per description sentence: shorter ones are headings or fragments, longer ones lists.
+_DESCRIPTION_WORDS = (8, 40)
+_MASK = "this condition"
 
 
 @dataclass(frozen=True)
@@ -267,11 +277,93 @@ def synonym_question(question: str, focus: str, synonyms: list[str], rng: np.ran
     return pattern.sub(lambda _: synonym, question, count=1)
 
 
+def _names(focus: str, synonyms: list[str]) -> re.Pattern[str] | None:
+    """A pattern matching the focus or any synonym (longest first), or ``None`` without names."""
+    names = sorted(
+        {name for name in (_clean(n) for n in [focus, *synonyms]) if len(name) >= 3}, key=len, reverse=True
+    )
+    if not names:
+        return None
+    # Whole words only: "ALMS1" is a gene, not "Alms" plus a digit.
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(name) for name in names) + r")(?!\w)", re.IGNORECASE)
+
+
+def _synonym_list(synonyms: object) -> list[str]:
+    return [name for name in str(synonyms).split(col.SYNONYM_SEPARATOR.strip()) if name.strip()]
+
+
+def masked_sentences(answer: str, focus: str, synonyms: list[str]) -> list[str]:
+    """The answer's sentences with the focus and its synonyms replaced by "this condition"."""
+    pattern = _names(focus, synonyms)
+    sentences = _SENTENCE_END.split(_clean(answer))
+    return [pattern.sub(_MASK, sentence) for sentence in sentences] if pattern else []
+
+
+def boilerplate_sentences(table: pd.DataFrame, min_answers: int = 3) -> set[str]:
+    """Masked sentences found in at least ``min_answers`` different answers (source notes, stock phrases)."""
+    counts: dict[str, int] = defaultdict(int)
+    unique = table.drop_duplicates(col.ANSWER)
+    for answer, focus, synonyms in zip(
+        unique[col.ANSWER], unique[col.FOCUS], unique[col.SYNONYMS], strict=True
+    ):
+        for sentence in set(masked_sentences(answer, focus, _synonym_list(synonyms))):
+            counts[sentence] += 1
+    return {sentence for sentence, count in counts.items() if count >= min_answers}
+
+
+def description_queries(
+    answer: str,
+    focus: str,
+    synonyms: list[str],
+    rng: np.random.Generator,
+    boilerplate: set[str] | frozenset[str] = frozenset(),
+    count: int = 1,
+) -> list[str]:
+    """Up to ``count`` different sentences of ``answer`` with the focus and its synonyms masked.
+
+    Sentences that are questions, in ``boilerplate`` (masked), or shorter or longer than
+    :data:`_DESCRIPTION_WORDS` are skipped; the pick is seeded by ``rng``, in answer order.
+    """
+    shortest, longest = _DESCRIPTION_WORDS
+    sentences = list(
+        dict.fromkeys(
+            sentence
+            for sentence in masked_sentences(answer, focus, synonyms)
+            if shortest <= len(sentence.split()) <= longest
+            and not sentence.endswith("?")
+            and sentence not in boilerplate
+        )
+    )
+    if len(sentences) <= count:
+        return sentences
+    return [sentences[i] for i in sorted(rng.choice(len(sentences), size=count, replace=False))]
+
+
+def _description_rows(
+    question: str,
+    answer: str,
+    focus: str,
+    synonyms: object,
+    config: TrainingConfig,
+    rng: np.random.Generator,
+    boilerplate: set[str],
+) -> list[tuple[str, str, str]]:
+    if not _clean(focus):
+        return []
+    return [
+        (described, f"{_clean(focus)}: {question}", "description")
+        for described in description_queries(
+            answer, focus, _synonym_list(synonyms), rng, boilerplate, config.descriptions_per_pair
+        )
+    ]
+
+
 def _variants(
-    train: pd.DataFrame, config: TrainingConfig, rng: np.random.Generator
+    train: pd.DataFrame, config: TrainingConfig, rng: np.random.Generator, pool: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     rows: list[tuple[str, str, str]] = []
     variants = config.query_variants
+    boilerplate = boilerplate_sentences(pool) if "description" in variants else set()
     for question, answer, focus, qtype, synonyms in zip(
         train[col.QUESTION],
         train[col.ANSWER],
@@ -288,10 +380,23 @@ def _variants(
             if keywords:
                 rows.append((keywords, answer, "keywords"))
         if "synonym" in variants:
-            names = [name for name in str(synonyms).split(col.SYNONYM_SEPARATOR.strip()) if name.strip()]
-            swapped = synonym_question(question, focus, names, rng)
+            swapped = synonym_question(question, focus, _synonym_list(synonyms), rng)
             if swapped:
                 rows.append((swapped, answer, "synonym"))
+        if "description" in variants and not config.description_pairs:
+            rows.extend(_description_rows(question, answer, focus, synonyms, config, rng, boilerplate))
+    if "description" in variants and config.description_pairs:
+        # Short pairs, cheap to train on: drawn from a wider sample of the pool than the other variants.
+        groups: dict[str, list[int]] = defaultdict(list)
+        for position, key in enumerate(pool[col.FOCUS].map(normalise_focus)):
+            groups[key].append(position)
+        source = pool.iloc[sorted(_round_robin(groups, config.description_pairs, rng))]
+        for question, answer, focus, synonyms in zip(
+            source[col.QUESTION], source[col.ANSWER], source[col.FOCUS], source[col.SYNONYMS], strict=True
+        ):
+            rows.extend(
+                _description_rows(_clean(question), _clean(answer), focus, synonyms, config, rng, boilerplate)
+            )
     if "focus" in variants:
         # One answer per focus area: the overview ("information") answer when there is one.
         ranked = train.assign(
@@ -340,7 +445,7 @@ def build_training_data(config: TrainingConfig) -> TrainingData:
     train, _, heldout, facts = _split(config)
     pool = train
     train = _cap(train, config, rng)
-    pairs, counts = _variants(train, config, rng)
+    pairs, counts = _variants(train, config, rng, pool)
     if len(pairs) < 2:
         raise TrainingError(
             "At least 2 training pairs are needed (the other pairs of a batch are the negatives)."

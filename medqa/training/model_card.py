@@ -55,6 +55,8 @@ _HYPERPARAMETERS = (
     ("loss", "Loss"),
     ("batch_sampler", "Batch sampler"),
     ("query_variants", "Query variants"),
+    ("descriptions_per_pair", "Descriptions per pair"),
+    ("description_pairs", "Description source pairs"),
     ("max_pairs", "Max pairs"),
     ("max_pairs_per_focus", "Max pairs per focus"),
     ("distill_weight", "Distillation weight"),

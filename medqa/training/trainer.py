@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from medqa import models, settings
 from medqa.errors import MedQAError, RunNameError, TrainingCancelled, TrainingError
+from medqa.retrieval.dense import DenseSettings
 from medqa.training import registry
 from medqa.training.arguments import TrainingConfig
 from medqa.training.data import TrainingData, build_training_data
@@ -53,6 +54,9 @@ RUN_FORMAT = 1
 EVAL_METRICS = ("accuracy@1", "accuracy@3", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10", "map@100")
 #: The metric quoted in log lines and on the chart.
 MAIN_METRIC = "mrr@10"
+#: Tokens per text when judging held-out answers: the Ask engine's and the Compare page's, so the
+#: chart's figures are the ones Compare reports for the saved run.
+EVAL_MAX_SEQ_LENGTH = DenseSettings().max_seq_length
 _LIBRARIES = ("sentence-transformers", "transformers", "torch", "datasets", "accelerate", "huggingface-hub")
 
 
@@ -133,10 +137,13 @@ class HeldOutEvaluator:
         )
 
     def __call__(self, model: SentenceTransformer) -> dict[str, float]:
-        was_training = model.training
+        was_training, trained_length = model.training, model.max_seq_length
+        # Judged as the Ask engine and the Compare page embed answers, whatever length training uses.
+        model.max_seq_length = EVAL_MAX_SEQ_LENGTH
         try:
             return _short_metrics(self.evaluator(model))
         finally:
+            model.max_seq_length = trained_length
             model.train(was_training)
 
 
@@ -230,7 +237,7 @@ def _baseline_metrics(
             [
                 models.model_fingerprint(config.base_model),
                 evaluate.fingerprint,
-                config.max_seq_length,
+                EVAL_MAX_SEQ_LENGTH,
                 RUN_FORMAT,
             ]
         )

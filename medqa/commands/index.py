@@ -1,0 +1,84 @@
+"""``python -m medqa index``: embed a corpus once and cache the index (the app also runs it as a child)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from medqa.data.store import FULL
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``index`` command."""
+    from medqa.retrieval.dense import FIELD_CHOICES, DenseSettings
+
+    defaults = DenseSettings()
+    parser = subparsers.add_parser(
+        "index", help="build (or check) the cached embedding index of a corpus for a model"
+    )
+    parser.add_argument(
+        "--corpus", default=FULL, help="full, curated, an uploaded dataset's name, or a .parquet or .csv file"
+    )
+    parser.add_argument("--model", default="base", help="base, a trained run's name or folder, or a Hub id")
+    parser.add_argument(
+        "--fields", choices=FIELD_CHOICES, default=defaults.fields, help="text embedded per pair"
+    )
+    parser.add_argument("--max-seq-length", type=int, default=defaults.max_seq_length, help="tokens per text")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=defaults.precision)
+    parser.add_argument("--corpus-fingerprint", help=argparse.SUPPRESS)  # the parent's, when run as a child
+    parser.add_argument(
+        "--progress-lines",
+        action="store_true",
+        help="print 'progress DONE TOTAL' lines (for a parent process)",
+    )
+    parser.set_defaults(handler=_index)
+
+
+def _index(arguments: argparse.Namespace) -> int:
+    from medqa.errors import MedQAError
+    from medqa.retrieval.dense import FAILED_PREFIX
+
+    try:
+        return _build(arguments)
+    except MedQAError as error:
+        if not arguments.progress_lines:
+            raise
+        print(FAILED_PREFIX, type(error).__name__, json.dumps(str(error)), flush=True)
+        return 2
+
+
+def _build(arguments: argparse.Namespace) -> int:
+    if arguments.model == "base":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from medqa.retrieval.dense import PROGRESS_PREFIX, DenseIndex, DenseSettings
+    from medqa.retrieval.engine import load_search_corpus
+
+    def progress(done: int, total: int) -> None:
+        if arguments.progress_lines:
+            print(PROGRESS_PREFIX, done, total, flush=True)
+        else:
+            print(
+                f"\rembedding the corpus: {done:,}/{total:,}",
+                end="" if done < total else "\n",
+                file=sys.stderr,
+            )
+
+    corpus = load_search_corpus(arguments.corpus)
+    dense_settings = DenseSettings(
+        fields=arguments.fields, max_seq_length=arguments.max_seq_length, precision=arguments.precision
+    )
+    started = time.perf_counter()
+    index = DenseIndex.build_or_load(
+        corpus, arguments.model, dense_settings, corpus_fingerprint=arguments.corpus_fingerprint,
+        progress=progress,
+    )  # fmt: skip
+    state = "already cached" if index.from_cache else f"built in {time.perf_counter() - started:.1f} s"
+    if not arguments.progress_lines:
+        print(
+            f"{len(index):,} pairs of {arguments.corpus!r} with {arguments.model!r} ({index.precision}): {state}"
+        )
+        print(f"cache: {index.key}")
+    return 0

@@ -1,0 +1,37 @@
+"""``python -m medqa index``: build once, then report the cache; errors as one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from medqa.cli import main
+
+pytestmark = pytest.mark.model
+
+
+def test_builds_then_reports_the_cache(
+    fixture_data_dir: Path, workdirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(fixture_data_dir / "datasets", workdirs / "data" / "datasets")
+    shutil.copytree(fixture_data_dir / "cache", workdirs / "data" / "cache")
+    assert main(["index", "--corpus", "curated"]) == 0
+    first = capsys.readouterr().out
+    assert "pairs of 'curated' with 'base' (fp32): built in" in first
+    assert main(["index", "--corpus", "curated"]) == 0
+    second = capsys.readouterr().out
+    assert "already cached" in second
+    assert first.splitlines()[-1] == second.splitlines()[-1]  # the same cache key
+
+
+def test_progress_lines_and_typed_failures_for_a_parent(
+    fixture_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["index", "--corpus", "no-such-dataset", "--progress-lines"]) == 2
+    kind, _, message = capsys.readouterr().out.strip().partition(" ")[2].partition(" ")
+    assert kind == "DataNotFoundError" and "no-such-dataset" in json.loads(message)
+    assert main(["index", "--corpus", "no-such-dataset"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
