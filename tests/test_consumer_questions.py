@@ -7,10 +7,12 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pandas as pd
 import pytest
 
 from medqa import consumer_questions
 from medqa.consumer_questions import (
+    FOCUS_SEPARATOR,
     MEDQUAD_QTYPES,
     load_consumer_questions,
     load_out_of_domain_questions,
@@ -149,3 +151,9 @@ def test_every_expected_focus_is_an_answered_medquad_focus() -> None:
     frame = load_consumer_questions()
     unknown = sorted({focus for foci in frame["expected_focus"] for focus in foci if focus not in answered})
     assert unknown == []
+    # The benchmark's confirmation set (bench/data), scored by `medqa evaluate --set PATH.csv`.
+    confirmation = pd.read_csv(Path(__file__).parent.parent / "bench" / "data" / "consumer_confirmation.csv")
+    expected = {focus for cell in confirmation["expected_focus"] for focus in cell.split(FOCUS_SEPARATOR)}
+    assert sorted(expected - answered) == []
+    asked = {question.casefold() for question in frame["question"]}
+    assert not asked & {question.casefold() for question in confirmation["question"]}

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="compare BM25, the base model, trained runs and hybrids on one evaluation set",
-        description="Score systems on the same queries; print metrics with 95%% CIs and paired verdicts.",
+        description="Score systems on the same queries; print metrics with 95% CIs and paired verdicts.",
     )
     parser.add_argument(
         "--model",
