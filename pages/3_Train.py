@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 
-import pandas as pd
 import streamlit as st
 
 from medqa.data import store
 from medqa.errors import MedQAError
-from medqa.training import arguments, hub, job, registry
+from medqa.training import arguments, hub, job, registry, summary
 from medqa.training.chart import loss_chart
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, format_seconds
-from ui import common
+from ui import common, train_settings
 
 st.set_page_config(page_title="Train · medqa", page_icon=":material/model_training:", layout="wide")
 st.title("Fine-tune the model")
@@ -24,20 +23,6 @@ common.disclaimer()
 
 #: How often the live panel refreshes while a job runs, in seconds.
 REFRESH_SECONDS = 1.5
-METRIC_LABELS = {
-    "accuracy@1": "Accuracy@1",
-    "accuracy@3": "Accuracy@3",
-    "mrr@10": "MRR@10",
-    "ndcg@10": "nDCG@10",
-}
-
-
-def _metrics_table(baseline: dict[str, float], final: dict[str, float]) -> pd.DataFrame:
-    rows = []
-    for key, label in METRIC_LABELS.items():
-        if key in final:
-            rows.append({"metric": label, "before": baseline.get(key), "after": final[key]})
-    return pd.DataFrame(rows)
 
 
 def _live_panel() -> None:
@@ -89,7 +74,7 @@ if current is not None and not running:
     snap = current.snapshot()
     if snap.state == FINISHED and current.run is not None:
         st.success(f"Saved {current.run.name} to {current.run.path}.", icon=":material/check_circle:")
-        table = _metrics_table(current.run.info.get("baseline_metrics") or {}, current.run.metrics)
+        table = summary.before_after(current.run)
         if not table.empty:
             st.dataframe(table, hide_index=True)
         st.page_link("pages/4_Compare.py", label="Compare it with the base model", icon=":material/compare:")
@@ -137,84 +122,12 @@ with left:
         disabled=running,
     )
 with right:
-    k = preset_name  # widget keys per preset, so switching preset shows that preset's values
-    epochs = st.number_input(
-        "Epochs", 0.1, 20.0, float(defaults.epochs), 0.5, key=f"epochs_{k}", disabled=running
-    )
-    learning_rate = st.number_input(
-        "Learning rate",
-        1e-7,
-        1e-2,
-        float(defaults.learning_rate),
-        format="%.1e",
-        key=f"lr_{k}",
-        disabled=running,
-    )
-    batch_size = st.number_input(
-        "Batch size", 2, 256, int(defaults.batch_size), key=f"batch_{k}", disabled=running
-    )
-    max_seq_length = st.number_input(
-        "Max sequence length", 8, 512, int(defaults.max_seq_length), key=f"seq_{k}", disabled=running
-    )
-    max_steps = st.number_input(
-        "Max steps (-1: all epochs)", -1, 100_000, int(defaults.max_steps), key=f"steps_{k}", disabled=running
-    )
+    settings = train_settings.render(train_settings.MAIN, st, defaults, preset_name, running)
 
 with st.expander("More settings", icon=":material/tune:"):
-    a, b = st.columns(2)
-    query_variants = a.multiselect(
-        "Query variants",
-        list(arguments.QUERY_VARIANTS),
-        default=list(defaults.query_variants),
-        key=f"variants_{k}",
-        disabled=running,
-        help="question: as written; keywords: 'gout treatment'; synonym: focus swapped for an XML synonym; "
-        "focus: the focus name alone; description: a sentence of the answer with the condition's name "
-        "masked, pointing at its '<focus>: <question>' entry.",
-    )
-    batch_sampler = a.selectbox(
-        "Batch sampler",
-        list(arguments.BATCH_SAMPLERS),
-        index=list(arguments.BATCH_SAMPLERS).index(defaults.batch_sampler),
-        key=f"sampler_{k}",
-        disabled=running,
-    )
-    loss = a.selectbox(
-        "Loss",
-        list(arguments.LOSSES),
-        index=list(arguments.LOSSES).index(defaults.loss),
-        key=f"loss_{k}",
-        disabled=running,
-    )
-    max_pairs = a.number_input(
-        "Max pairs (0: all)", 0, 100_000, int(defaults.max_pairs), key=f"pairs_{k}", disabled=running
-    )
-    distill_weight = b.number_input(
-        "Anti-forgetting weight",
-        0.0,
-        100.0,
-        float(defaults.distill_weight),
-        key=f"distill_{k}",
-        disabled=running,
-    )
-    merge_with_base = b.slider(
-        "Merge with base (share kept)",
-        0.0,
-        0.9,
-        float(defaults.merge_with_base),
-        0.05,
-        key=f"merge_{k}",
-        disabled=running,
-    )
-    seed = b.number_input("Seed", 0, 2**31 - 1, int(defaults.seed), key=f"seed_{k}", disabled=running)
-    precision = b.selectbox(
-        "Precision",
-        list(arguments.PRECISIONS),
-        index=list(arguments.PRECISIONS).index(defaults.precision),
-        key=f"precision_{k}",
-        disabled=running,
-        help="auto: bf16 only on a CPU with native bf16, else fp32.",
-    )
+    more_left, more_right = st.columns(2)
+    settings |= train_settings.render(train_settings.MORE_LEFT, more_left, defaults, preset_name, running)
+    settings |= train_settings.render(train_settings.MORE_RIGHT, more_right, defaults, preset_name, running)
 
 run_name = st.text_input(
     "Run name",
@@ -226,23 +139,12 @@ if st.button(
     "Start training", type="primary", icon=":material/play_arrow:", key="start_training", disabled=running
 ):
     try:
+        distilling = settings["distill_weight"] > 0
         config = defaults.with_overrides(
             data=data_name,
             base_model=base_model,
-            epochs=float(epochs),
-            learning_rate=float(learning_rate),
-            batch_size=int(batch_size),
-            max_seq_length=int(max_seq_length),
-            max_steps=int(max_steps),
-            query_variants=tuple(query_variants),
-            batch_sampler=batch_sampler,
-            loss=loss,
-            max_pairs=int(max_pairs),
-            distill_weight=float(distill_weight),
-            distill_texts=max(defaults.distill_texts, 1000) if distill_weight > 0 else defaults.distill_texts,
-            merge_with_base=float(merge_with_base),
-            seed=int(seed),
-            precision=precision,
+            distill_texts=max(defaults.distill_texts, 1000) if distilling else defaults.distill_texts,
+            **settings,
         )
         started = job.start_job(config, run_name)
     except MedQAError as error:
@@ -258,22 +160,7 @@ for problem in registry.list_problems():
 if not runs:
     st.caption("No trained run yet.")
 else:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "run": run.name,
-                    "preset": run.preset,
-                    "data": run.data,
-                    "created": run.created.strftime("%Y-%m-%d %H:%M"),
-                    "held-out MRR@10": run.metrics.get("mrr@10"),
-                    "minutes": round(run.duration_seconds / 60, 1),
-                }
-                for run in runs
-            ]
-        ),
-        hide_index=True,
-    )
+    st.dataframe(summary.runs_table(runs), hide_index=True)
 
     st.header("Publish to the Hugging Face Hub")
     try:

@@ -11,7 +11,7 @@ import pytest
 
 from medqa import models, settings
 from medqa.errors import TrainingCancelled
-from medqa.training import job, registry
+from medqa.training import arguments, job, registry
 from medqa.training.progress import CANCELLED, FINISHED
 from tests.conftest import open_page
 
@@ -70,6 +70,26 @@ def test_form_starts_with_the_original_recipe(training_data: Path) -> None:
     assert app.number_input(key="seq_original").value == 128
     assert app.selectbox(key="data_original").value == "curated"
     assert app.selectbox(key="base_model").value == "base"
+
+
+@pytest.mark.parametrize("preset", list(arguments.PRESETS))
+def test_untouched_form_starts_exactly_the_preset(
+    preset: str, training_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = GatedTrainer(steps=1)
+    monkeypatch.setattr(job, "_default_train", lambda: fake)
+    app = open_page(PAGE)
+    app.radio(key="preset").set_value(preset).run()
+    app.button(key="start_training").click().run()
+    assert not app.exception
+    expected = arguments.PRESETS[preset].with_overrides(data=app.selectbox(key=f"data_{preset}").value)
+    assert fake.configs == [expected]
+    started = fake.configs[0]
+    assert all(
+        type(getattr(started, name)) is type(getattr(expected, name)) for name in arguments.field_names()
+    )
+    fake.release.release()
+    assert job.current_job().wait(20)
 
 
 def test_start_shows_live_progress_to_every_session_and_cancel_stops_it(

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from medqa.evaluation.metrics import display_name
+
 CARD_FILE = "README.md"
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DISCLAIMER = (
@@ -30,15 +32,7 @@ MEDQUAD_CITATION = """@article{BenAbacha-BMC-2019,
   pages   = {511},
   year    = {2019}
 }"""
-_METRIC_LABELS = {
-    "accuracy@1": "Accuracy@1",
-    "accuracy@3": "Accuracy@3",
-    "accuracy@5": "Accuracy@5",
-    "accuracy@10": "Accuracy@10",
-    "mrr@10": "MRR@10",
-    "ndcg@10": "nDCG@10",
-    "map@100": "MAP@100",
-}
+_CARD_METRICS = ("accuracy@1", "accuracy@3", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10", "map@100")
 _HYPERPARAMETERS = (
     ("preset", "Preset"),
     ("data", "Training data"),
@@ -152,7 +146,7 @@ class ModelCardData:
                                 {
                                     "type": key,
                                     "value": round(float(value), 4),
-                                    "name": _METRIC_LABELS.get(key, key),
+                                    "name": display_name(key),
                                 }
                                 for key, value in self.metrics.items()
                             ],
@@ -172,7 +166,7 @@ def _value(value: Any) -> str:
 
 
 def _metrics_table(card: ModelCardData) -> str:
-    keys = [key for key in _METRIC_LABELS if key in card.metrics or key in card.baseline_metrics]
+    keys = [key for key in _CARD_METRICS if key in card.metrics or key in card.baseline_metrics]
     if not keys:
         return "No held-out evaluation was run for this model.\n"
     has_base = bool(card.baseline_metrics)
@@ -186,9 +180,9 @@ def _metrics_table(card: ModelCardData) -> str:
         trained = f"{card.metrics[key]:.4f}" if key in card.metrics else "–"
         if has_base:
             base = f"{card.baseline_metrics[key]:.4f}" if key in card.baseline_metrics else "–"
-            rows.append(f"| {_METRIC_LABELS[key]} | {base} | {trained} |")
+            rows.append(f"| {display_name(key)} | {base} | {trained} |")
         else:
-            rows.append(f"| {_METRIC_LABELS[key]} | {trained} |")
+            rows.append(f"| {display_name(key)} | {trained} |")
     return header + "\n".join(rows) + "\n"
 
 
