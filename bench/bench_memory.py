@@ -14,7 +14,10 @@ What it does, in a fresh temporary data and models folder:
 4. reads the server process's resident memory from ``/proc``: the peak (VmHWM) and the current RSS
    after the questions; and samples, twice a second, the server plus its child processes (the app
    embeds a corpus in a ``python -m medqa index`` child), whose peak sum is what a container's memory
-   limit sees.
+   limit sees;
+5. with both models still loaded, starts a training of each preset on the Train page (its own data,
+   batch size and sequence length; only the steps are capped, ``--train-steps``), which runs in a
+   ``python -m medqa train`` child, and samples server + children until the run is saved.
 
 Writes bench/results/memory.txt. Target: peak RSS under 1 GB.
 """
@@ -119,6 +122,28 @@ def ask(page, question: str, timeout_ms: float) -> float:
     return time.perf_counter() - started
 
 
+def train_in_app(page, server, preset: str, steps: int, timeout_ms: float) -> float:
+    """Start a training of a preset (only its steps capped) on the Train page; seconds until saved."""
+    from tests.e2e.test_journeys import open_page, set_field, settle
+
+    name = f"bench-memory-{preset}"
+    open_page(page, server, "Train", expect='h1:has-text("Fine-tune the model")')
+    page.get_by_text(f"{preset.capitalize()}:", exact=False).first.click()
+    settle(page)
+    set_field(page, "Max steps (-1: all epochs)", steps)
+    set_field(page, "Run name", name)
+    started = time.perf_counter()
+    page.locator("button", has_text="Start training").click()
+    page.wait_for_selector(
+        f'[data-testid="stAlertContentSuccess"]:has-text("Saved {name}"), '
+        '[data-testid="stAlertContentError"]',
+        timeout=timeout_ms,
+    )
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    assert errors.count() == 0, errors.first.inner_text()
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=os.environ.get("MEDQA_MEDQUAD_SOURCE"))
@@ -128,6 +153,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--per-category", type=int, default=store.DEFAULT_PER_CATEGORY, help="curated pairs per area"
+    )
+    parser.add_argument(
+        "--train-steps", type=int, default=20, help="steps of the training started in the app"
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the figures are written")
     options = parser.parse_args()
@@ -176,6 +204,13 @@ def main() -> None:
                 reply = page.locator('[data-testid="stChatMessage"]').last.inner_text()
                 assert "bench-memory-run" in reply, "the fine-tuned model's answers are not shown"
                 both = memory_mb(server.process.pid)
+                asking_peak = tree["peak"]
+                trainings = {}
+                for preset in ("original", "recommended"):
+                    with sampled_peak(server.process.pid) as training_tree:
+                        seconds = train_in_app(page, server, preset, options.train_steps, timeout_ms)
+                    trainings[preset] = (seconds, training_tree["peak"])
+                after_training = memory_mb(server.process.pid)
                 torch_in_server = torch_loaded(server.process.pid)
                 browser.close()
             # Both models' indexes cover the full corpus (the Ask page's default corpus is "full").
@@ -198,8 +233,15 @@ def main() -> None:
         f"(second index built in {compare_ready:.0f} s, answer {second_answer:.1f} s)",
         f"peak RSS of the server process (VmHWM):        {both['VmHWM']:7.0f} MB "
         f"(target < {TARGET_MB} MB: {'met' if both['VmHWM'] < TARGET_MB else 'NOT met'})",
-        f"peak RSS of server + index-building children:  {tree['peak']:7.0f} MB (sampled every 0.5 s; "
-        f"{'under' if tree['peak'] < TARGET_MB else 'OVER'} {TARGET_MB} MB)",
+        f"peak RSS of server + index-building children:  {asking_peak:7.0f} MB (sampled every 0.5 s; "
+        f"{'under' if asking_peak < TARGET_MB else 'OVER'} {TARGET_MB} MB)",
+        *(
+            f"training on the Train page, {preset} preset ({options.train_steps} steps, both models still "
+            f"loaded): {seconds:.0f} s; peak RSS of server + training child {peak:.0f} MB "
+            f"({'under' if peak < TARGET_MB else 'OVER'} {TARGET_MB} MB)"
+            for preset, (seconds, peak) in trainings.items()
+        ),
+        f"server after the trainings: RSS {after_training['VmRSS']:.0f} MB (the children gave their memory back)",
         f"torch imported by the server: {'yes' if torch_in_server else 'no'} "
         "(mapped libtorch in /proc/PID/maps at the end)",
         f"CPU cores available: {len(os.sched_getaffinity(0))}; load average at the end "

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "medqa.commands.index",
     "medqa.commands.train",
     "medqa.commands.evaluate",
+    "medqa.commands.hub",
 )
 
 

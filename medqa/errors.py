@@ -47,8 +47,16 @@ class RunNameError(MedQAError):
     """A run name is empty or unusable as a folder name."""
 
 
-class PublishError(MedQAError):
+class HubError(MedQAError):
+    """The Hugging Face Hub could not be used (offline, unreachable, bad token, no such repository)."""
+
+
+class PublishError(HubError):
     """Publishing to the Hugging Face Hub failed (offline, bad token, no permission)."""
+
+
+class HubImportError(HubError):
+    """Importing a run from the Hugging Face Hub failed (offline, not found, not a usable model)."""
 
 
 class EvaluationError(MedQAError):

@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from medqa import system
 from medqa.data import store
 from medqa.errors import MedQAError
 from medqa.training import arguments, hub, job, registry, summary
@@ -23,6 +24,8 @@ common.disclaimer()
 
 #: How often the live panel refreshes while a job runs, in seconds.
 REFRESH_SECONDS = 1.5
+#: Below this much memory a training is likely to be killed (Community Cloud gives about 1 GB).
+TRAINING_MEMORY_HINT_MB = 2048
 
 
 def _live_panel() -> None:
@@ -84,6 +87,14 @@ if current is not None and not running:
         st.error(snap.error or current.error or "The training failed.", icon=":material/error:")
 
 st.header("New training")
+memory_mb = system.memory_limit_mb()
+if memory_mb is not None and memory_mb < TRAINING_MEMORY_HINT_MB:
+    st.warning(
+        f"This server has about {memory_mb / 1024:.1f} GB of memory, and a training needs more: it loads "
+        "torch, the model and its optimizer state (measured figures in the README's Deploy section). Train "
+        "on your own computer, publish the run to the Hugging Face Hub and import it below.",
+        icon=":material/memory:",
+    )
 datasets = store.list_datasets()
 if not datasets:
     st.warning("No data yet. Load MedQuAD or upload a CSV on the Home page.", icon=":material/database:")
@@ -154,6 +165,32 @@ if st.button(
         st.rerun()
 
 st.header("Trained runs")
+try:
+    secret_token = st.secrets.get("HF_TOKEN")
+except Exception:  # no secrets file: fine, the field or HF_TOKEN is used
+    secret_token = None
+with st.expander("Import a run from the Hugging Face Hub", icon=":material/cloud_download:"):
+    st.caption(
+        "A run published from another computer (or any sentence-transformers model): the Ask and Compare "
+        "pages then list it like a run trained here."
+    )
+    with st.form("import", clear_on_submit=True):
+        import_repo = st.text_input("Repository id", placeholder="your-name/medqa-minilm", key="import_repo")
+        import_name = st.text_input("Run name (default: the repository's name)", key="import_name")
+        import_token = st.text_input(
+            "Hugging Face token (only for a private repository)", type="password", key="import_token"
+        )
+        import_submitted = st.form_submit_button("Import", icon=":material/cloud_download:")
+    if import_submitted:
+        try:
+            with st.spinner("Downloading..."):
+                imported = hub.import_run(
+                    import_repo, name=import_name or None, token=import_token or secret_token
+                )
+        except MedQAError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.success(f"Imported {imported.name}.", icon=":material/cloud_done:")
 runs = registry.list_runs()
 for problem in registry.list_problems():
     st.warning(f"Skipped models/{problem.name}: {problem.reason}.", icon=":material/warning:")
@@ -163,10 +200,6 @@ else:
     st.dataframe(summary.runs_table(runs), hide_index=True)
 
     st.header("Publish to the Hugging Face Hub")
-    try:
-        secret_token = st.secrets.get("HF_TOKEN")
-    except Exception:  # no secrets file: fine, the field or HF_TOKEN is used
-        secret_token = None
     with st.form("publish", clear_on_submit=True):  # the token field never outlives the submit
         chosen = st.selectbox("Run", [run.name for run in runs], key="publish_run")
         repo_id = st.text_input("Repository id", placeholder="your-name/medqa-minilm", key="publish_repo")

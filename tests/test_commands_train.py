@@ -38,6 +38,12 @@ def test_train_command_prints_progress_and_metrics(
     info = json.loads((settings.models_dir() / "cli-run" / "run.json").read_text())
     assert info["config"]["max_steps"] == 2 and info["config"]["preset"] == "custom"
 
+    # Train again from that run's record, changing one value.
+    run_json = settings.models_dir() / "cli-run" / "run.json"
+    assert main(["train", "--config", str(run_json), "--max-steps", "1", "--out", "again"]) == 0
+    again = json.loads((settings.models_dir() / "again" / "run.json").read_text())["config"]
+    assert again == {**info["config"], "max_steps": 1}
+
 
 def test_train_command_errors_are_one_line(training_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--out", "models/bad name?", "--max-steps", "1"]) == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medqa.errors import TrainingCancelled
-from medqa.training import arguments, job
+from medqa.training import arguments, job, registry
 from medqa.training.progress import CANCELLED, FINISHED
 from tests.conftest import open_page, saved_run
 
@@ -138,3 +138,51 @@ def test_publish_offline_is_a_clear_message_without_the_token(
     assert not app.exception
     assert "offline" in app.error[0].value
     assert TOKEN not in _texts(app)
+
+
+def test_a_small_server_is_told_to_train_elsewhere(
+    training_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medqa import system
+
+    app = open_page(PAGE)
+    assert "train on your own computer" not in _texts(app).lower()
+    monkeypatch.setattr(system, "memory_limit_mb", lambda: 1024.0)
+    app = open_page(PAGE)
+    assert not app.exception
+    assert "about 1.0 GB of memory" in _texts(app) and "import it below" in _texts(app)
+
+
+def _import(app, repo_id: str, token: str = "") -> None:
+    app.text_input(key="import_repo").set_value(repo_id)
+    app.text_input(key="import_token").set_value(token)
+    next(button for button in app.button if button.label == "Import").click().run()
+
+
+def test_import_offline_is_a_clear_message_without_the_token(
+    training_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    app = open_page(PAGE)
+    _import(app, "someone/medqa-test", TOKEN)
+    assert not app.exception
+    assert "offline" in app.error[0].value and TOKEN not in _texts(app)
+    assert registry.list_runs() == []
+
+
+def test_an_imported_run_is_listed(
+    training_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    from tests.test_training_hub import FakeHub
+
+    repo = saved_run("published")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", FakeHub(Path(repo)))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    app = open_page(PAGE)
+    _import(app, "someone/from-laptop")
+    assert not app.exception
+    assert "Imported from-laptop" in _texts(app)
+    listed = app.dataframe[0].value
+    assert "from-laptop" in set(listed["run"])

@@ -98,7 +98,7 @@ def test_a_read_only_index_folder_builds_in_memory(curated, monkeypatch: pytest.
         raise AssertionError("a child process was started for an unwritable index folder")
 
     monkeypatch.setattr(dense, "_writable", lambda folder: False)
-    monkeypatch.setattr(dense.subprocess, "Popen", no_child)
+    monkeypatch.setattr(dense, "run_medqa", no_child)
     index = DenseIndex.build_or_load(curated, "base", isolated=True)
     assert len(index) == len(curated) and not index.from_cache
 

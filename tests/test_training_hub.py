@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 
-from medqa.errors import PublishError
+from medqa import settings
+from medqa.errors import HubImportError, PublishError, RunNameError
 from medqa.training import hub, registry
 from tests.conftest import saved_run
 
@@ -107,4 +109,120 @@ def test_publish_creates_the_repo_and_uploads_the_folder_with_its_card(
     assert (
         not (run.path / "README.md").exists()
         or "someone/medqa-test" not in (run.path / "README.md").read_text()
+    )
+
+
+# --- importing ------------------------------------------------------------------------------------------
+
+
+class FakeHub:
+    """Stands in for ``snapshot_download``: serves a local folder as a repository, applying the patterns."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.calls: list[dict] = []
+
+    def __call__(self, repo_id, *, local_dir, allow_patterns=None, **kwargs):
+        from huggingface_hub.utils import filter_repo_objects
+
+        self.calls.append({"repo_id": repo_id, "allow_patterns": allow_patterns, **kwargs})
+        files = [str(p.relative_to(self.repo)) for p in self.repo.rglob("*") if p.is_file()]
+        for relative in filter_repo_objects(files, allow_patterns=allow_patterns):
+            target = Path(local_dir) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.repo / relative, target)
+        (Path(local_dir) / ".cache" / "huggingface").mkdir(parents=True, exist_ok=True)
+        return local_dir
+
+
+@pytest.fixture
+def fake_hub(run: registry.Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHub:
+    """A published medqa run (the ``pub`` run, plus files an import must not fetch) behind a fake Hub."""
+    import huggingface_hub
+
+    repo = Path(shutil.copytree(run.path, tmp_path / "hub-repo"))
+    (repo / "pytorch_model.bin").write_bytes(b"pickled weights")
+    (repo / "onnx").mkdir()
+    (repo / "onnx" / "model.onnx").write_bytes(b"onnx export")
+    (repo / "custom_code.py").write_text("raise SystemExit('never fetched')")
+    registry.delete_run(run.name)
+    fake = FakeHub(repo)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
+    return fake
+
+
+def _models() -> list[str]:
+    return sorted(path.name for path in settings.models_dir().iterdir())
+
+
+def test_import_brings_a_published_run_back(fake_hub: FakeHub) -> None:
+    imported = hub.import_run("someone/medqa-pub", token=TOKEN)
+    assert imported.name == "medqa-pub" and _models() == ["medqa-pub"]
+    assert imported.base_model == "base"  # the published run.json is kept...
+    assert imported.info["imported_from"]["repo_id"] == "someone/medqa-pub"  # ...and says where it came from
+    files = {str(p.relative_to(imported.path)) for p in imported.path.rglob("*") if p.is_file()}
+    assert {"model.safetensors", "modules.json", "run.json", "1_Pooling/config.json"} <= files
+    assert not {"pytorch_model.bin", "onnx/model.onnx", "custom_code.py"} & files
+    assert not (imported.path / ".cache").exists()
+    assert fake_hub.calls[0]["token"] == TOKEN and TOKEN not in (imported.path / "run.json").read_text()
+
+
+def test_import_a_plain_model_repository(fake_hub: FakeHub) -> None:
+    (fake_hub.repo / "run.json").unlink()
+    imported = hub.import_run("sentence-transformers/some-model", name="plain", revision="v1")
+    assert imported.preset == "imported" and imported.base_model == "sentence-transformers/some-model"
+    assert imported.info["imported_from"]["revision"] == "v1" and fake_hub.calls[0]["revision"] == "v1"
+
+
+def test_import_names_are_checked_and_never_overwritten_silently(fake_hub: FakeHub) -> None:
+    hub.import_run("someone/twice")
+    with pytest.raises(RunNameError, match="already exists"):
+        hub.import_run("someone/twice")
+    with pytest.raises(RunNameError):
+        hub.import_run("someone/ok", name="../escape")
+    replaced = hub.import_run("someone/twice", overwrite=True)
+    assert replaced.name == "twice" and _models() == ["twice"]
+
+
+@pytest.mark.parametrize("damage", ["pickled weights only", "truncated weights"])
+def test_an_unusable_repository_imports_nothing(fake_hub: FakeHub, damage: str) -> None:
+    weights = fake_hub.repo / "model.safetensors"
+    if damage == "pickled weights only":
+        weights.unlink()
+    else:
+        weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(HubImportError, match="not a complete sentence-transformers model"):
+        hub.import_run("someone/broken")
+    assert _models() == []  # no half-written folder, hidden or not
+
+
+def test_import_offline_or_unreachable_fails_cleanly(
+    run: registry.Run, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(HubImportError, match="offline") as caught:
+        hub.import_run("someone/medqa-test", token=TOKEN)
+    _no_leak(caught.value, caplog)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with pytest.raises(HubImportError, match=r"Cannot reach|offline") as caught:
+        hub.import_run("someone/medqa-test", token=TOKEN, endpoint="http://127.0.0.1:9")
+    _no_leak(caught.value, caplog)
+    with pytest.raises(HubImportError, match="not a valid Hub repository id"):
+        hub.import_run("a/b/c")
+    assert _models() == ["pub"]
+
+
+def test_import_errors_are_explained() -> None:
+    class Response:
+        status_code = 401
+
+    class RepositoryNotFoundError(Exception):
+        response = Response()
+
+    message = hub._explain(RepositoryNotFoundError("401"), "a/b", None, action="importing")
+    assert "not found" in message and "token with read access" in message
+    assert "token with read access" not in hub._explain(
+        RepositoryNotFoundError("401"), "a/b", TOKEN, action="importing"
     )

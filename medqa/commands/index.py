@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -38,15 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _index(arguments: argparse.Namespace) -> int:
+    from medqa.child_process import report_failure
     from medqa.errors import MedQAError
-    from medqa.retrieval.dense import FAILED_PREFIX
 
     try:
         return _build(arguments)
     except MedQAError as error:
         if not arguments.progress_lines:
             raise
-        print(FAILED_PREFIX, type(error).__name__, json.dumps(str(error)), flush=True)
+        report_failure(error)
         return 2
 
 

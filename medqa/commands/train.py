@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="run folder, e.g. models/my-run (or just a run name)")
     parser.add_argument("--preset", choices=list(arguments.PRESETS), default=arguments.ORIGINAL)
     parser.add_argument(
+        "--config",
+        help="a JSON training config, or a run.json to train again (instead of --preset; the options "
+        "below override it)",
+    )
+    parser.add_argument(
         "--data", help="curated, full, a stored dataset's name or a CSV path (default: preset's)"
     )
     parser.add_argument("--base-model", help="base, a trained run's name, a folder or a Hub id")
@@ -31,23 +36,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--evaluation", choices=arguments.EVALUATION)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run of that name")
     parser.add_argument("--json", action="store_true", help="print the final run record as JSON")
+    # Run as the app's training child: progress as event lines on stdout, "cancel" read from stdin.
+    parser.add_argument("--events", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=_train)
 
 
 def _config(options: argparse.Namespace) -> arguments.TrainingConfig:
-    return arguments.preset(
-        options.preset,
-        data=options.data,
-        base_model=options.base_model,
-        epochs=options.epochs,
-        learning_rate=options.learning_rate,
-        batch_size=options.batch_size,
-        max_steps=options.max_steps,
-        max_seq_length=options.max_seq_length,
-        seed=options.seed,
-        precision=options.precision,
-        evaluation=options.evaluation,
-    )
+    overrides = {
+        "data": options.data,
+        "base_model": options.base_model,
+        "epochs": options.epochs,
+        "learning_rate": options.learning_rate,
+        "batch_size": options.batch_size,
+        "max_steps": options.max_steps,
+        "max_seq_length": options.max_seq_length,
+        "seed": options.seed,
+        "precision": options.precision,
+        "evaluation": options.evaluation,
+    }
+    if options.config is None:
+        return arguments.preset(options.preset, **overrides)
+    return arguments.config_from_file(options.config).with_overrides(**overrides)
 
 
 def _print_metrics(info: dict) -> None:
@@ -62,7 +71,26 @@ def _print_metrics(info: dict) -> None:
         print(f"  {key:<12} {start:>8} {value:>8.4f}")
 
 
+def _train_as_child(options: argparse.Namespace) -> int:
+    from medqa.child_process import report_failure
+    from medqa.errors import MedQAError
+    from medqa.training.isolated import ReportingProgress, cancel_on_request
+    from medqa.training.trainer import train
+
+    try:
+        config = _config(options)
+        progress = ReportingProgress()
+        cancel_on_request(progress)
+        train(config, options.out, progress, overwrite=options.overwrite)
+    except MedQAError as error:
+        report_failure(error)
+        return 2
+    return 0
+
+
 def _train(options: argparse.Namespace) -> int:
+    if options.events:
+        return _train_as_child(options)
     from medqa.training.trainer import train
 
     config = _config(options)

@@ -18,8 +18,6 @@ import contextlib
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -29,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medqa import errors, models, settings
+from medqa import models, settings
+from medqa.child_process import run_medqa
 from medqa.data import schema as col
 from medqa.data.store import table_fingerprint
 from medqa.errors import IndexBuildError, IndexCacheError, ModelLoadError
@@ -41,10 +40,8 @@ INDEX_VERSION = 1
 
 ProgressCallback = Callable[[int, int], None]
 
-#: What ``python -m medqa index --progress-lines`` prints before each ``done total`` pair, and before
-#: the error class name and JSON message when it fails.
+#: What ``python -m medqa index --progress-lines`` prints before each ``done total`` pair.
 PROGRESS_PREFIX = "progress"
-FAILED_PREFIX = "failed"
 
 
 @dataclass(frozen=True)
@@ -336,40 +333,23 @@ def build_in_child(
     with tempfile.TemporaryDirectory(dir=indexes_dir(), prefix=".corpus-") as scratch:
         corpus_file = Path(scratch) / "corpus.parquet"
         table.to_parquet(corpus_file, index=False)
-        log_file = Path(scratch) / "stderr.txt"
         command = [
-            sys.executable, "-m", "medqa", "index", "--corpus", str(corpus_file), "--model", model_name,
+            "index", "--corpus", str(corpus_file), "--model", model_name,
             "--corpus-fingerprint", corpus_fingerprint, "--fields", dense_settings.fields,
             "--max-seq-length", str(dense_settings.max_seq_length), "--precision", dense_settings.precision,
             "--progress-lines",
         ]  # fmt: skip
-        with log_file.open("w", encoding="utf-8") as child_stderr:
-            # Run from the project root so ``-m medqa`` imports this very package.
-            child = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=child_stderr, text=True, cwd=settings.PROJECT_ROOT
-            )
-            try:
-                assert child.stdout is not None
-                failure: tuple[str, str] | None = None
-                for line in child.stdout:
-                    parts = line.split(maxsplit=2)
-                    if progress is not None and len(parts) == 3 and parts[0] == PROGRESS_PREFIX:
-                        progress(int(parts[1]), int(parts[2]))
-                    elif len(parts) == 3 and parts[0] == FAILED_PREFIX:
-                        failure = (parts[1], json.loads(parts[2]))
-                returncode = child.wait()
-            except BaseException:
-                child.kill()  # the page was left or the server stops: do not leave the child running
-                child.wait()
-                raise
-        if failure is not None:
-            error_type = getattr(errors, failure[0], None)
-            if isinstance(error_type, type) and issubclass(error_type, errors.MedQAError):
-                raise error_type(failure[1])  # the same typed error an in-process build raises
-            raise IndexBuildError(failure[1])
-        if returncode != 0:
-            lines = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            raise IndexBuildError(
-                f"Embedding the corpus failed (exit code {returncode}): {lines[-1] if lines else 'no output'}"
-            )
+
+        def relay(line: str) -> None:
+            parts = line.split()
+            if progress is not None and len(parts) == 3 and parts[0] == PROGRESS_PREFIX:
+                progress(int(parts[1]), int(parts[2]))
+
+        run_medqa(
+            command,
+            relay,
+            what="Embedding the corpus",
+            crash_error=IndexBuildError,
+            scratch_dir=Path(scratch),
+        )
     return True

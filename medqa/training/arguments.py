@@ -5,15 +5,17 @@ Two presets:
 * ``original`` reproduces the original AutoTrain "ST question answering" run: MultipleNegativesRankingLoss
   on (question, answer) pairs of the curated train split, adamw_torch, linear schedule, batch 8,
   3 epochs, gradient accumulation 1, lr 5e-5, max_seq_length 128.
-* ``recommended`` is the recipe measured by ``bench/bench_train.py`` to beat the base model on both the
+* ``recommended`` is the recipe measured by ``bench/bench_compare.py`` to beat the base model on both the
   curated held-out split and the consumer-style questions over the full corpus (see
-  ``bench/results/train.txt`` for the experiments behind it).
+  ``bench/results/recipe_experiments.txt`` for the experiments behind it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 from medqa.errors import TrainingError
@@ -231,6 +233,26 @@ def preset(name: str, **overrides: Any) -> TrainingConfig:
     if name not in PRESETS:
         raise TrainingError(f"Unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
     return PRESETS[name].with_overrides(**overrides)
+
+
+def config_from_file(path: str | Path) -> TrainingConfig:
+    """The config in a JSON file: a config object, or a ``run.json`` (its ``config``).
+
+    Raises:
+        TrainingError: the file is missing, not JSON, or not a valid config.
+    """
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise TrainingError(f"Cannot read the training config {str(path)!r}: {error}") from None
+    if isinstance(payload, dict) and isinstance(payload.get("config"), dict):
+        payload = payload["config"]
+    if not isinstance(payload, dict):
+        raise TrainingError(f"The training config {str(path)!r} is not a JSON object.")
+    try:
+        return TrainingConfig.from_dict(payload)
+    except TypeError as error:
+        raise TrainingError(f"The training config {str(path)!r} has a wrong value: {error}") from None
 
 
 def field_names() -> list[str]:

@@ -1,26 +1,40 @@
-"""Publish a trained run to the Hugging Face Hub (``create_repo`` + ``upload_folder``).
+"""Publish a trained run to the Hugging Face Hub and import one back (``huggingface_hub``).
+
+Publishing is ``create_repo`` + ``upload_folder``; importing is ``snapshot_download`` into a hidden
+folder under ``models/``, checked and renamed into place only when complete, so a run trained on one
+machine (say, a laptop) can be used by the app on another (say, Community Cloud, whose disk is wiped on
+restart and whose memory is too small to train).
 
 The token comes from the ``token`` argument, else the ``HF_TOKEN`` environment variable (the page also
 reads ``st.secrets``). It is passed to ``huggingface_hub`` and nowhere else: never logged, never written
 to disk (the uploaded ``run.json`` and card hold none), and every error message is scrubbed of it.
-Every failure becomes a :class:`~medqa.errors.PublishError` a user can act on.
+Every failure becomes a :class:`~medqa.errors.PublishError` or :class:`~medqa.errors.HubImportError` a
+user can act on.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-from medqa.errors import PublishError
+from medqa import settings
+from medqa.errors import HubError, HubImportError, PublishError, RunNameError
 from medqa.training import model_card, registry
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _OFFLINE_VALUES = ("1", "true", "yes", "on")
+#: What an import downloads (patterns match in subfolders too, such as ``1_Pooling/``): configs,
+#: tokenizer, card and weights in safetensors only; never pickled ``.bin`` weights (loading them can run
+#: code), ``.py`` files, or ``onnx/`` and ``openvino/`` exports, which the app does not use.
+IMPORT_PATTERNS = ("*.json", "*.txt", "*.md", "*.safetensors")
 
 
 @dataclass(frozen=True)
@@ -48,17 +62,17 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _OFFLINE_VALUES
 
 
-def check_repo_id(repo_id: str) -> str:
+def check_repo_id(repo_id: str, error: type[HubError] = PublishError) -> str:
     """A trimmed ``owner/name`` (or ``name``) repo id.
 
     Raises:
-        PublishError: the id is empty or not a valid Hub repository id.
+        PublishError: (or ``error``) the id is empty or not a valid Hub repository id.
     """
     repo_id = (repo_id or "").strip()
     if not repo_id:
-        raise PublishError("Give the Hub repository id, such as 'your-name/medqa-minilm'.")
+        raise error("Give the Hub repository id, such as 'your-name/medqa-minilm'.")
     if not _REPO_ID.match(repo_id) or ".." in repo_id or repo_id.endswith((".git", ".")):
-        raise PublishError(
+        raise error(
             f"{repo_id!r} is not a valid Hub repository id: use 'owner/name' with letters, digits, '.', '_' or '-'."
         )
     return repo_id
@@ -71,9 +85,17 @@ def scrub(text: str, token: str | None) -> str:
     return re.sub(r"hf_[A-Za-z0-9]{8,}", "***", text)
 
 
-def _explain(error: BaseException, repo_id: str, token: str) -> str:
+def _explain(error: BaseException, repo_id: str, token: str | None, action: str = "publishing") -> str:
     status = getattr(getattr(error, "response", None), "status_code", None)
     detail = scrub(str(error).splitlines()[0] if str(error) else type(error).__name__, token)
+    name = type(error).__name__
+    importing = action == "importing"
+    if importing and (status in (401, 404) or "RepositoryNotFound" in name) and "Revision" not in name:
+        # The Hub answers 401 for a private repository as for a missing one.
+        hint = "check the id" + ("" if token else ", and give a token with read access if it is private")
+        return f"Repository {repo_id!r} was not found on the Hugging Face Hub or is not accessible: {hint}."
+    if importing and ("RevisionNotFound" in name or name == "EntryNotFoundError"):
+        return f"{repo_id!r} has no such revision or file on the Hugging Face Hub: {detail}"
     if status == 401:
         return "The Hugging Face Hub refused the token (401 Unauthorized): check that it is valid and not expired."
     if status == 403:
@@ -84,13 +106,19 @@ def _explain(error: BaseException, repo_id: str, token: str) -> str:
     if status == 404:
         return f"Repository {repo_id!r} was not found and could not be created (404)."
     if status is not None:
-        return f"The Hugging Face Hub answered {status} while publishing {repo_id!r}: {detail}"
-    name = type(error).__name__
+        return f"The Hugging Face Hub answered {status} while {action} {repo_id!r}: {detail}"
     if "Offline" in name:
-        return "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); publishing needs network access."
-    if isinstance(error, (ConnectionError, TimeoutError, OSError)) or "Connect" in name or "Timeout" in name:
+        return (
+            f"The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); {action} needs network access."
+        )
+    if (
+        isinstance(error, (ConnectionError, TimeoutError, OSError))
+        or "Connect" in name
+        or "Timeout" in name
+        or "LocalEntryNotFound" in name  # huggingface_hub's way of saying it could not reach the Hub
+    ):
         return f"Cannot reach the Hugging Face Hub ({name}); check the network connection and try again."
-    return f"Publishing to {repo_id!r} failed ({name}): {detail}"
+    return f"{action.capitalize()} {repo_id!r} failed ({name}): {detail}"
 
 
 def _staging_copy(run: registry.Run, repo_id: str, into: Path) -> Path:
@@ -164,3 +192,96 @@ def publish_run(
         # `from None`: the original exception (and its traceback) may quote request headers.
         raise PublishError(_explain(error, repo_id, token)) from None
     return PublishResult(repo_id=repo_id, url=str(url), private=private)
+
+
+def _import_record(folder: Path, name: str, repo_id: str, revision: str | None) -> dict:
+    """The ``run.json`` of an imported run: the published one (renamed) or a minimal one for a plain model."""
+    try:
+        info = json.loads((folder / registry.RUN_FILE).read_text(encoding="utf-8"))
+        if not isinstance(info, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError):
+        info = {
+            "name": name,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "config": {"preset": "imported", "base_model": repo_id, "data": ""},
+            "metrics": {},
+        }
+    info["name"] = name
+    info["imported_from"] = {
+        "repo_id": repo_id,
+        "revision": revision or "main",
+        "imported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return info
+
+
+def import_run(
+    repo_id: str,
+    *,
+    name: str | None = None,
+    token: str | None = None,
+    revision: str | None = None,
+    overwrite: bool = False,
+    endpoint: str | None = None,
+) -> registry.Run:
+    """Download a sentence-transformers model repository (such as a run published by :func:`publish_run`)
+    into ``models/<name>/``, where the Ask and Compare pages list it like a trained run.
+
+    Args:
+        repo_id: ``owner/name`` on the Hub.
+        name: run name (default: the repository's name).
+        token: a Hub token with read access, for private repositories; defaults to ``HF_TOKEN``.
+        revision: branch, tag or commit (default: ``main``).
+        overwrite: replace an existing run of that name once the download is complete.
+        endpoint: Hub URL (tests point it at an unreachable address); defaults to huggingface.co.
+
+    Raises:
+        HubImportError: bad repo id, Hub offline or unreachable, repository missing or private, not a
+            complete sentence-transformers model in safetensors.
+        RunNameError: the name is unusable or taken (and ``overwrite`` is off).
+    """
+    from medqa.models import folder_problem
+
+    repo_id = check_repo_id(repo_id, error=HubImportError)
+    name = registry.sanitize_run_name(name or repo_id.rsplit("/", 1)[-1])
+    final = settings.models_dir() / name
+    if final.exists() and not overwrite:
+        raise RunNameError(f"A run named {name!r} already exists; choose another name.")
+    if hub_offline():
+        raise HubImportError(
+            "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); importing needs network access."
+        )
+    token = resolve_token(token)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        try:
+            from huggingface_hub import snapshot_download
+
+            snapshot_download(
+                repo_id,
+                repo_type="model",
+                revision=revision,
+                token=token,
+                local_dir=str(tmp),
+                allow_patterns=list(IMPORT_PATTERNS),
+                endpoint=endpoint,
+            )
+        except Exception as error:
+            raise HubImportError(_explain(error, repo_id, token, action="importing")) from None
+        shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's download bookkeeping
+        problem = folder_problem(tmp)
+        if problem is not None:
+            raise HubImportError(
+                f"{repo_id!r} is not a complete sentence-transformers model with safetensors weights "
+                f"({problem}); nothing was imported."
+            )
+        info = _import_record(tmp, name, repo_id, revision)
+        (tmp / registry.RUN_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+        registry.place_run(tmp, final, overwrite)
+    except OSError as error:
+        raise HubImportError(f"Could not write the imported run to {final.parent}: {error}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return registry.get_run(name)

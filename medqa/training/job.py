@@ -3,6 +3,8 @@
 The Train page calls :func:`start_job`; a second browser session (or a reloaded page) calls
 :func:`current_job` and sees the same live :class:`~medqa.training.progress.Progress`. Starting while a
 job runs raises :class:`~medqa.errors.TrainingBusyError`, so two trainings never compete for the CPU.
+The job's thread only waits: the training itself runs in a child process
+(:func:`medqa.training.isolated.train_in_child`), so the server never holds torch.
 The module-level state lives as long as the process (Streamlit imports modules once per server).
 """
 
@@ -81,9 +83,9 @@ def running_job() -> TrainingJob | None:
 
 
 def _default_train() -> TrainFunction:
-    from medqa.training.trainer import train
+    from medqa.training.isolated import train_in_child
 
-    return train
+    return train_in_child
 
 
 def start_job(
@@ -100,7 +102,7 @@ def start_job(
         name: run name (checked with :func:`~medqa.training.registry.sanitize_run_name`).
         overwrite: replace an existing run of that name once the new one is complete.
         train_function: the training entry point (tests pass a stand-in); defaults to
-            :func:`medqa.training.trainer.train`.
+            :func:`medqa.training.isolated.train_in_child`, so this process never imports torch.
 
     Raises:
         TrainingBusyError: a training is already running in this process; attach to it with

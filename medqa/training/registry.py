@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -141,6 +142,23 @@ def _read_run(folder: Path) -> Run | RunProblem:
         duration_seconds=duration,
         info=info,
     )
+
+
+def place_run(tmp: Path, final: Path, overwrite: bool = False) -> None:
+    """Move a complete run folder ``tmp`` to ``final`` (a rename in the same folder, so it is atomic).
+
+    Raises:
+        RunNameError: ``final`` exists and ``overwrite`` is off.
+    """
+    if final.exists():
+        if not overwrite:
+            raise RunNameError(f"A run named {final.name!r} already exists; choose another name.")
+        trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
+        final.rename(trash)
+        tmp.rename(final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        tmp.rename(final)
 
 
 def load_run(folder: str | Path) -> Run:

@@ -334,19 +334,6 @@ def _writable(action: Any, final: Path) -> Any:
         ) from error
 
 
-def _place(tmp: Path, final: Path, overwrite: bool) -> None:
-    """Move the finished run into place (a rename within the same folder, so it is atomic)."""
-    if final.exists():
-        if not overwrite:
-            raise RunNameError(f"A run named {final.name!r} already exists; choose another name.")
-        trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
-        final.rename(trash)
-        tmp.rename(final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        tmp.rename(final)
-
-
 def train(
     config: TrainingConfig,
     out_dir: str | Path,
@@ -542,6 +529,6 @@ def _train_into(
     _writable(lambda: _write_json(tmp / registry.RUN_FILE, info), final)
     _writable(lambda: model_card.write_model_card(tmp, info), final)
     _check_cancel(progress)
-    _writable(lambda: _place(tmp, final, overwrite), final)
+    _writable(lambda: registry.place_run(tmp, final, overwrite), final)
     progress.log(f"Finished: saved {name} ({steps} steps, {info['duration_seconds']:.0f} s).")
     return registry.load_run(final)

@@ -1,0 +1,114 @@
+"""Run a ``python -m medqa`` command in a child process and relay what it reports, line by line.
+
+Heavy work that needs torch (embedding a corpus, training) runs in a child so the Streamlit server never
+imports torch and gets the memory back when the child exits (Community Cloud allows about 1 GB). If
+memory does run out, the kernel kills the biggest process, the child, and the server reports it.
+
+The child prints one report per stdout line; a failure with a typed error is the line
+``failed <ErrorClass> <JSON message>`` (:func:`report_failure`), which the parent raises again as the
+same :class:`~medqa.errors.MedQAError` subclass. Anything else on stdout goes to the caller's
+``on_line``; stderr is kept in a scratch file for the message of a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from medqa import errors, settings
+
+#: Start of the line a child prints when it fails with a typed error.
+FAILED_PREFIX = "failed"
+
+
+def report_failure(error: errors.MedQAError) -> None:
+    """Child side: print ``error`` for the parent to raise again as the same type."""
+    print(FAILED_PREFIX, type(error).__name__, json.dumps(str(error)), flush=True)
+
+
+def _exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (killed: perhaps out of memory)" if -returncode == signal.SIGKILL else ""
+        return f"stopped by {name}{hint}"
+    return f"exit code {returncode}"
+
+
+def run_medqa(
+    arguments: list[str],
+    on_line: Callable[[str], None],
+    *,
+    what: str,
+    crash_error: type[errors.MedQAError],
+    on_start: Callable[[subprocess.Popen], None] | None = None,
+    scratch_dir: Path | None = None,
+) -> None:
+    """Run ``python -m medqa <arguments>`` and hand each stdout line (without its newline) to ``on_line``.
+
+    The child's stdin is a pipe the caller may write to (``on_start`` receives the process); it is
+    closed when the parent stops waiting, so a child that reads it sees end-of-file. If the parent is
+    interrupted (the page was left, the server stops), the child is killed.
+
+    Args:
+        arguments: the ``medqa`` command line, e.g. ``["index", "--corpus", ...]``.
+        on_line: called with every stdout line that is not a failure report.
+        what: what the child does, for error messages ("Embedding the corpus").
+        crash_error: raised when the child fails without a typed error (crash, signal, bad exit).
+        on_start: called with the running process.
+        scratch_dir: where the stderr log is kept while the child runs (default: the system's).
+
+    Raises:
+        MedQAError: the child failed with a typed error (the same subclass) or crashed (``crash_error``).
+    """
+    # Run from the project root so ``-m medqa`` imports this very package.
+    command = [sys.executable, "-m", "medqa", *arguments]
+    failure: tuple[str, str] | None = None
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace", dir=scratch_dir) as log:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            cwd=settings.PROJECT_ROOT,
+        )
+        try:
+            if on_start is not None:
+                on_start(child)
+            assert child.stdout is not None
+            for raw in child.stdout:
+                line = raw.rstrip("\n")
+                parts = line.split(maxsplit=2)
+                if len(parts) == 3 and parts[0] == FAILED_PREFIX:
+                    failure = (parts[1], json.loads(parts[2]))
+                else:
+                    on_line(line)
+            returncode = child.wait()
+        except BaseException:
+            child.kill()
+            child.wait()
+            raise
+        finally:
+            if child.stdin is not None:
+                with contextlib.suppress(OSError):  # the child already exited: the pipe is broken
+                    child.stdin.close()
+        if failure is not None:
+            error_type = getattr(errors, failure[0], None)
+            if isinstance(error_type, type) and issubclass(error_type, errors.MedQAError):
+                raise error_type(failure[1])
+            raise crash_error(failure[1])
+        if returncode != 0:
+            log.seek(0)
+            lines = log.read().strip().splitlines()
+            raise crash_error(
+                f"{what} failed ({_exit_reason(returncode)}): {lines[-1] if lines else 'no output'}"
+            )

@@ -1,0 +1,37 @@
+"""The memory limit the app sees: a container's cgroup limit, else the machine's total."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medqa.system import memory_limit_mb
+
+
+def _files(tmp_path: Path, v2: str | None, v1: str | None, total_kb: int | None) -> tuple:
+    paths = []
+    for name, text in (("memory.max", v2), ("memory.limit_in_bytes", v1)):
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text + "\n")
+        paths.append(path)
+    meminfo = tmp_path / "meminfo"
+    if total_kb is not None:
+        meminfo.write_text(f"MemTotal:       {total_kb} kB\nMemFree:        1 kB\n")
+    return tuple(paths), meminfo
+
+
+def test_a_container_limit_wins(tmp_path: Path) -> None:
+    cgroups, meminfo = _files(tmp_path, str(1024**3), None, 24 * 1024 * 1024)
+    assert memory_limit_mb(cgroups, meminfo) == 1024
+
+
+def test_no_limit_means_the_machine_total(tmp_path: Path) -> None:
+    cgroups, meminfo = _files(tmp_path, "max", None, 2 * 1024 * 1024)
+    assert memory_limit_mb(cgroups, meminfo) == 2048
+    cgroups, meminfo = _files(tmp_path, None, str(2**63 - 4096), 2 * 1024 * 1024)  # cgroup v1 "unlimited"
+    assert memory_limit_mb(cgroups, meminfo) == 2048
+
+
+def test_nothing_readable(tmp_path: Path) -> None:
+    cgroups, meminfo = _files(tmp_path, None, None, None)
+    assert memory_limit_mb(cgroups, meminfo) is None
