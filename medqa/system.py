@@ -9,7 +9,9 @@ _CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory
 _MEMINFO = Path("/proc/meminfo")
 
 
-def memory_limit_mb(cgroup_files: tuple[Path, ...] = _CGROUP_LIMITS, meminfo: Path = _MEMINFO) -> float | None:
+def memory_limit_mb(
+    cgroup_files: tuple[Path, ...] = _CGROUP_LIMITS, meminfo: Path = _MEMINFO
+) -> float | None:
     """The memory this process may use in MB: the container's limit if set, else the machine's total.
 
     ``None`` where neither can be read (not Linux).
