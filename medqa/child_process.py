@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from medqa import errors, settings
 
@@ -27,9 +28,9 @@ from medqa import errors, settings
 FAILED_PREFIX = "failed"
 
 
-def report_failure(error: errors.MedQAError) -> None:
-    """Child side: print ``error`` for the parent to raise again as the same type."""
-    print(FAILED_PREFIX, type(error).__name__, json.dumps(str(error)), flush=True)
+def report_failure(error: errors.MedQAError, stream: TextIO | None = None) -> None:
+    """Child side: print ``error`` (to ``stream``, default stdout) for the parent to raise again as the same type."""
+    print(FAILED_PREFIX, type(error).__name__, json.dumps(str(error)), file=stream or sys.stdout, flush=True)
 
 
 def _exit_reason(returncode: int) -> str:

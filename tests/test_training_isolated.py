@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import signal
 import subprocess
@@ -163,3 +165,26 @@ def test_a_killed_child_is_reported_and_its_scratch_removed(
     snap = progress.snapshot()
     assert snap.state == FAILED and "SIGKILL" in (snap.error or "")
     assert _leftovers() == [] and registry.list_runs() == []
+
+
+def test_events_go_to_their_own_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    events = io.StringIO()
+    ReportingProgress(stream=events).log("hello")
+    assert capsys.readouterr().out == ""
+    assert replay(events.getvalue().strip(), progress := Progress())
+    assert progress.snapshot().log[0].endswith("hello")
+
+
+def test_the_child_command_prints_only_reports_on_stdout(workdirs: Path) -> None:
+    """A failing ``train --events`` child: one failure report on stdout, and the rest on stderr."""
+    config = workdirs / "config.json"
+    config.write_text(json.dumps(preset("original", data="no-such-set").to_dict()))
+    finished = subprocess.run(
+        [sys.executable, "-m", "medqa", "train", "--config", str(config), "--out", "x", "--events"],
+        capture_output=True, text=True, env=dict(os.environ), cwd=settings.PROJECT_ROOT, timeout=300,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    lines = finished.stdout.splitlines()
+    assert finished.returncode == 2
+    assert all(line.startswith(("event ", "failed ")) for line in lines), lines
+    assert lines[-1].startswith("failed DataNotFoundError ")

@@ -77,14 +77,19 @@ def _train_as_child(options: argparse.Namespace) -> int:
     from medqa.training.isolated import ReportingProgress, cancel_on_request
     from medqa.training.trainer import train
 
+    # stdout carries only the parent's event lines; anything a library prints goes to stderr, so it can
+    # never run into an event line.
+    events, sys.stdout = sys.stdout, sys.stderr
     try:
         config = _config(options)
-        progress = ReportingProgress()
+        progress = ReportingProgress(stream=events)
         cancel_on_request(progress)
         train(config, options.out, progress, overwrite=options.overwrite)
     except MedQAError as error:
-        report_failure(error)
+        report_failure(error, events)
         return 2
+    finally:
+        sys.stdout = events
     return 0
 
 

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from medqa import settings
 from medqa.child_process import run_medqa
@@ -40,11 +40,19 @@ _CANCEL_POLL_SECONDS = 0.2
 
 
 class ReportingProgress(Progress):
-    """Child side: a :class:`Progress` that also prints each write as an event line for the parent."""
+    """Child side: a :class:`Progress` that also prints each write as an event line for the parent.
+
+    Args:
+        stream: where event lines go (default: ``sys.stdout`` at creation).
+    """
+
+    def __init__(self, *args: Any, stream: TextIO | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stream = stream or sys.stdout
 
     def _report(self, call: str, *args: Any, **kwargs: Any) -> None:
         payload = json.dumps({"call": call, "args": args, "kwargs": kwargs})
-        print(EVENT_PREFIX, payload, flush=True)
+        print(EVENT_PREFIX, payload, file=self._stream, flush=True)
 
     def log(self, message: str) -> None:
         super().log(message)
