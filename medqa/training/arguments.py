@@ -219,7 +219,7 @@ PRESET_DESCRIPTIONS = {
     RECOMMENDED: (
         "500 varied full-MedQuAD pairs (question, keywords, synonym queries) plus masked-description "
         "queries from 4000 more, no-duplicate batches of 32, 1 epoch at lr 2e-5 with distillation to the "
-        "base model: better than the base on held-out and on plain-language questions (~15 min on 2 cores)."
+        "base model: better than the base on held-out and on plain-language questions (~17 min on 2 cores)."
     ),
 }
 
