@@ -19,12 +19,10 @@ import os
 import re
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medqa import settings
 from medqa.errors import HubError, HubImportError, PublishError, RunNameError
 from medqa.training import model_card, registry
 
@@ -245,7 +243,7 @@ def import_run(
 
     repo_id = check_repo_id(repo_id, error=HubImportError)
     name = registry.sanitize_run_name(name or repo_id.rsplit("/", 1)[-1])
-    final = settings.models_dir() / name
+    final = registry.run_path(name)
     if final.exists() and not overwrite:
         raise RunNameError(f"A run named {name!r} already exists; choose another name.")
     if hub_offline():
@@ -254,7 +252,7 @@ def import_run(
         )
     token = resolve_token(token)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    tmp = registry.scratch_folder(final)
     try:
         try:
             from huggingface_hub import snapshot_download

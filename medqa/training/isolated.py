@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from medqa import settings
 from medqa.child_process import run_medqa
 from medqa.errors import MedQAError, TrainingCancelled, TrainingError
 from medqa.training import registry
@@ -128,12 +126,6 @@ def _forward_cancel(progress: Progress, child: subprocess.Popen) -> None:
     threading.Thread(target=watch, name="medqa-cancel-forwarder", daemon=True).start()
 
 
-def _remove_scratch_folders(name: str) -> None:
-    """What a killed child left of run ``name`` (its atomic save never happened, so nothing else)."""
-    for leftover in settings.models_dir().glob(f".tmp-{name}-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
 def train_in_child(
     config: TrainingConfig, name: str, progress: Progress | None = None, *, overwrite: bool = False
 ) -> registry.Run:
@@ -167,7 +159,7 @@ def train_in_child(
             )
         except MedQAError as error:
             if not progress.snapshot().done:  # the child could not say so itself (crashed, killed)
-                _remove_scratch_folders(name)
+                registry.remove_scratch_folders(registry.run_path(name))
                 progress.log(f"Failed: {error}")
                 state = CANCELLED if isinstance(error, TrainingCancelled) else FAILED
                 progress.finish(state, error=str(error))

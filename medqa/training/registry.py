@@ -144,6 +144,17 @@ def _read_run(folder: Path) -> Run | RunProblem:
     )
 
 
+def scratch_folder(final: Path) -> Path:
+    """A new hidden folder name beside ``final`` to write a run into before :func:`place_run` renames it."""
+    return final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+
+
+def remove_scratch_folders(final: Path) -> None:
+    """Delete what a killed writer left of ``final`` (its scratch folders; the run itself never existed)."""
+    for leftover in final.parent.glob(f".tmp-{final.name}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
 def place_run(tmp: Path, final: Path, overwrite: bool = False) -> None:
     """Move a complete run folder ``tmp`` to ``final`` (a rename in the same folder, so it is atomic).
 

@@ -350,7 +350,7 @@ def train(
     if progress.run_name is None:
         progress.run_name = name
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    tmp = registry.scratch_folder(final)
     started = time.perf_counter()
     try:
         run = _train_into(config, name, tmp, final, progress, overwrite, data, started)
