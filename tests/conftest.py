@@ -19,6 +19,27 @@ from streamlit.testing.v1 import AppTest
 
 REAL_SOURCE = os.environ.get("MEDQA_MEDQUAD_SOURCE")
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-bf16",
+        choices=("auto", "native", "none"),
+        default="auto",
+        help="force medqa's native-bf16 CPU detection (MEDQA_CPU_BF16) for the whole run and its child "
+        "processes: 'native' takes the bf16 code paths on any CPU, 'none' the fp32 ones, 'auto' reads the CPU",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from medqa import models
+
+    forced = config.getoption("--cpu-bf16")
+    if forced == "auto":
+        os.environ.pop(models.CPU_BF16_ENV, None)
+    else:
+        os.environ[models.CPU_BF16_ENV] = forced
+
+
 #: (folder, source, focus, synonyms, [(qtype, question, answer), ...])
 FIXTURE_DOCUMENTS: list[tuple[str, str, str, list[str], list[tuple[str, str, str]]]] = []
 

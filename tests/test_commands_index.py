@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from medqa import models
 from medqa.cli import main
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.precision]
 
 
 def test_builds_then_reports_the_cache(
@@ -20,7 +22,10 @@ def test_builds_then_reports_the_cache(
     shutil.copytree(fixture_data_dir / "cache", workdirs / "data" / "cache")
     assert main(["index", "--corpus", "curated"]) == 0
     first = capsys.readouterr().out
-    assert "pairs of 'curated' with 'base' (fp32): built in" in first
+    built = re.search(r"pairs of 'curated' with 'base' \((fp32|bf16)\): built in", first)
+    assert built, first
+    if not models.cpu_flags_bf16():  # without native bf16 (real or forced) auto never picks bf16
+        assert built.group(1) == "fp32"
     assert main(["index", "--corpus", "curated"]) == 0
     second = capsys.readouterr().out
     assert "already cached" in second

