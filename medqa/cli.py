@@ -25,7 +25,9 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available command."""
-    parser = argparse.ArgumentParser(prog="python -m medqa", description=__doc__.splitlines()[0])
+    # ``medqa`` when run as the installed console script, ``python -m medqa`` otherwise.
+    prog = "python -m medqa" if sys.argv[0].endswith("__main__.py") else "medqa"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
         try:
