@@ -3,9 +3,10 @@
 Two tasks, base model (all-MiniLM-L6-v2):
 
 1. **curated held-out**: index the curated *train* split (400 pairs), ask the 120 *test* questions, and
-   check the focus of the top hits (hit@1, hit@3, MRR@10);
+   check the concept of the top hits (Accuracy@1, Accuracy@3, MRR@10; medqa.evaluation.relevance);
 2. **consumer questions over the full corpus** (16.4k pairs): the hand-written plain-language questions
-   of ``medqa/resources/consumer_questions.csv``, judged by expected focus.
+   of ``medqa/resources/consumer_questions.csv``, judged by concept (same focus or synonym, UMLS CUI,
+   or a reviewed accept list).
 
 Dense layouts: question only, "focus: question", answer only, "focus: question answer", at 128 and
 256 tokens; BM25 layouts: question, question + focus + synonyms, question + answer, everything. Also
@@ -33,12 +34,13 @@ import pandas as pd
 from medqa.consumer_questions import load_consumer_questions
 from medqa.data import schema as col
 from medqa.data.store import load_corpus
+from medqa.evaluation.metrics import REPORT_METRICS, display_name, first_relevant_rank, rank_metrics
+from medqa.evaluation.relevance import RelevanceJudge, expectation
 from medqa.retrieval.bm25 import FIELD_CHOICES as BM25_FIELDS
 from medqa.retrieval.bm25 import BM25Index
 from medqa.retrieval.dense import DenseIndex, DenseSettings
 from medqa.retrieval.encoder import load_query_encoder
 from medqa.retrieval.fusion import reciprocal_rank_fusion, top_rows
-from medqa.retrieval.quality import first_relevant_rank, focus_metrics
 
 DEPTH = 10
 CANDIDATES = 100
@@ -60,14 +62,16 @@ class _Tee:
 
 
 def _line(label: str, ranks: list[int | None]) -> str:
-    metrics = focus_metrics(ranks, ks=(1, 3))
-    return f"  {label:<44} hit@1 {metrics['hit@1']:.3f}  hit@3 {metrics['hit@3']:.3f}  MRR@10 {metrics['mrr@10']:.3f}"
+    means = rank_metrics(ranks, accuracy_at=(1, 3), mrr_at=(10,)).mean()
+    figures = "  ".join(f"{display_name(metric)} {means[metric]:.3f}" for metric in REPORT_METRICS)
+    return f"  {label:<44} {figures}"
 
 
-def _ranks(rankings: list[np.ndarray], foci: np.ndarray, expected: list[list[str]]) -> list[int | None]:
+def _ranks(rankings: list[np.ndarray], ids: np.ndarray, relevant: list[frozenset[str]]) -> list[int | None]:
+    """First relevant rank per question, judged by concept (medqa.evaluation.relevance)."""
     return [
-        first_relevant_rank(foci[rows[:DEPTH]], wanted)
-        for rows, wanted in zip(rankings, expected, strict=True)
+        first_relevant_rank(ids[rows[:DEPTH]].tolist(), wanted)
+        for rows, wanted in zip(rankings, relevant, strict=True)
     ]
 
 
@@ -75,7 +79,8 @@ def run_task(
     title: str, corpus: pd.DataFrame, questions: list[str], expected: list[list[str]], dense_layouts, out
 ) -> None:
     print(f"\n== {title}: {len(questions)} questions over {len(corpus):,} pairs ==", file=out, flush=True)
-    foci = corpus[col.FOCUS].astype(str).to_numpy()
+    ids = corpus[col.ID].astype(str).to_numpy()
+    relevant = RelevanceJudge(corpus).relevant_for([expectation(names) for names in expected])
     vectors = load_query_encoder("base").encode(questions)
     dense_rankings: dict[str, list[np.ndarray]] = {}
     print(" dense (cosine):", file=out)
@@ -87,7 +92,7 @@ def run_task(
         rankings = [top_rows(row_scores, CANDIDATES) for row_scores in scores]
         dense_rankings[f"{fields}@{length}"] = rankings
         note = "cached" if index.from_cache else f"built in {seconds:.0f} s"
-        print(_line(f"{fields} @{length} ({note})", _ranks(rankings, foci, expected)), file=out, flush=True)
+        print(_line(f"{fields} @{length} ({note})", _ranks(rankings, ids, relevant)), file=out, flush=True)
     print(" BM25:", file=out)
     bm25_rankings: dict[str, list[np.ndarray]] = {}
     for fields in BM25_FIELDS:
@@ -96,7 +101,7 @@ def run_task(
             top_rows(index.scores(question), CANDIDATES, positive_only=True) for question in questions
         ]
         bm25_rankings[fields] = rankings
-        print(_line(fields, _ranks(rankings, foci, expected)), file=out, flush=True)
+        print(_line(fields, _ranks(rankings, ids, relevant)), file=out, flush=True)
     print(" fusion (RRF, k=60):", file=out)
 
     def fused(*rankings_lists: list[np.ndarray]) -> list[np.ndarray]:
@@ -119,15 +124,15 @@ def run_task(
     for dense_name, bm25_name in combos:
         if dense_name in dense_rankings:
             rankings = fused(dense_rankings[dense_name], bm25_rankings[bm25_name])
-            print(_line(f"dense {dense_name} + bm25 {bm25_name}", _ranks(rankings, foci, expected)), file=out)
+            print(_line(f"dense {dense_name} + bm25 {bm25_name}", _ranks(rankings, ids, relevant)), file=out)
     if "answer@128" in dense_rankings:
         rankings = fused(
             dense_rankings["focus_question@256"], dense_rankings["answer@128"],
             bm25_rankings["question_focus_synonyms"],
         )  # fmt: skip
-        print(_line("dense focus_question + dense answer + bm25", _ranks(rankings, foci, expected)), file=out)
+        print(_line("dense focus_question + dense answer + bm25", _ranks(rankings, ids, relevant)), file=out)
         rankings = fused(dense_rankings["focus_question@256"], dense_rankings["answer@128"])
-        print(_line("dense focus_question + dense answer", _ranks(rankings, foci, expected)), file=out)
+        print(_line("dense focus_question + dense answer", _ranks(rankings, ids, relevant)), file=out)
 
 
 def main() -> None:
@@ -145,7 +150,7 @@ def main() -> None:
         ("focus_question_answer", 128), ("focus_question_answer", 256),
     ]  # fmt: skip
     run_task(
-        "curated held-out (index train split, ask test questions, judged by focus)",
+        "curated held-out (index train split, ask test questions, judged by concept)",
         train, test[col.QUESTION].tolist(), [[focus] for focus in test[col.FOCUS]], all_layouts, out,
     )  # fmt: skip
     consumer = load_consumer_questions()
@@ -153,7 +158,7 @@ def main() -> None:
     if not arguments.skip_full_answers:
         full_layouts += [("answer", 128), ("focus_question_answer", 128)]
     run_task(
-        "consumer questions, full corpus (judged by expected focus)",
+        "consumer questions, full corpus (judged by concept)",
         load_corpus("full"), consumer["question"].tolist(), consumer["expected_focus"].tolist(), full_layouts, out,
     )  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

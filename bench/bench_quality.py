@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from medqa.consumer_questions import load_consumer_questions, load_out_of_domain_questions
+from medqa.consumer_questions import load_out_of_domain_questions
+from medqa.evaluation import sets
+from medqa.evaluation.metrics import REPORT_METRICS, display_name, first_relevant_rank, rank_metrics
 from medqa.retrieval.abstain import calibration_half
 from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine
-from medqa.retrieval.quality import first_relevant_rank, focus_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "quality.txt"
 K = 10
@@ -44,32 +45,30 @@ def main() -> None:
         lines.append(text)
 
     engine = Engine.from_dataset("full", "base", progress=lambda done, total: None)
-    consumer = load_consumer_questions()
-    questions = consumer["question"].tolist()
-    expected = consumer["expected_focus"].tolist()
+    consumer = sets.consumer("full")  # judged by concept (medqa.evaluation.relevance)
+    questions = list(consumer.queries)
+    expected = list(consumer.relevant)
     say(
         f"consumer questions: {len(questions)} over the full corpus ({len(engine):,} answered pairs), base model"
     )
-    say(f"{'mode':<8} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'MRR@10':>7}")
+    say(f"{'mode':<8} " + " ".join(f"{display_name(metric):>11}" for metric in REPORT_METRICS))
     scores: dict[str, dict[str, float]] = {}
     misses: dict[str, list[tuple[str, str, str]]] = {}
+    focus_of = dict(zip(consumer.queries, consumer.focus, strict=True))
     for mode in MODES:
         ranks = []
         misses[mode] = []
         for question, wanted in zip(questions, expected, strict=True):
             result = engine.search(question, K, mode=mode)
-            rank = first_relevant_rank([hit.focus for hit in result.hits], wanted)
+            rank = first_relevant_rank([hit.part_ids or (hit.id,) for hit in result.hits], wanted)
             ranks.append(rank)
             if rank != 1:
                 top = result.hits[0].focus if result.hits else "(nothing)"
-                misses[mode].append((question, " | ".join(wanted), top))
-        metrics = focus_metrics(ranks, ks=(1, 3, 5))
+                misses[mode].append((question, focus_of[question], top))
+        metrics = rank_metrics(ranks).mean().to_dict()
         scores[mode] = metrics
-        say(
-            f"{mode:<8} {metrics['hit@1']:6.3f} {metrics['hit@3']:6.3f} {metrics['hit@5']:6.3f} "
-            f"{metrics['mrr@10']:7.3f}"
-        )
-    best = max(MODES, key=lambda mode: scores[mode]["hit@1"] + scores[mode]["hit@3"])
+        say(f"{mode:<8} " + " ".join(f"{metrics[metric]:11.3f}" for metric in REPORT_METRICS))
+    best = max(MODES, key=lambda mode: scores[mode]["accuracy@1"] + scores[mode]["accuracy@3"])
     say(f"best mode by the mean of hit@1 and hit@3: {best}; engine default: {DEFAULT_MODE}")
     if best != DEFAULT_MODE:
         say("WARNING: the engine's DEFAULT_MODE is not the best mode measured here")

@@ -272,3 +272,21 @@ def test_matches_sentence_transformers_on_random_cases(st_evaluator_class):
         rankings[f"q{q}"] = rng.sample(corpus, rng.randint(0, 25))  # some shorter than the cut-offs
         relevant[f"q{q}"] = set(rng.sample(corpus, rng.randint(1, 8)))
     assert_matches_st(st_evaluator_class, rankings, relevant)
+
+
+def test_similarity_metrics_ranks_by_dot_product() -> None:
+    import numpy as np
+
+    from medqa.evaluation.metrics import similarity_metrics
+
+    docs = np.array([[1.0, 0.0], [0.0, 1.0], [0.7071, 0.7071]], dtype=np.float32)
+    queries = np.array([[0.0, 1.0], [1.0, 0.1]], dtype=np.float32)
+    table = similarity_metrics(queries, docs, ["a", "b", "c"], [{"c"}, {"a"}], query_ids=["q1", "q2"])
+    # q1 ranks b, c, a: the relevant c is second; q2 ranks a first.
+    assert table.loc["q1", "mrr@10"] == pytest.approx(0.5)
+    assert table.loc["q1", "accuracy@1"] == 0.0
+    assert table.loc["q2", "accuracy@1"] == 1.0
+    with pytest.raises(EvaluationError, match="same width"):
+        similarity_metrics(queries, docs[:, :1], ["a", "b", "c"], [{"c"}, {"a"}])
+    with pytest.raises(EvaluationError, match="document ids"):
+        similarity_metrics(queries, docs, ["a", "b"], [{"c"}, {"a"}])

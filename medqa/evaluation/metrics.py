@@ -20,12 +20,21 @@ Two choices go beyond what sentence-transformers has to decide:
 * A ranking that repeats an id keeps only its first occurrence, so the ranking is over distinct
   documents (sentence-transformers never sees repeats; counting them twice could push recall
   above 1).
+
+This is medqa's one scoring path: the Compare page and CLI (:mod:`medqa.evaluation.runner`), the
+trainer's in-run evaluation and every bench script score rankings with :func:`per_query_metrics`, or,
+when only the first relevant rank matters (answers shown to a user, each possibly merging several
+pairs), with :func:`first_relevant_rank` and :func:`rank_metrics`, which give the same ``accuracy@k``
+and ``mrr@k`` values. Metric names are the column names here (``accuracy@k`` as sentence-transformers
+and saved runs name it: "a right answer in the top k", called hit@k in the IR literature); labels on
+screen and in reports come from :func:`display_name`. Which pairs are right for a question comes from
+:mod:`medqa.evaluation.sets` (by answer) or :mod:`medqa.evaluation.relevance` (by concept).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,6 +83,73 @@ def display_name(metric: str) -> str:
     if not sep or prefix not in _DISPLAY_PREFIX:
         return metric
     return f"{_DISPLAY_PREFIX[prefix]}@{k}"
+
+
+#: The three figures every quality report leads with (right answer first, in the top 3, MRR@10).
+REPORT_METRICS: tuple[str, ...] = ("accuracy@1", "accuracy@3", "mrr@10")
+
+
+def first_relevant_rank(ranked: Sequence[str | Collection[str]], relevant: Collection[str]) -> int | None:
+    """1-based rank of the first relevant item of a ranking, or ``None`` when none is relevant.
+
+    Args:
+        ranked: Best first. Each item is a corpus id, or a collection of ids for a result that merges
+            several pairs (an Ask answer's ``part_ids``): it is relevant when any of its ids is.
+        relevant: The ids that count as correct.
+
+    Raises:
+        EvaluationError: ``relevant`` is one bare string (a common slip: it would be read as letters).
+    """
+    if isinstance(relevant, str):
+        raise EvaluationError("The relevant answers must be a collection of ids, not one string.")
+    wanted = relevant if isinstance(relevant, (set, frozenset)) else set(relevant)
+    for rank, item in enumerate(ranked, start=1):
+        ids = (item,) if isinstance(item, str) else item
+        if any(pair_id in wanted for pair_id in ids):
+            return rank
+    return None
+
+
+def rank_metrics(
+    ranks: Sequence[int | None],
+    *,
+    query_ids: Sequence[str] | None = None,
+    accuracy_at: Iterable[int] = (1, 3, 5, 10),
+    mrr_at: Iterable[int] = (10,),
+) -> pd.DataFrame:
+    """``accuracy@k`` and ``mrr@k`` per query from the rank of its first relevant item.
+
+    The same definitions as :func:`per_query_metrics` (which calls this), for rankings whose items
+    are not single ids. ``None`` (or a missing value) means nothing relevant was retrieved.
+
+    Returns:
+        One row per query (indexed by ``query_ids`` or positions) with float columns
+        ``accuracy@k`` then ``mrr@k``.
+
+    Raises:
+        EvaluationError: A rank below 1, a bad cut-off, or as many ids as ranks not given.
+    """
+    acc_ks = _check_ks("accuracy_at", accuracy_at)
+    mrr_ks = _check_ks("mrr_at", mrr_at)
+    # 0 stands for "nothing relevant retrieved" below.
+    values = np.array([0 if rank is None or pd.isna(rank) else int(rank) for rank in ranks], dtype=np.int64)
+    if len(values) and (values == 0).sum() != sum(rank is None or pd.isna(rank) for rank in ranks):
+        raise EvaluationError("Ranks start at 1 (None when nothing relevant was retrieved).")
+    if (values < 0).any():
+        raise EvaluationError("Ranks start at 1 (None when nothing relevant was retrieved).")
+    if query_ids is None:
+        index = pd.RangeIndex(len(values), name="query_id")
+    else:
+        if len(query_ids) != len(values):
+            raise EvaluationError(f"Got {len(query_ids)} query ids for {len(values)} ranks; they must match.")
+        index = pd.Index(list(query_ids), name="query_id")
+    found = values > 0
+    columns: dict[str, np.ndarray] = {}
+    for k in acc_ks:
+        columns[f"accuracy@{k}"] = (found & (values <= k)).astype(np.float64)
+    for k in mrr_ks:
+        columns[f"mrr@{k}"] = np.where(found & (values <= k), 1.0 / np.maximum(values, 1), 0.0)
+    return pd.DataFrame(columns, index=index)
 
 
 def _check_ks(name: str, ks: Iterable[int]) -> tuple[int, ...]:
@@ -167,16 +243,19 @@ def per_query_metrics(
     has_hit = hits.any(axis=1)
     first_hit_rank = np.where(has_hit, hits.argmax(axis=1) + 1, 0)
 
+    # accuracy@k and mrr@k depend only on the first relevant rank: one definition, in rank_metrics.
+    by_rank = rank_metrics(
+        [int(rank) if rank else None for rank in first_hit_rank], accuracy_at=acc_ks, mrr_at=mrr_ks
+    )
     columns: dict[str, np.ndarray] = {}
     for k in acc_ks:
-        columns[f"accuracy@{k}"] = (cum_hits[:, k - 1] > 0).astype(np.float64)
+        columns[f"accuracy@{k}"] = by_rank[f"accuracy@{k}"].to_numpy()
     for k in pr_ks:
         columns[f"precision@{k}"] = cum_hits[:, k - 1] / k
     for k in pr_ks:
         columns[f"recall@{k}"] = cum_hits[:, k - 1] / n_relevant
     for k in mrr_ks:
-        in_top = has_hit & (first_hit_rank <= k)
-        columns[f"mrr@{k}"] = np.where(in_top, 1.0 / np.maximum(first_hit_rank, 1), 0.0)
+        columns[f"mrr@{k}"] = by_rank[f"mrr@{k}"].to_numpy()
     for k in ndcg_ks:
         dcg = hits[:, :k] @ discounts[:k]
         ideal_count = np.minimum(n_relevant, k).astype(np.int64)
@@ -204,3 +283,39 @@ def aggregate(per_query: pd.DataFrame) -> dict[str, float]:
         raise EvaluationError("No query with a relevant answer was scored, so there is nothing to average.")
     numeric = per_query.select_dtypes(include="number")
     return {str(column): float(value) for column, value in numeric.mean().items()}
+
+
+def similarity_metrics(
+    query_vectors: np.ndarray,
+    doc_vectors: np.ndarray,
+    doc_ids: Sequence[str],
+    relevant: Sequence[Iterable[str]],
+    *,
+    query_ids: Sequence[str] | None = None,
+    depth: int = 100,
+) -> pd.DataFrame:
+    """Rank documents by dot product (cosine for normalised rows) and score with :func:`per_query_metrics`.
+
+    What sentence-transformers' ``InformationRetrievalEvaluator`` does with cosine similarity, through
+    medqa's one scoring path; used by the trainer's in-run evaluation and the recipe experiments.
+
+    Args:
+        query_vectors: One row per query.
+        doc_vectors: One row per document, same width.
+        doc_ids: Id of each document row.
+        relevant: Per query, the ids that count as correct.
+        query_ids: Row labels of the result.
+        depth: Documents ranked per query (``map@100`` needs 100).
+
+    Raises:
+        EvaluationError: The shapes or lengths disagree.
+    """
+    from medqa.retrieval.fusion import top_rows
+
+    if query_vectors.ndim != 2 or doc_vectors.ndim != 2 or query_vectors.shape[1] != doc_vectors.shape[1]:
+        raise EvaluationError("Query and document embeddings must be 2-D with the same width.")
+    if len(doc_ids) != len(doc_vectors):
+        raise EvaluationError(f"Got {len(doc_ids)} document ids for {len(doc_vectors)} embeddings.")
+    ids = np.asarray([str(value) for value in doc_ids], dtype=object)
+    ranked = [ids[top_rows(scores, depth)].tolist() for scores in query_vectors @ doc_vectors.T]
+    return per_query_metrics(ranked, relevant, query_ids=query_ids)

@@ -5,11 +5,13 @@ Three kinds of set, each tied to the corpus it is judged against (relevant ids a
 * :func:`heldout`: the curated test split. A query's relevant ids are its own pair (when the corpus
   holds it) and every corpus pair whose answer text is exactly the same (MedQuAD repeats some
   answers word for word under different questions, and retrieving the twin is not a mistake).
-* :func:`consumer`: plain-language questions kept in the repository, judged by expected focus area:
-  every corpus pair about an expected focus (compared ignoring case and spacing) is relevant, so a
-  metric such as accuracy@3 reads "a pair about the expected focus is in the top 3".
+* :func:`consumer`: plain-language questions kept in the repository, judged by concept
+  (:mod:`medqa.evaluation.relevance`: same focus or synonym after normalisation, same UMLS concepts,
+  or a reviewed accept list), so a metric such as accuracy@3 reads "a pair about the expected topic
+  is in the top 3".
 * :func:`from_csv`: an uploaded CSV with a query column and either a relevant answer column (matched
-  to corpus answers by exact text, then by normalised text) or a focus column.
+  to corpus answers by exact text, then by normalised text) or a focus column (optionally with
+  ``expected_cui`` and ``accept`` columns), judged by concept like the consumer set.
 
 Queries without any relevant id in the corpus are dropped when the set is built (with a note), so
 every system is scored on exactly the same queries.
@@ -29,9 +31,9 @@ import pandas as pd
 
 from medqa.data import schema as col
 from medqa.data import store
-from medqa.data.templates import normalise_focus
 from medqa.data.upload import decode_csv, guess_column, read_csv_text
 from medqa.errors import CSVImportError, EvaluationError
+from medqa.evaluation.relevance import Expectation, RelevanceJudge, expectation
 
 HELDOUT = "heldout"
 CONSUMER = "consumer"
@@ -45,6 +47,13 @@ _QUERY_NAMES = ("query", "question", "questions", "queries", "prompt", "q", "anc
 _ANSWER_NAMES = ("relevant_answer", "answer", "answers", "relevant", "expected_answer", "positive", "a")
 _FOCUS_NAMES = ("focus", "expected_focus", "focus_area", "topic", "category", "condition", "disease")
 _QTYPE_NAMES = ("qtype", "question_type", "type")
+_CUI_NAMES = ("expected_cui", "cui", "cuis", "umls_cui")
+_ACCEPT_NAMES = ("accept", "accepted", "also_accept")
+#: How a topic-judged set decides, in one sentence (shown with results).
+JUDGED_BY_CONCEPT_NOTE = (
+    "Judged by concept: a pair counts when its focus or a synonym names the expected topic, its UMLS "
+    "concepts are the topic's, or a reviewer accepted its focus (medqa.evaluation.relevance)."
+)
 #: Several expected focus areas in one CSV cell are separated by ``|`` or ``;``.
 _FOCUS_SEPARATOR = re.compile(r"\s*[|;]\s*")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -245,19 +254,29 @@ def heldout(
 
 def _focus_rows(
     queries: Sequence[str],
-    expected: Sequence[Sequence[str]],
+    expected: Sequence[Expectation],
     qtypes: Sequence[str],
     query_ids: Sequence[str],
     corpus: pd.DataFrame,
 ) -> list[tuple[str, str, set[str], str, str]]:
-    by_focus = _ids_by(corpus, corpus[col.FOCUS].astype(str).map(normalise_focus))
-    rows = []
-    for query_id, query, focus_names, qtype in zip(query_ids, queries, expected, qtypes, strict=True):
-        relevant: set[str] = set()
-        for name in focus_names:
-            relevant |= by_focus.get(normalise_focus(name), set())
-        rows.append((query_id, query, relevant, focus_names[0] if focus_names else "", qtype))
-    return rows
+    """Rows judged by concept (:class:`medqa.evaluation.relevance.RelevanceJudge`)."""
+    judge = RelevanceJudge(corpus)
+    return [
+        (query_id, query, set(judge.relevant_ids(expectation)), expectation.primary, qtype)
+        for query_id, query, expectation, qtype in zip(query_ids, queries, expected, qtypes, strict=True)
+    ]
+
+
+def _expectations(table: pd.DataFrame, focus: str, cui: str | None, accept: str | None) -> list[Expectation]:
+    """One :class:`Expectation` per row from a focus column and optional CUI / accept columns."""
+    return [
+        expectation(
+            _as_focus_list(focus_value),
+            _as_focus_list(table[cui].iloc[row]) if cui else (),
+            _as_focus_list(table[accept].iloc[row]) if accept else (),
+        )
+        for row, focus_value in enumerate(table[focus])
+    ]
 
 
 def _as_focus_list(value: object) -> list[str]:
@@ -303,7 +322,12 @@ def consumer(corpus_name: str = store.FULL, *, corpus: pd.DataFrame | None = Non
     )
     rows = _focus_rows(
         [str(q) for q in questions["question"]],
-        [_as_focus_list(value) for value in questions["expected_focus"]],
+        _expectations(
+            questions,
+            "expected_focus",
+            "expected_cui" if "expected_cui" in questions.columns else None,
+            "accept" if "accept" in questions.columns else None,
+        ),
         qtypes,
         query_ids,
         corpus,
@@ -314,7 +338,7 @@ def consumer(corpus_name: str = store.FULL, *, corpus: pd.DataFrame | None = Non
         corpus_name=corpus_name,
         rows=rows,
         judged_by=JUDGED_BY_FOCUS,
-        notes=["Judged by focus area: any pair about an expected focus counts as correct."],
+        notes=[JUDGED_BY_CONCEPT_NOTE],
         what_is_missing="no pair in the corpus is about their expected focus area.",
     )
 
@@ -420,10 +444,10 @@ def from_csv(
         )
 
     assert focus is not None
-    rows = _focus_rows(
-        query_texts, [_as_focus_list(value) for value in table[focus]], qtypes, query_ids, corpus
-    )
-    notes.append("Judged by focus area: any pair about an expected focus counts as correct.")
+    cui = guess_column(list(table.columns), _CUI_NAMES)
+    accept = guess_column(list(table.columns), _ACCEPT_NAMES)
+    rows = _focus_rows(query_texts, _expectations(table, focus, cui, accept), qtypes, query_ids, corpus)
+    notes.append(JUDGED_BY_CONCEPT_NOTE)
     return _build(
         name=UPLOAD,
         label=f"Uploaded: {file_name}",
