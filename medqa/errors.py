@@ -65,3 +65,11 @@ class EvaluationError(MedQAError):
 
 class TrainingCancelled(TrainingError):
     """A training run was cancelled before it finished; nothing was saved."""
+
+
+class DatasetNameError(MedQAError, ValueError):
+    """A dataset name is invalid, reserved (``full``, ``curated``) or already taken."""
+
+
+class StorageError(MedQAError):
+    """medqa's files could not be written (disk full, read-only or missing folder); nothing was replaced."""

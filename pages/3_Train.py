@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from medqa import system
+from medqa import models, system
 from medqa.data import store
 from medqa.errors import MedQAError
 from medqa.training import arguments, hub, job, registry, summary
@@ -87,6 +87,15 @@ if current is not None and not running:
         st.error(snap.error or current.error or "The training failed.", icon=":material/error:")
 
 st.header("New training")
+can_train = models.torch_available()
+if not can_train:
+    st.info(
+        "Training is not installed on this server: it needs torch and sentence-transformers, which the lean "
+        "server install (requirements.txt) leaves out. Install them with `pip install -r "
+        "requirements-train.txt` and restart the app, or train on your own computer (`make run` installs "
+        "them), publish the run to the Hugging Face Hub and import it below.",
+        icon=":material/info:",
+    )
 memory_mb = system.memory_limit_mb()
 if memory_mb is not None and memory_mb < TRAINING_MEMORY_HINT_MB:
     st.warning(
@@ -147,7 +156,11 @@ run_name = st.text_input(
     disabled=running,
 )
 if st.button(
-    "Start training", type="primary", icon=":material/play_arrow:", key="start_training", disabled=running
+    "Start training",
+    type="primary",
+    icon=":material/play_arrow:",
+    key="start_training",
+    disabled=running or not can_train,
 ):
     try:
         distilling = settings["distill_weight"] > 0
@@ -165,10 +178,10 @@ if st.button(
         st.rerun()
 
 st.header("Trained runs")
-try:
-    secret_token = st.secrets.get("HF_TOKEN")
-except Exception:  # no secrets file: fine, the field or HF_TOKEN is used
-    secret_token = None
+# The deployer's token (secrets, HF_TOKEN, hf auth login) only for an admin session (medqa.access);
+# a visitor acts with the token they type, or none.
+admin = common.admin_unlocked()
+secret_token = common.server_hub_token()
 with st.expander("Import a run from the Hugging Face Hub", icon=":material/cloud_download:"):
     st.caption(
         "A run published from another computer (or any sentence-transformers model): the Ask and Compare "
@@ -185,7 +198,10 @@ with st.expander("Import a run from the Hugging Face Hub", icon=":material/cloud
         try:
             with st.spinner("Downloading..."):
                 imported = hub.import_run(
-                    import_repo, name=import_name or None, token=import_token or secret_token
+                    import_repo,
+                    name=import_name or None,
+                    token=import_token or secret_token,
+                    server_token=False,
                 )
         except MedQAError as error:
             st.error(str(error), icon=":material/error:")
@@ -208,16 +224,18 @@ else:
             "Hugging Face token (write access)",
             type="password",
             key="publish_token",
-            help="Used for this upload only; never stored or shown. Leave empty to use HF_TOKEN from the "
-            "environment or Streamlit secrets.",
+            help="Used for this upload only; never stored or shown."
+            + (" Leave empty to use the server's token." if admin else ""),
         )
-        if secret_token or hub.resolve_token(None):
-            st.caption("A token is configured (HF_TOKEN); the field overrides it.")
+        if secret_token:
+            st.caption("Admin session: the server's token (HF_TOKEN) is used when the field is empty.")
         submitted = st.form_submit_button("Publish", icon=":material/cloud_upload:")
     if submitted:
         try:
             with st.spinner("Uploading..."):
-                result = hub.publish_run(chosen, repo_id, token=token or secret_token, private=private)
+                result = hub.publish_run(
+                    chosen, repo_id, token=token or secret_token, private=private, server_token=False
+                )
         except MedQAError as error:
             st.error(str(error), icon=":material/error:")
         else:

@@ -77,6 +77,9 @@ def test_second_load_comes_from_cache(
     second = medquad.load_medquad(fixture_zip)
     assert second.from_cache
     pd.testing.assert_frame_equal(first.pairs, second.pairs)
+    # Loading caches by content but never makes a table the shared corpus: only a whole build does.
+    assert medquad.load_cached_medquad() is None
+    medquad.set_current(second)
     assert medquad.load_cached_medquad() is not None
 
 

@@ -31,9 +31,10 @@ def test_load_medquad_from_configured_source(
     home = open_page()
     home.button(key="load_medquad").click().run()
     assert not home.exception
-    # The fixture has too few focus areas for the default 40 x 13 curated build: a clear error, no crash.
+    # The fixture has too few focus areas for the default 40 x 13 curated build: a clear error, no crash,
+    # and a failed build does not become the shared corpus.
     assert "focus areas" in home.error[0].value
-    assert [info.name for info in store.list_datasets()] == [store.FULL]
+    assert store.list_datasets() == []
 
 
 def test_unreachable_source_is_a_message_not_a_crash(workdirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,11 +75,18 @@ def test_bad_uploads_show_the_problem(workdirs: Path, content: bytes, message: s
     assert [info.name for info in store.list_datasets()] == ["kept"]
 
 
-def test_build_from_uploaded_archive(workdirs: Path, fixture_zip: Path) -> None:
+def test_build_from_uploaded_archive(
+    workdirs: Path, fixture_zip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDQA_PUBLIC", "0")  # single-user server: admin actions open (medqa.access)
     home = open_page()
     home.file_uploader(key="medquad_zip").upload(
         "MedQuAD-master.zip", fixture_zip.read_bytes(), "application/zip"
     ).run()
     home.button(key="build_zip").click().run()
     assert not home.exception
-    assert [info.name for info in store.list_datasets()] == [store.FULL]
+    # Too few focus areas for the default curated subset: a clear error, and the failed build replaces
+    # nothing; the uploaded archive is not kept on disk either way.
+    assert "focus areas" in home.error[0].value
+    assert store.list_datasets() == []
+    assert not list((workdirs / "data" / "downloads").glob("*.zip"))

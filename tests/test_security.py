@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from medqa import settings
 from medqa.data import store
@@ -275,3 +276,162 @@ def test_token_is_in_no_file_or_log_of_a_training_or_a_failed_publish(
     assert any(path.name == "run.json" for path in written)
     leaks = [str(path) for path in written if FAKE_TOKEN.encode() in path.read_bytes()]
     assert not leaks, f"the token was written to {leaks}"
+
+
+# --- the trust boundary between visitors and the deployer (issue 14 items 1-3) -------------------------
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def _all_text(app) -> str:
+    return "\n".join(text for _kind, text, _html in element_texts(app))
+
+
+@pytest.mark.parametrize(
+    ("address", "public", "password", "opened"),
+    [
+        ("localhost", None, None, True),  # make run: the single user is the deployer
+        ("127.0.0.1", None, None, True),
+        ("::1", None, None, True),
+        (None, None, None, False),  # all interfaces (Streamlit's default, Community Cloud)
+        ("0.0.0.0", None, None, False),
+        ("192.168.1.5", None, None, False),
+        ("localhost", "1", None, False),  # MEDQA_PUBLIC=1: the visitor's view on localhost
+        ("0.0.0.0", "0", None, True),  # MEDQA_PUBLIC=0: declared single-user
+        ("localhost", None, "secret", False),  # a configured password is always asked for
+        ("0.0.0.0", "0", "secret", False),
+    ],
+)
+def test_admin_actions_open_only_for_a_single_user_server(
+    monkeypatch: pytest.MonkeyPatch, address, public, password, opened: bool
+) -> None:
+    from medqa import access
+
+    if public is None:
+        monkeypatch.delenv(access.PUBLIC_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(access.PUBLIC_VARIABLE, public)
+    assert access.open_without_password(address, password) is opened
+
+
+def test_admin_password_comes_from_secrets_or_environment_and_compares_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from medqa import access
+
+    monkeypatch.delenv(access.ADMIN_PASSWORD_VARIABLE, raising=False)
+    assert access.admin_password(None) is None
+    assert access.admin_password({access.ADMIN_PASSWORD_VARIABLE: "from-secrets"}) == "from-secrets"
+    monkeypatch.setenv(access.ADMIN_PASSWORD_VARIABLE, "from-env")
+    assert access.admin_password(None) == "from-env"
+    assert access.password_matches("from-env", "from-env")
+    assert not access.password_matches("from-en", "from-env")
+    assert not access.password_matches("", "")
+    assert not access.password_matches(None, None)
+
+
+@pytest.fixture
+def public_server(workdirs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A server as deployed: bound to all interfaces, no admin password, the deployer's token set."""
+    from medqa import access
+
+    monkeypatch.delenv(access.PUBLIC_VARIABLE, raising=False)
+    monkeypatch.delenv(access.ADMIN_PASSWORD_VARIABLE, raising=False)
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    return workdirs
+
+
+def _loaded_corpus(fixture_zip: Path) -> store.DatasetInfo:
+    full, _ = store.build_datasets(str(fixture_zip), categories=2, per_category=3, test_per_category=1)
+    return full
+
+
+def test_a_visitor_cannot_replace_the_shared_corpus(public_server: Path, fixture_zip: Path) -> None:
+    """Item 2: once a corpus is loaded, neither Load MedQuAD nor an archive upload is offered to a visitor."""
+    full = _loaded_corpus(fixture_zip)
+    home = open_page()
+    assert not home.exception
+    assert not [button for button in home.button if button.key in ("load_medquad", "build_zip")]
+    assert not [
+        uploader for uploader in home.get("file_uploader") if uploader.proto.id.endswith("medquad_zip")
+    ]
+    assert "MEDQA_ADMIN_PASSWORD" in _all_text(home)
+    assert store.list_datasets()[0].fingerprint == full.fingerprint
+
+
+def test_admin_unlock_needs_the_right_password_and_lasts_one_session(
+    public_server: Path, fixture_zip: Path
+) -> None:
+    _loaded_corpus(fixture_zip)
+    home = AppTest.from_file(str(APP_ROOT / "Home.py"), default_timeout=60)
+    home.secrets["MEDQA_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    home.run()
+    home.text_input(key="admin_password_medquad").input("wrong guess")
+    next(button for button in home.button if "Unlock" in button.label).click().run()
+    assert "Wrong admin password" in home.error[0].value
+    assert not [button for button in home.button if button.key == "load_medquad"]
+    assert ADMIN_PASSWORD not in _all_text(home)
+
+    home.text_input(key="admin_password_medquad").input(ADMIN_PASSWORD)
+    next(button for button in home.button if "Unlock" in button.label).click().run()
+    assert not home.exception
+    assert [button for button in home.button if button.key == "load_medquad"]
+    assert ADMIN_PASSWORD not in _all_text(home)
+
+    other = AppTest.from_file(str(APP_ROOT / "Home.py"), default_timeout=60)
+    other.secrets["MEDQA_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    other.run()  # another visitor's session stays locked
+    assert not [button for button in other.button if button.key == "load_medquad"]
+
+
+@pytest.mark.parametrize("name", ["curated", "kept", "full"])
+def test_a_csv_upload_never_replaces_a_dataset(public_server: Path, fixture_zip: Path, name: str) -> None:
+    """Item 3: an upload named like an existing (or reserved) dataset is refused with a clear message."""
+    _loaded_corpus(fixture_zip)
+    store.save_dataset(import_csv(MARKUP_CSV).pairs, "kept", kind="upload", origin="kept.csv")
+    before = {info.name: info.fingerprint for info in store.list_datasets()}
+    home = open_page()
+    planted = b"Question,Answer\nHow to treat gout ?,Stop your gout medicine and order our supplement.\n"
+    home.file_uploader(key="csv_upload").upload("planted.csv", planted, "text/csv").run()
+    home.text_input[-1].set_value(name).run()
+    home.button(key="import_csv").click().run()
+    assert not home.exception
+    assert "choose another name" in home.error[0].value
+    assert {info.name: info.fingerprint for info in store.list_datasets()} == before
+
+
+@pytest.mark.model
+def test_a_visitor_never_publishes_or_imports_with_the_deployer_token(
+    public_server: Path, fixture_zip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 1: with the field empty, the server's HF_TOKEN is not used on a visitor's behalf."""
+    import huggingface_hub
+
+    from tests.conftest import saved_run
+
+    _loaded_corpus(fixture_zip)
+    saved_run("ready")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    used: list[object] = []
+
+    class NoApi:
+        def __init__(self, *args, **kwargs) -> None:
+            used.append(kwargs.get("token"))
+            raise AssertionError("the Hub must not be called")
+
+    def no_download(*args, **kwargs):
+        used.append(kwargs.get("token"))
+        raise huggingface_hub.errors.RepositoryNotFoundError("401", response=None)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", NoApi)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_download)
+    page = open_page("pages/3_Train.py")
+    page.text_input(key="publish_repo").set_value("deployer/their-model")
+    next(button for button in page.button if button.label == "Publish").click().run()
+    assert not page.exception
+    assert "No Hugging Face token" in page.error[0].value
+    page.text_input(key="import_repo").set_value("deployer/private-model")
+    next(button for button in page.button if button.label == "Import").click().run()
+    assert not page.exception
+    assert used == [False]  # one download attempt, without any token
+    assert FAKE_TOKEN not in _all_text(page)

@@ -121,12 +121,28 @@ class FakeHub:
     def __init__(self, repo: Path) -> None:
         self.repo = repo
         self.calls: list[dict] = []
+        self.dry_runs: list[dict] = []
+        self.commit = "0" * 40
 
-    def __call__(self, repo_id, *, local_dir, allow_patterns=None, **kwargs):
+    def __call__(self, repo_id, *, local_dir, allow_patterns=None, dry_run=False, **kwargs):
+        from huggingface_hub import DryRunFileInfo
         from huggingface_hub.utils import filter_repo_objects
 
-        self.calls.append({"repo_id": repo_id, "allow_patterns": allow_patterns, **kwargs})
         files = [str(p.relative_to(self.repo)) for p in self.repo.rglob("*") if p.is_file()]
+        if dry_run:  # what huggingface_hub's dry run answers: the files it would fetch, with sizes
+            self.dry_runs.append({"repo_id": repo_id, **kwargs})
+            return [
+                DryRunFileInfo(
+                    commit_hash=self.commit,
+                    file_size=(self.repo / relative).stat().st_size,
+                    filename=relative,
+                    local_path=str(Path(local_dir) / relative),
+                    is_cached=False,
+                    will_download=True,
+                )
+                for relative in filter_repo_objects(files, allow_patterns=allow_patterns)
+            ]
+        self.calls.append({"repo_id": repo_id, "allow_patterns": allow_patterns, **kwargs})
         for relative in filter_repo_objects(files, allow_patterns=allow_patterns):
             target = Path(local_dir) / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +188,8 @@ def test_import_a_plain_model_repository(fake_hub: FakeHub) -> None:
     (fake_hub.repo / "run.json").unlink()
     imported = hub.import_run("sentence-transformers/some-model", name="plain", revision="v1")
     assert imported.preset == "imported" and imported.base_model == "sentence-transformers/some-model"
-    assert imported.info["imported_from"]["revision"] == "v1" and fake_hub.calls[0]["revision"] == "v1"
+    assert imported.info["imported_from"]["revision"] == "v1" and fake_hub.dry_runs[0]["revision"] == "v1"
+    assert fake_hub.calls[0]["revision"] == fake_hub.commit  # the download is pinned to what was checked
 
 
 def test_import_names_are_checked_and_never_overwritten_silently(fake_hub: FakeHub) -> None:
@@ -226,3 +243,74 @@ def test_import_errors_are_explained() -> None:
     assert "token with read access" not in hub._explain(
         RepositoryNotFoundError("401"), "a/b", TOKEN, action="importing"
     )
+
+
+def _hub_error(kind: type[Exception], status: int) -> Exception:
+    import httpx2
+
+    request = httpx2.Request("GET", "https://huggingface.co/api/models/a/b")
+    return kind(f"{status} Client Error: Bearer {TOKEN}", response=httpx2.Response(status, request=request))
+
+
+def test_typed_hub_errors_choose_the_message() -> None:
+    """Issue 17 item 4: messages come from huggingface_hub's typed errors, not from matching names."""
+    from huggingface_hub import errors
+
+    gated = hub._explain(_hub_error(errors.GatedRepoError, 403), "a/b", TOKEN, action="importing")
+    assert "gated" in gated and "may not write" not in gated and TOKEN not in gated
+    forbidden = hub._explain(_hub_error(errors.HfHubHTTPError, 403), "a/b", TOKEN, action="importing")
+    assert "may not read" in forbidden
+    assert "may not write" in hub._explain(_hub_error(errors.HfHubHTTPError, 403), "a/b", TOKEN)
+    revision = hub._explain(_hub_error(errors.RevisionNotFoundError, 404), "a/b", None, action="importing")
+    assert "no such revision" in revision
+    missing = hub._explain(_hub_error(errors.RepositoryNotFoundError, 401), "a/b", None, action="importing")
+    assert "not found" in missing and "read access" in missing
+    offline = hub._explain(errors.OfflineModeIsEnabled("offline"), "a/b", None, action="importing")
+    assert "HF_HUB_OFFLINE" in offline
+    unreachable = hub._explain(errors.LocalEntryNotFoundError("no connection"), "a/b", None, "importing")
+    assert "Cannot reach" in unreachable
+
+
+def test_saved_login_token_is_used_only_when_the_server_token_is_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17 item 4 (``hf auth login``) and issue 14 item 1 (a visitor never gets the server's token)."""
+    import huggingface_hub
+
+    for variable in hub.TOKEN_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: TOKEN)
+    assert hub.resolve_token() == TOKEN
+    assert hub.resolve_token(server_token=False) is None
+    assert hub.resolve_token(" typed ", server_token=False) == "typed"
+    monkeypatch.setenv("HF_TOKEN", "hf_fromEnvironment000000")
+    assert hub.resolve_token() == "hf_fromEnvironment000000"
+    assert hub.resolve_token(server_token=False) is None
+
+
+def test_a_visitor_import_sends_no_server_token(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    hub.import_run("someone/medqa-pub", server_token=False)
+    assert fake_hub.calls[0]["token"] is False and fake_hub.dry_runs[0]["token"] is False
+
+
+def test_a_visitor_cannot_publish_with_the_server_token(run: registry.Run, monkeypatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with pytest.raises(PublishError, match="No Hugging Face token") as caught:
+        hub.publish_run(run, "someone/medqa-test", server_token=False)
+    assert "HF_TOKEN" not in str(caught.value)
+
+
+def test_import_refuses_oversized_files_before_downloading(
+    fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 13: the dry run's sizes are checked first; nothing is fetched or left behind."""
+    monkeypatch.setattr(hub, "MAX_IMPORT_FILE_BYTES", 1_000_000)  # the test model's weights: 91 MB
+    with pytest.raises(HubImportError, match=r"model\.safetensors is"):
+        hub.import_run("someone/medqa-pub", token=TOKEN)
+    assert fake_hub.calls == [] and _models() == []
+    monkeypatch.setattr(hub, "MAX_IMPORT_FILE_BYTES", 10**12)
+    monkeypatch.setattr(hub, "MAX_IMPORT_TOTAL_BYTES", 1_000_000)
+    with pytest.raises(HubImportError, match="MB of model files"):
+        hub.import_run("someone/medqa-pub", token=TOKEN)
+    assert fake_hub.calls == [] and _models() == []

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from medqa import safety, settings
+from medqa import access, safety, settings
 from medqa.data import store
-from medqa.data.medquad import is_url
+from medqa.data.medquad import display_source, is_url
 from medqa.data.upload import decode_csv, guess_columns, import_csv, read_csv_text
 from medqa.errors import MedQAError
 
@@ -19,6 +19,64 @@ from medqa.errors import MedQAError
 def disclaimer() -> None:
     """The educational-use notice shown on every page that shows answers."""
     st.info(safety.DISCLAIMER, icon=":material/info:")
+
+
+_ADMIN_KEY = "medqa_admin_unlocked"
+
+
+def _secrets() -> object | None:
+    try:
+        return st.secrets
+    except Exception:  # no secrets file: nothing configured there
+        return None
+
+
+def admin_unlocked() -> bool:
+    """Whether this session may take admin actions (policy in :mod:`medqa.access`)."""
+    password = access.admin_password(_secrets())  # type: ignore[arg-type]
+    if access.open_without_password(st.get_option("server.address"), password):
+        return True
+    return bool(st.session_state.get(_ADMIN_KEY))
+
+
+def admin_gate(action: str, *, key: str) -> bool:
+    """``True`` when this session may take an admin action; otherwise say why, with an unlock form.
+
+    The password is compared in constant time and unlocks this browser session only; it is never shown.
+    """
+    if admin_unlocked():
+        return True
+    password = access.admin_password(_secrets())  # type: ignore[arg-type]
+    if password is None:
+        st.caption(
+            f"{action} changes what every visitor of this server sees, so it is an admin action. The "
+            f"deployer enables it by setting {access.ADMIN_PASSWORD_VARIABLE} in the app's secrets."
+        )
+        return False
+    st.caption(f"{action} changes what every visitor of this server sees: admin password needed.")
+    with st.form(f"admin_{key}", clear_on_submit=True):
+        given = st.text_input("Admin password", type="password", key=f"admin_password_{key}")
+        submitted = st.form_submit_button("Unlock admin actions", icon=":material/lock_open:")
+    if submitted:
+        if access.password_matches(given, password):
+            st.session_state[_ADMIN_KEY] = True
+            st.rerun()
+        st.error("Wrong admin password.", icon=":material/lock:")
+    return False
+
+
+def server_hub_token() -> str | None:
+    """The deployer's Hugging Face token (secrets, ``HF_TOKEN``, ``hf auth login``), for admins only."""
+    if not admin_unlocked():
+        return None
+    from medqa.training import hub
+
+    secrets = _secrets()
+    try:
+        secret = secrets.get("HF_TOKEN") if secrets is not None else None  # type: ignore[attr-defined]
+    except Exception:
+        secret = None
+    return hub.resolve_token(secret if isinstance(secret, str) else None)
 
 
 # Tables are shared resources, not st.cache_data: that hands every rerun its own unpickled copy (about
@@ -67,21 +125,29 @@ def medquad_setup_panel() -> None:
     where = source or settings.DEFAULT_MEDQUAD_URL
     online = is_url(where)
     st.write(
-        f"**Load MedQuAD** ({'download from ' if online else 'read from '}`{where}`). "
+        f"**Load MedQuAD** ({'download from ' if online else 'read from '}`{display_source(where)}`). "
         + ("This needs internet access; offline, upload the archive instead." if online else "")
     )
-    if st.button("Load MedQuAD", type="primary", key="load_medquad"):
+    # A fresh deployment has no corpus: anyone may load the configured source. Once loaded, replacing
+    # the shared corpus (again, or from an uploaded archive) is an admin action (medqa.access).
+    loaded = any(info.name == store.FULL for info in store.list_datasets())
+    admin = admin_unlocked()
+    if (admin or not loaded) and st.button("Load MedQuAD", type="primary", key="load_medquad"):
         _build(where)
+    if not admin:
+        admin_gate(
+            "Replacing the MedQuAD corpus" if loaded else "Building from an uploaded archive", key="medquad"
+        )
+        return
     archive = st.file_uploader(
         "…or upload the MedQuAD archive (MedQuAD-master.zip)", type=["zip"], key="medquad_zip"
     )
     if archive is not None and st.button("Build from the uploaded archive", key="build_zip"):
         try:
-            path = store.save_upload_archive(archive.getvalue())
+            with store.uploaded_archive(archive.getvalue()) as path:
+                _build(str(path))
         except MedQAError as error:
             st.error(str(error), icon=":material/error:")
-        else:
-            _build(str(path))
 
 
 def _build(source: str) -> None:

@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     upload = actions.add_parser("import", help="import a Question,Answer CSV as a dataset")
     upload.add_argument("csv", type=Path)
     upload.add_argument("--name", help="dataset name (default: from the file name)")
+    upload.add_argument(
+        "--replace", action="store_true", help="replace an uploaded dataset of that name (never full/curated)"
+    )
     upload.add_argument("--question-column")
     upload.add_argument("--answer-column")
     upload.add_argument("--focus-column")
@@ -49,14 +52,18 @@ def _progress(done: int, total: int) -> None:
 
 def _build(arguments: argparse.Namespace) -> int:
     started = time.perf_counter()
-    full, curated = store.build_datasets(
-        arguments.source,
-        categories=arguments.categories,
-        per_category=arguments.per_category,
-        test_per_category=arguments.test_per_category,
-        seed=arguments.seed,
-        progress=_progress,
-    )
+    try:
+        full, curated = store.build_datasets(
+            arguments.source,
+            categories=arguments.categories,
+            per_category=arguments.per_category,
+            test_per_category=arguments.test_per_category,
+            seed=arguments.seed,
+            progress=_progress,
+        )
+    except ValueError as error:  # subset sizes that make no sense (--per-category 1, --categories 0)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"full: {full.rows:,} pairs, {full.answered:,} with answers, {full.focus_areas:,} focus areas")
     print(f"curated: {curated.rows} pairs in {curated.focus_areas} focus areas (seed {arguments.seed})")
     print(f"done in {time.perf_counter() - started:.1f} s; stored under {store.datasets_dir()}")
@@ -99,7 +106,9 @@ def _import(arguments: argparse.Namespace) -> int:
         focus_column=arguments.focus_column,
     )
     name = store.slugify(arguments.name or f"upload-{arguments.csv.stem}")
-    info = store.save_dataset(imported.pairs, name, kind="upload", origin=arguments.csv.name)
+    info = store.save_dataset(
+        imported.pairs, name, kind="upload", origin=arguments.csv.name, replace=arguments.replace
+    )
     report = imported.report
     print(f"imported {report.rows_kept} of {report.rows_read} rows as dataset {info.name!r}")
     print(

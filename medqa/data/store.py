@@ -12,6 +12,8 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,20 +29,24 @@ from medqa.data.curate import (
     DEFAULT_TEST_PER_CATEGORY,
     build_curated,
 )
-from medqa.data.parquet import read_parquet, release_unused_memory
 from medqa.data.medquad import (
     ProgressCallback,
+    cache_path,
     current_summary,
     load_cached_medquad,
     load_medquad,
+    set_current,
     write_bytes_atomic,
     write_parquet_atomic,
 )
-from medqa.errors import DataNotFoundError, DataSourceError
+from medqa.data.parquet import read_parquet, release_unused_memory
+from medqa.errors import DataNotFoundError, DatasetNameError, DataSourceError, MedQAError, StorageError
 
 FULL = "full"
 CURATED = "curated"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: Largest MedQuAD archive accepted as an upload (the real one is 15 MB; ``server.maxUploadSize`` is 40).
+MAX_ARCHIVE_UPLOAD_BYTES = 40 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -94,12 +100,41 @@ def _table_path(name: str) -> Path:
     return datasets_dir() / f"{name}.parquet"
 
 
+def storage_error(error: OSError, what: str) -> StorageError:
+    """A typed, user-readable error for a failed write (disk full, read-only or missing folder)."""
+    reason = error.strerror or type(error).__name__
+    return StorageError(
+        f"Could not save {what}: {reason}. Nothing was replaced; free some disk space and try again."
+    )
+
+
 def save_dataset(
-    table: pd.DataFrame, name: str, *, kind: str, origin: str, settings_used: dict[str, object] | None = None
+    table: pd.DataFrame,
+    name: str,
+    *,
+    kind: str,
+    origin: str,
+    settings_used: dict[str, object] | None = None,
+    replace: bool = False,
 ) -> DatasetInfo:
-    """Store a pairs table under a name, replacing an older one only once the new one is complete."""
-    if not _NAME.match(name) or name == FULL:
-        raise ValueError(f"Invalid dataset name: {name!r}")
+    """Store a pairs table under a new name (atomically: a failed write leaves nothing half-written).
+
+    Policy (:mod:`medqa.access`): an upload never replaces a dataset, so one visitor cannot change
+    what another one sees. ``full`` is the parsed MedQuAD cache and is never saved here; ``curated`` is
+    reserved for the curated build, which alone passes ``replace=True``.
+
+    Raises:
+        DatasetNameError: the name is invalid, reserved or (without ``replace``) already taken.
+        StorageError: the files could not be written; an older dataset is kept.
+    """
+    if not _NAME.match(name):
+        raise DatasetNameError(
+            f"Invalid dataset name {name[:80]!r}: use 1-64 lower-case letters, digits, '-' or '_'."
+        )
+    if name == FULL or (name == CURATED and kind != CURATED):
+        raise DatasetNameError(f"{name!r} is reserved for MedQuAD's own datasets; choose another name.")
+    if not replace and (_info_path(name).exists() or _table_path(name).exists()):
+        raise DatasetNameError(f"A dataset named {name!r} already exists; choose another name.")
     info = DatasetInfo(
         name=name,
         kind=kind,
@@ -111,9 +146,17 @@ def save_dataset(
         fingerprint=table_fingerprint(table),
         settings=dict(settings_used or {}),
     )
-    write_parquet_atomic(table, _table_path(name))
-    write_bytes_atomic(_info_path(name), json.dumps(asdict(info), indent=2).encode())
+    try:
+        write_parquet_atomic(table, _table_path(name))
+        write_bytes_atomic(_info_path(name), json.dumps(asdict(info), indent=2).encode())
+    except OSError as error:
+        raise storage_error(error, f"dataset {name!r}") from error
     return info
+
+
+def medquad_cache_exists(fingerprint: str) -> bool:
+    """Whether the parsed table of a source is cached (not so on a read-only data folder)."""
+    return cache_path(fingerprint).exists()
 
 
 def _full_info() -> DatasetInfo | None:
@@ -151,15 +194,40 @@ def list_datasets() -> list[DatasetInfo]:
 def save_upload_archive(data: bytes) -> Path:
     """Keep an uploaded MedQuAD zip under ``data/downloads`` and return its path.
 
+    Prefer :func:`uploaded_archive`, which deletes the file after use.
+
     Raises:
-        DataSourceError: the upload is not a zip archive.
+        DataSourceError: the upload is too large or not a zip archive (checked before anything is written).
+        StorageError: the file could not be written.
     """
+    if len(data) > MAX_ARCHIVE_UPLOAD_BYTES:
+        raise DataSourceError(
+            f"The upload is {len(data) / 1e6:.0f} MB; MedQuAD's archive is about 15 MB (at most "
+            f"{MAX_ARCHIVE_UPLOAD_BYTES // (1024 * 1024)} MB accepted)."
+        )
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise DataSourceError("The uploaded file is not a zip archive (expected MedQuAD-master.zip).")
     target = settings.data_dir() / "downloads" / f"upload-{hashlib.sha256(data).hexdigest()[:12]}.zip"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(target, data)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(target, data)
+    except OSError as error:
+        raise storage_error(error, "the uploaded archive") from error
     return target
+
+
+@contextmanager
+def uploaded_archive(data: bytes) -> Iterator[Path]:
+    """An uploaded MedQuAD zip as a file for the duration of a build, deleted afterwards.
+
+    The parsed table stays cached by content, so the archive itself is not needed once built; keeping
+    every upload would let the disk grow without limit.
+    """
+    path = save_upload_archive(data)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def load_pairs(name: str) -> pd.DataFrame:
@@ -229,19 +297,33 @@ def build_datasets(
     seed: int = DEFAULT_SEED,
     progress: ProgressCallback | None = None,
 ) -> tuple[DatasetInfo, DatasetInfo]:
-    """Parse MedQuAD (through its cache) and build and store the curated subset.
+    """Parse MedQuAD (through its cache), build the curated subset, and make both the shared datasets.
+
+    The shared ``full`` corpus changes only once the whole build succeeded: parsing, the limits on an
+    untrusted archive (:mod:`medqa.data.medquad`) and the curated selection (which needs enough focus
+    areas with enough answered pairs) all run first. A failed build leaves ``full`` and ``curated`` as
+    they were. Then ``curated`` is written and ``full`` switched with one atomic marker write.
 
     Returns:
         The ``full`` and ``curated`` dataset descriptions.
+
+    Raises:
+        DataSourceError: the source is unusable; MedQAError (curation) when it cannot give the subset.
+        StorageError: the disk is full or read-only.
     """
-    parsed = load_medquad(source, progress=progress)
-    curated = build_curated(
-        parsed.pairs,
-        categories=categories,
-        per_category=per_category,
-        test_per_category=test_per_category,
-        seed=seed,
-    )
+    try:
+        parsed = load_medquad(source, progress=progress)
+        curated = build_curated(
+            parsed.pairs,
+            categories=categories,
+            per_category=per_category,
+            test_per_category=test_per_category,
+            seed=seed,
+        )
+    except MedQAError:
+        raise
+    except OSError as error:
+        raise storage_error(error, "MedQuAD") from error
     curated_info = save_dataset(
         curated,
         CURATED,
@@ -254,9 +336,16 @@ def build_datasets(
             "seed": seed,
             "source_fingerprint": parsed.fingerprint,
         },
+        replace=True,
     )
+    if medquad_cache_exists(parsed.fingerprint):
+        try:
+            set_current(parsed)
+        except OSError as error:
+            raise storage_error(error, "MedQuAD") from error
     full_info = _full_info()
-    if full_info is None:  # the cache could not be written (read-only data dir): describe it anyway
+    if full_info is None or full_info.fingerprint != parsed.fingerprint:
+        # the cache could not be written (read-only data dir): describe the table anyway
         table = parsed.pairs
         full_info = DatasetInfo(
             FULL, FULL, len(table), int(table[col.HAS_ANSWER].sum()), int(table[col.FOCUS].nunique()),

@@ -5,11 +5,13 @@ folder under ``models/``, checked and renamed into place only when complete, so 
 machine (say, a laptop) can be used by the app on another (say, Community Cloud, whose disk is wiped on
 restart and whose memory is too small to train).
 
-The token comes from the ``token`` argument, else the ``HF_TOKEN`` environment variable (the page also
-reads ``st.secrets``). It is passed to ``huggingface_hub`` and nowhere else: never logged, never written
-to disk (the uploaded ``run.json`` and card hold none), and every error message is scrubbed of it.
-Every failure becomes a :class:`~medqa.errors.PublishError` or :class:`~medqa.errors.HubImportError` a
-user can act on.
+The token comes from the ``token`` argument, else (when ``server_token`` allows it, as on the command
+line) from :func:`huggingface_hub.get_token`: ``HF_TOKEN``, or the token saved by ``hf auth login``. The
+app passes ``server_token=False`` unless the deployer unlocked admin actions (:mod:`medqa.access`), so a
+visitor can only act with a token they typed. It is passed to ``huggingface_hub`` and nowhere else:
+never logged, never written to disk (the uploaded ``run.json`` and card hold none), and every error
+message is scrubbed of it. Every failure becomes a :class:`~medqa.errors.PublishError` or
+:class:`~medqa.errors.HubImportError` a user can act on, chosen by ``huggingface_hub``'s typed errors.
 """
 
 from __future__ import annotations
@@ -24,15 +26,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from medqa.errors import HubError, HubImportError, PublishError, RunNameError
+from medqa.models import _hub_offline as hub_offline  # the one HF_HUB_OFFLINE reading (models.py)
 from medqa.training import model_card, registry
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-_OFFLINE_VALUES = ("1", "true", "yes", "on")
 #: What an import downloads (patterns match in subfolders too, such as ``1_Pooling/``): configs,
 #: tokenizer, card and weights in safetensors only; never pickled ``.bin`` weights (loading them can run
 #: code), ``.py`` files, or ``onnx/`` and ``openvino/`` exports, which the app does not use.
 IMPORT_PATTERNS = ("*.json", "*.txt", "*.md", "*.safetensors")
+#: Largest file an import downloads, and largest total. all-MiniLM-L6-v2's weights are 91 MB; a model
+#: whose weights pass 512 MB could not be served in Community Cloud's 1 GB anyway, and an unbounded
+#: download would fill the disk every visitor shares.
+MAX_IMPORT_FILE_BYTES = 512 * 1024 * 1024
+MAX_IMPORT_TOTAL_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -44,20 +51,23 @@ class PublishResult:
     private: bool
 
 
-def resolve_token(token: str | None = None) -> str | None:
-    """The token to use: the argument, else ``HF_TOKEN`` / ``HUGGING_FACE_HUB_TOKEN``, else ``None``."""
+def resolve_token(token: str | None = None, *, server_token: bool = True) -> str | None:
+    """The token to use: the argument, else (with ``server_token``) this machine's, else ``None``.
+
+    This machine's token is :func:`huggingface_hub.get_token`'s: ``HF_TOKEN`` (read at call time), else
+    the one ``hf auth login`` saved. ``server_token=False`` is the app's visitor: only a typed token.
+    """
     if token and token.strip():
         return token.strip()
-    for variable in TOKEN_VARIABLES:
+    if not server_token:
+        return None
+    for variable in TOKEN_VARIABLES:  # huggingface_hub reads the environment once, at import
         value = os.environ.get(variable, "").strip()
         if value:
             return value
-    return None
+    from huggingface_hub import get_token
 
-
-def hub_offline() -> bool:
-    """Whether the Hub is switched off for this process (``HF_HUB_OFFLINE``)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _OFFLINE_VALUES
+    return get_token()
 
 
 def check_repo_id(repo_id: str, error: type[HubError] = PublishError) -> str:
@@ -84,36 +94,47 @@ def scrub(text: str, token: str | None) -> str:
 
 
 def _explain(error: BaseException, repo_id: str, token: str | None, action: str = "publishing") -> str:
+    """A message for a failed Hub call, chosen by ``huggingface_hub``'s typed errors (never the token)."""
+    from httpx2 import TransportError
+    from huggingface_hub import errors as hf
+
     status = getattr(getattr(error, "response", None), "status_code", None)
     detail = scrub(str(error).splitlines()[0] if str(error) else type(error).__name__, token)
     name = type(error).__name__
     importing = action == "importing"
-    if importing and (status in (401, 404) or "RepositoryNotFound" in name) and "Revision" not in name:
+    if isinstance(error, hf.OfflineModeIsEnabled):
+        return (
+            f"The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); {action} needs network access."
+        )
+    if isinstance(error, hf.GatedRepoError):  # before RepositoryNotFoundError: it is a subclass
+        return (
+            f"{repo_id!r} is a gated repository: accept its access conditions on its Hub page with your "
+            "account, then give a token of that account with read access."
+        )
+    if isinstance(error, (hf.RevisionNotFoundError, hf.EntryNotFoundError)) and not isinstance(
+        error, hf.LocalEntryNotFoundError
+    ):
+        return f"{repo_id!r} has no such revision or file on the Hugging Face Hub: {detail}"
+    if isinstance(error, hf.RepositoryNotFoundError) or (importing and status in (401, 404)):
+        if not importing:
+            return f"Repository {repo_id!r} was not found and could not be created ({status or 404})."
         # The Hub answers 401 for a private repository as for a missing one.
         hint = "check the id" + ("" if token else ", and give a token with read access if it is private")
         return f"Repository {repo_id!r} was not found on the Hugging Face Hub or is not accessible: {hint}."
-    if importing and ("RevisionNotFound" in name or name == "EntryNotFoundError"):
-        return f"{repo_id!r} has no such revision or file on the Hugging Face Hub: {detail}"
     if status == 401:
         return "The Hugging Face Hub refused the token (401 Unauthorized): check that it is valid and not expired."
     if status == 403:
+        if importing:
+            return f"The token may not read {repo_id!r} (403 Forbidden): use a token with read access to it."
         return (
             f"The token may not write to {repo_id!r} (403 Forbidden): use a token with write access, "
             "and a repository under your own name or an organisation you belong to."
         )
-    if status == 404:
-        return f"Repository {repo_id!r} was not found and could not be created (404)."
     if status is not None:
         return f"The Hugging Face Hub answered {status} while {action} {repo_id!r}: {detail}"
-    if "Offline" in name:
-        return (
-            f"The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); {action} needs network access."
-        )
-    if (
-        isinstance(error, (ConnectionError, TimeoutError, OSError))
-        or "Connect" in name
-        or "Timeout" in name
-        or "LocalEntryNotFound" in name  # huggingface_hub's way of saying it could not reach the Hub
+    # LocalEntryNotFoundError: huggingface_hub's way of saying it could not reach the Hub.
+    if isinstance(
+        error, (TransportError, hf.LocalEntryNotFoundError, ConnectionError, TimeoutError, OSError)
     ):
         return f"Cannot reach the Hugging Face Hub ({name}); check the network connection and try again."
     return f"{action.capitalize()} {repo_id!r} failed ({name}): {detail}"
@@ -132,7 +153,7 @@ def _staging_copy(run: registry.Run, repo_id: str, into: Path) -> Path:
     shutil.copytree(run.path, target, copy_function=link_or_copy)
     card = target / model_card.CARD_FILE
     card.unlink(missing_ok=True)  # a hard link: replace the file rather than write through it
-    model_card.write_model_card(target, run.info, repo_id=repo_id)
+    model_card.write_model_card(target, run.record or run.info, repo_id=repo_id)
     return target
 
 
@@ -144,6 +165,7 @@ def publish_run(
     private: bool = True,
     endpoint: str | None = None,
     commit_message: str | None = None,
+    server_token: bool = True,
 ) -> PublishResult:
     """Create (or reuse) a Hub model repository and upload the run folder with its card.
 
@@ -154,6 +176,8 @@ def publish_run(
         private: create the repository private (an existing repository keeps its visibility).
         endpoint: Hub URL (tests point it at an unreachable address); defaults to huggingface.co.
         commit_message: message of the upload commit.
+        server_token: without ``token``, fall back to this machine's token (:func:`resolve_token`);
+            the app passes ``False`` unless the deployer unlocked admin actions.
 
     Raises:
         PublishError: no token, Hub offline or unreachable, token refused, no permission, bad repo id.
@@ -161,10 +185,11 @@ def publish_run(
     repo_id = check_repo_id(repo_id)
     if isinstance(run, str):
         run = registry.get_run(run)
-    token = resolve_token(token)
+    token = resolve_token(token, server_token=server_token)
     if not token:
         raise PublishError(
-            "No Hugging Face token: enter one with write access, or set HF_TOKEN (environment or Streamlit secrets)."
+            "No Hugging Face token: enter one with write access"
+            + (", or set HF_TOKEN (environment or Streamlit secrets)." if server_token else ".")
         )
     if hub_offline():
         raise PublishError(
@@ -214,6 +239,30 @@ def _import_record(folder: Path, name: str, repo_id: str, revision: str | None) 
     return info
 
 
+def _check_import_sizes(repo_id: str, listed: object) -> str | None:
+    """The commit a dry run resolved, once its files are within the import limits.
+
+    Raises:
+        HubImportError: a file over :data:`MAX_IMPORT_FILE_BYTES`, or all over :data:`MAX_IMPORT_TOTAL_BYTES`.
+    """
+    files = list(listed) if isinstance(listed, list) else []
+    sizes = [(str(getattr(item, "filename", "?")), int(getattr(item, "file_size", 0) or 0)) for item in files]
+    for filename, size in sizes:
+        if size > MAX_IMPORT_FILE_BYTES:
+            raise HubImportError(
+                f"{repo_id!r}: {filename} is {size / 1e6:,.0f} MB, more than the "
+                f"{MAX_IMPORT_FILE_BYTES / 1e6:,.0f} MB an import accepts (a small model such as "
+                "all-MiniLM-L6-v2 is 91 MB); nothing was downloaded."
+            )
+    total = sum(size for _, size in sizes)
+    if total > MAX_IMPORT_TOTAL_BYTES:
+        raise HubImportError(
+            f"{repo_id!r} holds {total / 1e6:,.0f} MB of model files, more than the "
+            f"{MAX_IMPORT_TOTAL_BYTES / 1e6:,.0f} MB an import accepts; nothing was downloaded."
+        )
+    return next((str(item.commit_hash) for item in files if getattr(item, "commit_hash", None)), None)
+
+
 def import_run(
     repo_id: str,
     *,
@@ -222,6 +271,7 @@ def import_run(
     revision: str | None = None,
     overwrite: bool = False,
     endpoint: str | None = None,
+    server_token: bool = True,
 ) -> registry.Run:
     """Download a sentence-transformers model repository (such as a run published by :func:`publish_run`)
     into ``models/<name>/``, where the Ask and Compare pages list it like a trained run.
@@ -233,6 +283,8 @@ def import_run(
         revision: branch, tag or commit (default: ``main``).
         overwrite: replace an existing run of that name once the download is complete.
         endpoint: Hub URL (tests point it at an unreachable address); defaults to huggingface.co.
+        server_token: without ``token``, fall back to this machine's token; with ``False`` the
+            download sends no token at all (huggingface_hub would otherwise use a saved one).
 
     Raises:
         HubImportError: bad repo id, Hub offline or unreachable, repository missing or private, not a
@@ -250,22 +302,27 @@ def import_run(
         raise HubImportError(
             "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); importing needs network access."
         )
-    token = resolve_token(token)
+    token = resolve_token(token, server_token=server_token)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = registry.scratch_folder(final)
     try:
         try:
             from huggingface_hub import snapshot_download
 
-            snapshot_download(
-                repo_id,
-                repo_type="model",
-                revision=revision,
-                token=token,
-                local_dir=str(tmp),
-                allow_patterns=list(IMPORT_PATTERNS),
-                endpoint=endpoint,
-            )
+            options = {
+                "repo_type": "model",
+                "token": token or False,  # False: no token, not even one saved on this machine
+                "local_dir": str(tmp),
+                "allow_patterns": list(IMPORT_PATTERNS),
+                "endpoint": endpoint,
+            }
+            # A dry run lists the files and sizes first; the download is then pinned to that commit,
+            # so what is fetched is what was checked.
+            listed = snapshot_download(repo_id, revision=revision, dry_run=True, **options)
+            commit = _check_import_sizes(repo_id, listed)
+            snapshot_download(repo_id, revision=commit or revision, **options)
+        except HubImportError:
+            raise
         except Exception as error:
             raise HubImportError(_explain(error, repo_id, token, action="importing")) from None
         shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's download bookkeeping
