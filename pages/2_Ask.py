@@ -6,15 +6,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from medqa import models, presentation, safety
+from medqa import models, presentation
 from medqa.conversation import Conversation
-from medqa.data import store
-from medqa.data.store import table_fingerprint
 from medqa.errors import MedQAError, QuestionError
-from medqa.retrieval.dense import DenseIndex
-from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, Hit, SearchResult
+from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, SearchResult
 from medqa.training.registry import list_runs
-from ui import common
+from ui import answers, common
+from ui.engines import load_engine
 
 st.set_page_config(page_title="Ask · medqa", page_icon=":material/chat:")
 
@@ -38,44 +36,6 @@ class Turn:
     results: dict[str, SearchResult]
     error: str | None = None
     topic_dropped: bool = False
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _corpus_fingerprint(name: str, fingerprint: str) -> str:
-    return table_fingerprint(common.corpus(name, fingerprint))
-
-
-@st.cache_resource(show_spinner=False, max_entries=3)
-def _engine(corpus_name: str, corpus_fingerprint: str, model: str, model_fingerprint: str) -> Engine:
-    corpus = common.corpus(corpus_name, corpus_fingerprint)
-    engine = Engine(corpus, model=model, corpus_name=corpus_name, isolated=True)
-    _ = engine.calibration  # computed (or read) once here rather than on the first question
-    return engine
-
-
-def load_engine(info: store.DatasetInfo, model: str, label: str) -> Engine:
-    """The engine for a corpus and model; builds the embedding index first with a progress bar."""
-    fingerprint = models.model_fingerprint(model)
-    corpus = common.corpus(info.name, info.fingerprint)
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        bar = bar or st.progress(0.0)
-        bar.progress(done / max(total, 1), text=f"{label}: embedding {done:,} of {total:,} answers (once)")
-
-    with st.spinner(f"Loading {label}…"):
-        corpus_fingerprint = _corpus_fingerprint(info.name, info.fingerprint)
-        if not DenseIndex.is_cached(corpus, model, corpus_fingerprint=corpus_fingerprint):
-            # Built outside the cached function so the progress bar is not replayed; the engine then
-            # loads the index from its disk cache.
-            DenseIndex.build_or_load(
-                corpus, model, corpus_fingerprint=corpus_fingerprint, progress=progress, isolated=True
-            )
-        engine = _engine(info.name, info.fingerprint, model, fingerprint)
-    if bar is not None:
-        bar.empty()
-    return engine
 
 
 def conversation() -> Conversation:
@@ -111,71 +71,32 @@ def ask_question(question: str, engines: dict[str, Engine], k: int, mode: str) -
     st.session_state.ask_turns.append(Turn(question=results[labels[0]].question, results=results))
 
 
-def render_hit(hit: Hit, threshold: float) -> None:
-    with st.container(border=True):
-        st.markdown(f"**{hit.rank}. {presentation.escape_markdown(presentation.hit_title(hit))}**")
-        caption = presentation.escape_markdown(presentation.hit_caption(hit, threshold))
-        url = presentation.safe_url(hit.url)
-        st.caption(f"{caption} · [NIH page]({url})" if url else caption)
-        st.markdown(f"*Q: {presentation.escape_markdown(hit.question)}*")
-        preview, cut = presentation.split_answer(hit.answer)
-        if cut:
-            st.markdown(presentation.answer_markdown(preview))
-            with st.expander("Read the full answer"):
-                st.markdown(presentation.answer_markdown(hit.answer))
-        else:
-            st.markdown(presentation.answer_markdown(hit.answer))
-
-
-def render_result(result: SearchResult) -> None:
-    for note in result.notes:
-        st.caption(presentation.escape_markdown(note))
-    if result.abstain:
-        st.warning(presentation.ABSTAIN_MESSAGE, icon=":material/help:")
-        if result.hits:
-            with st.expander("Show the closest passages anyway (they may not answer your question)"):
-                for hit in result.hits:
-                    render_hit(hit, result.threshold)
-        return
-    for hit in result.hits:
-        render_hit(hit, result.threshold)
-
-
-def render_turn(turn: Turn, index: int, latest: bool) -> None:
+def render_turn(turn: Turn, index: int, latest: bool, upload: bool) -> None:
     with st.chat_message("user"):
         st.markdown(presentation.escape_markdown(turn.question))
     with st.chat_message("assistant"):
         if turn.error is not None:
             st.warning(turn.error, icon=":material/edit_note:")
             return
-        results = list(turn.results.items())
-        first = results[0][1]
-        if first.emergency is not None:  # before anything retrieved
-            st.error(f"**Emergency.** {first.emergency.message}", icon=":material/emergency:")
-        if first.follow_up is not None:
-            st.info(f"{first.follow_up.note}.", icon=":material/forum:")
+        first = next(iter(turn.results.values()))
+
+        def follow_up_note() -> None:  # after the emergency notice, before the answers
+            if first.follow_up is None:
+                return
+            st.info(presentation.escape_markdown(f"{first.follow_up.note}."), icon=":material/forum:")
             if latest and not turn.topic_dropped:
                 st.button(
-                    f"Not about {first.follow_up.focus}? Start a new topic",
+                    f"Not about {presentation.escape_markdown(first.follow_up.focus)}? Start a new topic",
                     key=f"ask_forget_{index}",
                     on_click=forget_topic,
                 )
-        if len(results) == 1:
-            render_result(first)
-        else:
-            for column, (label, result) in zip(st.columns(len(results)), results, strict=True):
-                with column:
-                    st.markdown(f"**{presentation.escape_markdown(label)}**")
-                    render_result(result)
-        st.caption(safety.DISCLAIMER)
+
+        answers.render_results(turn.results, key=f"ask_{index}", upload=upload, after_notice=follow_up_note)
 
 
 # ---- page ------------------------------------------------------------------------------------------
 st.title("Ask a question")
-st.write(
-    "Ask in plain words. Answers are passages written by NIH institutes (MedQuAD), each with its "
-    "source and link. When nothing matches well, medqa says so rather than guess."
-)
+intro = st.empty()
 common.disclaimer()
 
 runs = list_runs()
@@ -211,6 +132,8 @@ with st.sidebar:
         st.button("Forget the topic", key="ask_forget_topic", on_click=forget_topic)
     st.button("New conversation", key="ask_new", on_click=new_conversation)
 
+upload = info is not None and info.kind == "upload"
+intro.write(f"Ask in plain words. {answers.corpus_description(upload)}")
 if info is None:
     st.stop()
 
@@ -245,4 +168,4 @@ if question is not None:
 
 turns = st.session_state.ask_turns
 for index, turn in enumerate(turns):
-    render_turn(turn, index, latest=index == len(turns) - 1)
+    render_turn(turn, index, latest=index == len(turns) - 1, upload=upload)

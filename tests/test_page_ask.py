@@ -44,8 +44,12 @@ def test_question_gets_answer_cards_with_source_and_disclaimer(fixture_data: Pat
     assert DISCLAIMER in _texts(app)
     _ask(app, "What are the symptoms of glaucoma?")
     assert "**1. Glaucoma · symptoms**" in _markdown(app)
-    captions = "\n".join(str(element.value) for element in app.caption)
-    assert "similarity" in captions and "[NIH page](https://example.org/" in captions
+    captions = "\n".join(_plain(element.value) for element in app.caption)
+    assert (
+        "Source: MedlinePlus Health Topics (NLM) · [open the original page](https://example.org/" in captions
+    )
+    assert "similarity" not in captions  # one confidence, from the ranking used (no cosine beside it)
+    assert re.search(r"(Strong|Good|Partial) match · Source", captions)
     assert len(app.chat_message) == 2  # the question and the answer
     assert app.chat_message[1].caption[-1].value == DISCLAIMER
     assert not app.error
@@ -58,13 +62,23 @@ def test_emergency_notice_comes_before_the_answers(fixture_data: Path) -> None:
     assert answer.error[0].value.startswith("**Emergency.**")
 
 
+def test_emergency_notice_is_never_followed_by_the_abstain_reply(fixture_data: Path) -> None:
+    # Nothing in the fixture corpus is about strokes: the reply is the notice alone, not "ask a doctor".
+    app = _ask(open_page(PAGE), "my mom's face is drooping and her speech is slurred right now")
+    answer = app.chat_message[1]
+    assert answer.error and answer.error[0].value.startswith("**Emergency.**")
+    assert "I don't have a reliable answer" not in _texts(answer)
+    assert not answer.expander  # no "closest passages" either
+    assert answer.caption[-1].value == DISCLAIMER
+
+
 def test_caregiver_follow_up_is_interpreted_and_can_be_reset(fixture_data: Path) -> None:
     app = open_page(PAGE)
     app.button(key="ask_example_0").click().run()  # "What are the early warning signs of Alzheimer's?"
     assert not app.exception
     app.button(key="ask_example_1").click().run()  # "Is there treatment to slow progression?"
     assert not app.exception
-    assert app.info[-1].value == "Interpreting as about Alzheimer's Disease."
+    assert _plain(app.info[-1].value) == "Interpreting as about Alzheimer's Disease."
     assert "**1. Alzheimer's Disease · treatment**" in _markdown(app)
     app.button(key="ask_forget_1").click().run()
     assert "Current topic" not in _texts(app)
@@ -109,6 +123,53 @@ def test_page_without_data_points_to_home(workdirs: Path) -> None:
     assert "No data yet" in _texts(app)
 
 
+def _upload(name: str, rows: bytes) -> None:
+    from medqa.data import store
+    from medqa.data.upload import import_csv
+
+    store.save_dataset(
+        import_csv(b"Question,Answer,Focus\n" + rows).pairs, name, kind="upload", origin="test"
+    )
+
+
+#: Our own words, shaped like MedQuAD's flattened pages: a heading running into its sentence, a list
+#: written " - a - b" and then repeated without dashes.
+_FLATTENED = (
+    b'"What helps with gout?","Living With Gout There are steps that help. Helpful steps include - '
+    b"drinking water - resting the joint - eating less red meat drinking water resting the joint eating "
+    b'less red meat Ice can ease a swollen joint. Talk to a doctor about medicines.",Gout\n'
+    b'"What causes gout?","Uric acid crystals collect in a joint.",Gout\n'
+)
+
+
+def test_answers_are_formatted_highlighted_and_described_as_uploads(workdirs: Path) -> None:
+    _upload("flat", _FLATTENED)
+    app = open_page(PAGE)
+    assert "uploaded dataset" in _texts(app) and "NIH institutes" not in _texts(app)
+    _ask(app, "does ice help a swollen joint")
+    card = _markdown(app.chat_message[1])
+    body = next(text for text in card if "drinking water" in text)
+    assert "##### Living With Gout" in body
+    assert "\n- drinking water\n- resting the joint\n- eating less red meat" in body
+    assert body.count("drinking water") == 1  # the repeated copy is gone
+    assert ":orange-background[Ice can ease a swollen joint.]" in body  # the matching sentence
+    captions = "\n".join(_plain(element.value) for element in app.chat_message[1].caption)
+    assert "Source: an uploaded dataset" in captions and "open the original page" not in captions
+
+
+def test_read_the_full_answer_replaces_the_preview(workdirs: Path) -> None:
+    long_answer = " ".join(f"Sentence number {n} is about gout and joints." for n in range(80))
+    _upload("long", f'"What is gout?","{long_answer}",Gout\n"What causes gout?","Uric acid.",Gout\n'.encode())
+    app = _ask(open_page(PAGE), "what is gout")
+    card = next(text for text in _markdown(app.chat_message[1]) if "Sentence number 0 " in text)
+    assert "Sentence number 79 " not in card
+    more = next(button for button in app.chat_message[1].button if button.label == "Read the full answer")
+    more.click().run()
+    cards = [text for text in _markdown(app.chat_message[1]) if "Sentence number 0 " in text]
+    assert len(cards) == 1 and "Sentence number 79 " in cards[0]  # in place of the preview, not below it
+    assert any(button.label == "Show less" for button in app.chat_message[1].button)
+
+
 def test_markup_in_answers_is_shown_as_text(workdirs: Path) -> None:
     from medqa.data import store
     from medqa.data.upload import import_csv
@@ -122,5 +183,5 @@ def test_markup_in_answers_is_shown_as_text(workdirs: Path) -> None:
     app = _ask(open_page(PAGE), "what is gout")
     sources = "\n".join(str(element.value) for element in app.chat_message[1].markdown)
     assert "Gout hurts" in sources
-    for raw in ("<b>", "<script>", ":red[", "](javascript"):
+    for raw in ("<b>", "<script>", ":red[", "](javascript", "[x]("):
         assert raw not in sources

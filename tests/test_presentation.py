@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace as _replace
+
 from medqa import presentation
-from medqa.conversation import FollowUp
 from medqa.retrieval.engine import Hit, SearchResult
+from medqa.retrieval.follow_up import FollowUp
 from medqa.safety import DISCLAIMER, detect_emergency
 
 
@@ -62,8 +64,163 @@ def test_terminal_text_puts_the_emergency_first_and_the_disclaimer_last() -> Non
 
 def test_terminal_text_abstains_and_explains_follow_ups() -> None:
     abstained = presentation.result_text(_result("how do I bake bread", abstain=True, confidence=0.2))
-    assert presentation.ABSTAIN_MESSAGE in abstained and "1. Gout" not in abstained
+    assert presentation.ABSTAIN_MESSAGE in abstained
+    assert abstained.index("Closest passages (may not answer your question)") < abstained.index("1. Gout")
     follow = presentation.result_text(
         _result("is it inherited", follow_up=FollowUp("Gout", "Gout: is it inherited"))
     )
     assert "Interpreting as about Gout." in follow
+
+
+# ---- readable answers (our own words, shaped like MedQuAD's flattened HTML) -----------------------
+
+
+def _kinds(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    return [(block.kind, block.parts) for block in presentation.answer_blocks(text)]
+
+
+def test_dash_lists_become_items_and_their_repeated_copy_is_dropped() -> None:
+    text = (
+        "Good habits include - walking daily - sleeping well - eating greens. walking daily sleeping "
+        "well eating greens. Small steps add up."
+    )
+    assert _kinds(text) == [
+        ("paragraph", ("Good habits include",)),
+        ("list", ("walking daily", "sleeping well", "eating greens.")),
+        ("paragraph", ("Small steps add up.",)),
+    ]
+
+
+def test_lists_after_colons_and_lists_without_a_full_stop() -> None:
+    text = "Signs by area: Eyes: - redness - itching redness itching Skin: - rash - dryness rash dryness It fades."
+    assert _kinds(text) == [
+        ("paragraph", ("Signs by area: Eyes:",)),
+        ("list", ("redness", "itching")),
+        ("paragraph", ("Skin:",)),
+        ("list", ("rash", "dryness")),
+        ("paragraph", ("It fades.",)),
+    ]
+
+
+def test_a_single_dash_in_prose_is_not_a_list() -> None:
+    assert _kinds("Parasites - Roundworms are common. They spread in soil.") == [
+        ("paragraph", ("Parasites - Roundworms are common.", "They spread in soil."))
+    ]
+
+
+def test_headings_running_into_sentences_are_split_off() -> None:
+    assert _kinds("Staying Active Every Day There are many ways to move. Walk often.")[0] == (
+        "heading",
+        ("Staying Active Every Day",),
+    )
+    assert _kinds("Light therapy Light therapy is a treatment with lamps.") == [
+        ("heading", ("Light therapy",)),
+        ("paragraph", ("Light therapy is a treatment with lamps.",)),
+    ]
+    assert _kinds("Medical History Taking a history helps the doctor.")[0] == (
+        "heading",
+        ("Medical History",),
+    )
+    # A name followed by a verb is a sentence, not a heading.
+    assert _kinds("The National Eye Institute funds studies.") == [
+        ("paragraph", ("The National Eye Institute funds studies.",))
+    ]
+
+
+def test_a_leading_question_is_a_heading_and_percent_tables_are_lists() -> None:
+    text = (
+        "What are the signs of made-up syndrome? Doctors list these. Signs and Symptoms Approximate "
+        "number of patients (when available) Joint pain 90% Short stature 50% Dry eyes 7.5% They vary."
+    )
+    assert _kinds(text) == [
+        ("heading", ("What are the signs of made-up syndrome?",)),
+        (
+            "paragraph",
+            ("Doctors list these.", "Signs and Symptoms Approximate number of patients (when available)"),
+        ),
+        ("list", ("Joint pain 90%", "Short stature 50%", "Dry eyes 7.5%")),
+        ("paragraph", ("They vary.",)),
+    ]
+
+
+def test_formatting_keeps_every_word_but_the_repeated_list() -> None:
+    text = "Intro here. Things include - one - two one two Then Later Text There is more. End."
+    words = " ".join(part for block in presentation.answer_blocks(text) for part in block.parts).split()
+    assert " ".join(words) == "Intro here. Things include one two Then Later Text There is more. End."
+
+
+def test_formatted_markdown_escapes_data_and_only_draws_structure() -> None:
+    text = "Intro [click](https://evil.example) ![img](https://evil.example/x.png) - **a** - <b>b</b>"
+    markdown = presentation.blocks_markdown(presentation.answer_blocks(text))
+    assert "](" not in markdown and "![" not in markdown and "<b>" not in markdown and "**a**" not in markdown
+    assert "\n- \\*\\*a\\*\\*\n- \\<b\\>b\\</b\\>" in markdown
+    highlighted = presentation.highlight_markdown("a ] :red[b] [c](javascript:x)")
+    assert (
+        highlighted.startswith(":orange-background[")
+        and highlighted.count("]") - highlighted.count("\\]") == 1
+    )
+
+
+def test_matching_sentences_are_highlighted_rare_words_first() -> None:
+    blocks = presentation.answer_blocks(
+        "Gout is a joint disease. Gout often starts in the big toe. Ice and rest ease a gout flare."
+    )
+    assert presentation.matched_parts(blocks, "how to ease a gout flare") == {(0, 2)}
+    assert presentation.matched_parts(blocks, "weather in Paris") == set()
+    # The passage the retriever matched wins over word overlap.
+    assert presentation.matched_parts(blocks, "gout flare", passage="Gout often starts in the big toe.") == {
+        (0, 1)
+    }
+
+
+def test_preview_keeps_the_highlighted_block_and_says_when_it_cut() -> None:
+    blocks = [presentation.Block("paragraph", (f"Paragraph {n} " + "words " * 40,)) for n in range(10)]
+    shown, marks, cut = presentation.preview_blocks(blocks, {(7, 0)}, limit=600)
+    assert cut and shown[-1] == blocks[7] and shown[-2].kind == "gap" and marks == {(len(shown) - 1, 0)}
+    assert len(shown) == 4  # paragraphs 0-1 (about 250 characters each), the gap, paragraph 7
+    # A long paragraph is cut at a sentence, and a later highlighted sentence is shown alone.
+    long = [presentation.Block("paragraph", tuple(f"Sentence {n} is here." for n in range(100)))]
+    shown, marks, cut = presentation.preview_blocks(long, {(0, 90)}, limit=100)
+    assert cut and shown[0].parts[0] == "Sentence 0 is here." and len(shown[0].parts) < 10
+    assert shown[1].kind == "gap" and shown[2].parts == ("Sentence 90 is here.",) and marks == {(2, 0)}
+    assert presentation.preview_blocks(blocks[:1], set(), limit=600) == (blocks[:1], set(), False)
+
+
+# ---- honest scores and the one answer policy -------------------------------------------------------
+
+
+def test_match_labels_follow_the_ranking_used() -> None:
+    top, second, third = (_hit(1, similarity=0.5), _hit(2, similarity=0.9), _hit(3, similarity=0.2))
+    fused = [
+        _replace(top, score=2 / 61),
+        _replace(second, score=1 / 61 + 1 / 70),
+        _replace(third, score=1 / 61),
+    ]
+    result = _result(hits=tuple(fused))
+    labels = [presentation.match_label(hit, result) for hit in fused]
+    assert labels == ["strong match", "strong match", "good match"]  # cosine 0.9 at #2 changes nothing
+    order = ["strong match", "good match", "partial match"]
+    assert [order.index(label) for label in labels] == sorted(order.index(label) for label in labels)
+
+
+def test_weak_hits_are_set_apart_and_uploads_are_not_called_nih() -> None:
+    hits = (_hit(1, similarity=0.7), _hit(2, similarity=0.2), _hit(3, similarity=0.6))
+    answers, closest = presentation.split_hits(_result(hits=hits))
+    assert [hit.rank for hit in answers] == [1, 3] and [hit.rank for hit in closest] == [2]
+    assert "open the original page](http://nihseniorhealth.gov/" in presentation.source_line(_hit())
+    upload = _replace(_hit(), source="upload", url="")
+    assert (
+        "uploaded" in presentation.source_line(upload) and "NIH" not in presentation.source_line(upload)[:30]
+    )
+    assert "uploaded dataset" in presentation.abstain_message(upload=True)
+
+
+def test_emergency_view_never_ends_with_the_abstain_reply() -> None:
+    emergency = "my dad has crushing chest pain and can't breathe right now"
+    view = presentation.answer_view(_result(emergency, abstain=True, confidence=0.2))
+    assert view.emergency is not None and view.abstain_message is None and not view.closest
+    plain = presentation.answer_view(_result("how do I bake bread", abstain=True, confidence=0.2))
+    assert plain.emergency is None and plain.abstain_message == presentation.ABSTAIN_MESSAGE
+    assert len(plain.closest) == 2
+    text = presentation.result_text(_result(emergency, abstain=True, confidence=0.2))
+    assert "EMERGENCY" in text and presentation.ABSTAIN_MESSAGE not in text
