@@ -154,27 +154,46 @@ def downloaded_base_folder() -> Path:
     return target
 
 
-def _safetensors_problem(path: Path) -> str | None:
-    """Why a safetensors file is unusable (empty, truncated, bad header), or ``None``."""
+def safetensors_header(path: Path) -> tuple[int, dict[str, dict]]:
+    """Read and check a ``.safetensors`` file's header: the one reader of the format in medqa.
+
+    Returns:
+        The byte offset where the tensor data starts, and the tensor entries (``dtype``, ``shape``,
+        ``data_offsets`` relative to that offset; ``__metadata__`` left out).
+
+    Raises:
+        ModelLoadError: the file is empty, truncated, unreadable or its header is not safetensors.
+    """
     try:
         size = path.stat().st_size
         with path.open("rb") as stream:
             head = stream.read(8)
             if len(head) < 8:
-                return f"{path.name} is empty or truncated"
+                raise ModelLoadError(f"{path.name} is empty or truncated")
             header_size = struct.unpack("<Q", head)[0]
             if header_size <= 0 or 8 + header_size > size:
-                return f"{path.name} is truncated"
+                raise ModelLoadError(f"{path.name} is truncated")
             header = json.loads(stream.read(header_size))
     except (OSError, ValueError) as error:
-        return f"{path.name} cannot be read ({error})"
-    ends = [
-        entry["data_offsets"][1]
-        for key, entry in header.items()
-        if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry
-    ]
+        raise ModelLoadError(f"{path.name} cannot be read ({error})") from error
+    if not isinstance(header, dict):
+        raise ModelLoadError(f"{path.name} is not a safetensors file")
+    entries = {key: entry for key, entry in header.items() if key != "__metadata__"}
+    try:
+        ends = [int(entry["data_offsets"][1]) for entry in entries.values()]
+    except (TypeError, KeyError, IndexError, ValueError) as error:
+        raise ModelLoadError(f"{path.name} has a malformed safetensors header") from error
     if ends and 8 + header_size + max(ends) > size:
-        return f"{path.name} is truncated"
+        raise ModelLoadError(f"{path.name} is truncated")
+    return 8 + header_size, entries
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """Why a safetensors file is unusable (empty, truncated, bad header), or ``None``."""
+    try:
+        safetensors_header(path)
+    except ModelLoadError as error:
+        return str(error)
     return None
 
 

@@ -65,5 +65,5 @@ def test_weights_are_mapped_from_the_file_not_copied(tmp_path: Path) -> None:
     assert not mapped["embeddings.word_embeddings.weight"].flags.owndata  # a view of the mapping
     truncated = tmp_path / "model.safetensors"
     truncated.write_bytes(weights.read_bytes()[:100_000])
-    with pytest.raises(ModelLoadError, match="cannot be read"):
+    with pytest.raises(ModelLoadError, match="truncated"):
         map_safetensors(truncated)

@@ -292,12 +292,9 @@ def map_safetensors(path: Path) -> dict[str, np.ndarray]:
     Raises:
         ModelLoadError: the file is truncated, not safetensors, or holds a dtype numpy lacks (bfloat16).
     """
+    offset, header = models.safetensors_header(path)
     try:
-        with path.open("rb") as handle:
-            header_size = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(header_size))
-        header.pop("__metadata__", None)
-        data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_size)
+        data = np.memmap(path, dtype=np.uint8, mode="r", offset=offset)
         arrays = {}
         for name, spec in header.items():
             dtype = _SAFETENSORS_DTYPES.get(spec["dtype"])
