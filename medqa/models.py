@@ -23,7 +23,6 @@ import os
 import shutil
 import socket
 import struct
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from medqa import settings
+from medqa import atomic, settings
 from medqa.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -129,8 +128,7 @@ def downloaded_base_folder() -> Path:
         import huggingface_hub
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-        scratch = Path(tempfile.mkdtemp(prefix=".base-model-", dir=target.parent))
-        try:
+        with atomic.replacing_folder(target) as scratch:
             try:
                 huggingface_hub.snapshot_download(
                     BASE_MODEL_ID, local_dir=scratch, allow_patterns=list(BASE_MODEL_FILES)
@@ -147,10 +145,6 @@ def downloaded_base_folder() -> Path:
                     "nothing was kept."
                 )
             shutil.rmtree(scratch / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
-            os.replace(scratch, target)
-        finally:
-            if scratch.exists():
-                shutil.rmtree(scratch, ignore_errors=True)
     return target
 
 
