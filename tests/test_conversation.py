@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from medqa.conversation import Conversation, FollowUp, interpret, reads_like_follow_up
+from medqa.conversation import Conversation
 from medqa.errors import QuestionError
 from medqa.retrieval.conditions import ConditionMention
+from medqa.retrieval.follow_up import FollowUp, interpret, reads_like_follow_up
 
 
 @pytest.mark.parametrize(
