@@ -8,8 +8,13 @@ These tests read the app's source (static checks) and run its pages with markup 
 from __future__ import annotations
 
 import ast
+import concurrent.futures
+import os
+import re
 import shutil
 import subprocess
+import tracemalloc
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -435,3 +440,213 @@ def test_a_visitor_never_publishes_or_imports_with_the_deployer_token(
     assert not page.exception
     assert used == [False]  # one download attempt, without any token
     assert FAKE_TOKEN not in _all_text(page)
+
+
+# --- untrusted input (issue 14 items 4-9) ---------------------------------------------------------------
+
+LINK_FOCUS = "Alzheimer's Disease [win a prize](https://evil.example/x) ![pixel](https://evil.example/p.png)"
+
+
+@pytest.mark.model
+def test_a_focus_name_cannot_inject_links_or_images_in_the_follow_up(workdirs: Path) -> None:
+    """Item 7: the follow-up notice and the "Not about ...?" button show a focus name literally."""
+    import csv
+    import io
+
+    from tests.conftest import FIXTURE_DOCUMENTS
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Question", "Answer", "Focus"])
+    for _folder, _source, focus, _synonyms, pairs in FIXTURE_DOCUMENTS:
+        for _qtype, question, answer in pairs:
+            writer.writerow([question, answer, LINK_FOCUS if focus.startswith("Alzheimer") else focus])
+    imported = import_csv(buffer.getvalue().encode())
+    store.save_dataset(imported.pairs, "upload-links", kind="upload", origin="links.csv")
+    page = open_page("pages/2_Ask.py")
+    page.chat_input(key="ask_input").set_value("What are the early warning signs of Alzheimer's?").run()
+    page.chat_input(key="ask_input").set_value("Is there treatment to slow progression?").run()
+    assert not page.exception
+    shown = [(kind, text) for kind, text, _ in element_texts(page) if "evil" in text]
+    assert any(kind == "button" for kind, _ in shown), "the follow-up button was not shown"
+    for kind, text in shown:
+        # Every "](" that would open a link or image is escaped.
+        assert not re.search(r"(?<!\\)\]\(", text.replace("\\]\\(", "")), (kind, text)
+
+
+def _zip_of(members: dict[str, bytes], target: Path) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return target
+
+
+@pytest.mark.parametrize("case", ["ratio", "entries", "total", "member"])
+def test_zip_bombs_are_refused_before_they_are_inflated(
+    workdirs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """Item 4: a zip bomb is a clear DataSourceError, bounded in memory; nothing becomes the corpus."""
+    from medqa.data import medquad
+    from medqa.errors import DataSourceError
+
+    folder = "MedQuAD-master/7_SeniorHealth_QA"
+    if case == "ratio":  # 64 MB of spaces in one 64 KB member: ratio ~1000
+        members = {f"{folder}/0000001.xml": b"<Document>" + b" " * (64 << 20) + b"</Document>"}
+        message = "compressed more than"
+    elif case == "entries":
+        monkeypatch.setattr(medquad, "MAX_ARCHIVE_ENTRIES", 50)
+        members = {f"{folder}/{n:07d}.xml": b"<Document/>" for n in range(51)}
+        message = "entries"
+    elif case == "total":
+        monkeypatch.setattr(medquad, "MAX_TOTAL_BYTES", 100_000)
+        members = {f"{folder}/{n:07d}.xml": os.urandom(30_000).hex().encode() for n in range(3)}
+        message = "inflate"
+    else:  # the size a member declares is not trusted: reads stop at the cap
+        monkeypatch.setattr(medquad, "MAX_DOCUMENT_BYTES", 10_000)
+        monkeypatch.setattr(medquad, "MAX_TOTAL_BYTES", 10**9)
+        members = {f"{folder}/0000001.xml": os.urandom(20_000).hex().encode()}
+        message = "MB|larger"
+    archive = _zip_of(members, tmp_path / "bomb.zip")
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataSourceError, match=message):
+            store.build_datasets(str(archive), categories=1, per_category=2, test_per_category=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"peak {peak / 1e6:.0f} MB while refusing a zip bomb"
+    assert store.list_datasets() == []
+
+
+def test_deeply_nested_xml_is_refused_quickly(workdirs: Path) -> None:
+    """Item 4: a deeply nested document (1M deep took 440 MB to parse before) is refused at depth 64."""
+    from medqa.data import medquad
+    from medqa.errors import DataSourceError
+
+    deep = b"<Document>" + b"<a>" * 300_000 + b"</a>" * 300_000 + b"</Document>"  # 2.1 MB
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataSourceError, match="nested more than"):
+            medquad.parse_document(deep, "7_SeniorHealth_QA")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"peak {peak / 1e6:.0f} MB"
+
+
+def _finishes_within(seconds: float, function, *args):
+    """Run ``function`` in a worker; fail (without waiting for it) if it is not done in ``seconds``.
+
+    The inputs below took 15 s (templates) and 6 s (sets) with the old quadratic patterns and take
+    milliseconds now: the bound is a denial-of-service property, with a margin of 100x or more.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(function, *args)
+        try:
+            return future.result(timeout=seconds)
+        except concurrent.futures.TimeoutError:
+            pytest.fail(f"{function.__name__} took more than {seconds} s")
+
+
+def test_question_templates_are_linear_on_hostile_input() -> None:
+    """Item 5: trailing punctuation is stripped without a backtracking pattern."""
+    from medqa.data.templates import match_template
+
+    match = _finishes_within(1.0, match_template, "what is gout" + "?" * 40_000 + "x")
+    assert match is not None and match.qtype == "information"
+    assert _finishes_within(1.0, match_template, "What is (are) Gout ? ?!").focus == "Gout"
+
+
+def test_focus_lists_are_split_linearly() -> None:
+    """Item 5: ``"x | y"`` cells are split without ``\\s*`` around the separator."""
+    from medqa.evaluation.sets import _as_focus_list
+
+    assert _finishes_within(0.5, _as_focus_list, " " * 20_000 + "x") == ["x"]
+    assert _as_focus_list(" gout |asthma;  flu ") == ["gout", "asthma", "flu"]
+
+
+def test_a_huge_question_is_capped_before_it_is_normalised() -> None:
+    """Item 6: a 50 MB question costs what a 4,000-character one does (1.05 GB before)."""
+    from medqa.retrieval.query import MAX_QUESTION_CHARS, clean_question
+
+    huge = "ﬀ " * (25 << 20)  # NFKC expands each ligature: normalising all of it first took 1 GB
+    tracemalloc.start()
+    try:
+        question, notes = clean_question(huge)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(question) <= MAX_QUESTION_CHARS and notes
+    assert peak < 8 << 20, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_server_messages_are_bounded(config: dict[str, dict[str, object]]) -> None:
+    """Item 6: a visitor cannot send 100 MB messages; the largest table medqa sends (30 MB) still fits."""
+    assert 30 < config["server"]["maxMessageSize"] <= 50
+
+
+@pytest.mark.model
+def test_cli_answers_never_reach_the_terminal_with_control_characters(workdirs: Path, capsys) -> None:
+    """Item 8: OSC 52 (clipboard write) and clear-screen sequences in data are stripped from CLI output."""
+    from medqa.cli import main
+
+    hostile = "Gout is a joint disease.\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b31m Uric acid collects in a joint."
+    csv = (
+        "Question,Answer,Focus\n"
+        f'"What is gout?","{hostile}",Gout\n'
+        '"What causes gout?","Uric acid builds up in the blood.",Gout\n'
+        '"How is gout treated?","Medicines lower uric acid.",Gout\n'
+    )
+    store.save_dataset(import_csv(csv.encode()).pairs, "upload-escapes", kind="upload", origin="e.csv")
+    assert main(["ask", "What is gout?", "--corpus", "upload-escapes", "--mode", "bm25"]) == 0
+    text = capsys.readouterr().out
+    assert "Uric acid collects" in text
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), repr(text)
+    assert main(["ask", "What is gout?", "--corpus", "upload-escapes", "--mode", "bm25", "--json"]) == 0
+    text = capsys.readouterr().out
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), repr(text)
+    assert "\\u001b]52" in text  # still in the JSON, as an escape
+
+
+SECRET_SOURCE = "https://reader:s3cretPass@mirror.example/MedQuAD.zip?X-Amz-Signature=abcdef123"
+
+
+def test_the_configured_source_is_shown_without_credentials(
+    workdirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 9: Home names the configured mirror but never its password or signed query string."""
+    from medqa.data.medquad import display_source
+
+    assert display_source(SECRET_SOURCE).startswith("https://mirror.example/MedQuAD.zip")
+    assert "s3cret" not in display_source(SECRET_SOURCE) and "Signature" not in display_source(SECRET_SOURCE)
+    assert display_source("/data/MedQuAD-master.zip") == "/data/MedQuAD-master.zip"
+    monkeypatch.setenv("MEDQA_MEDQUAD_SOURCE", SECRET_SOURCE)
+    home = open_page()
+    assert not home.exception
+    text = _all_text(home)
+    assert "mirror.example" in text and "s3cret" not in text and "abcdef123" not in text
+
+
+def test_a_url_with_a_password_fails_cleanly_without_showing_it(
+    workdirs: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """Item 9: ``user:password@`` no longer crashes Load (uncaught InvalidURL) nor logs the password."""
+    import logging
+
+    from medqa.data import medquad
+    from medqa.errors import DataSourceError
+
+    caplog.set_level(logging.DEBUG)
+    url = "http://reader:s3cretPass@127.0.0.1:9/MedQuAD.zip?sig=abcdef123"
+    with pytest.raises(DataSourceError, match="Could not download") as caught:
+        medquad.load_medquad(url)
+    shown = str(caught.value) + repr(caught.value.__cause__) + caplog.text
+    assert "s3cretPass" not in shown and "abcdef123" not in shown
+    assert caught.value.__cause__ is None
+    request = medquad._request(url)  # the credentials travel as a Basic header, not in the URL
+    assert "s3cret" not in request.full_url and request.get_header("Authorization", "").startswith("Basic ")
+    monkeypatch.setenv("MEDQA_MEDQUAD_SOURCE", url)
+    home = open_page()
+    home.button(key="load_medquad").click().run()
+    assert not home.exception
+    assert "Could not download" in home.error[0].value and "s3cret" not in _all_text(home)

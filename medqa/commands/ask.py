@@ -9,6 +9,18 @@ import sys
 
 from medqa.data.store import FULL
 
+# Terminal control characters (C0 but newline and tab, DEL, C1): data printed raw could clear the screen
+# or write the clipboard (OSC 52) of whoever runs the command. JSON escapes C0 itself; DEL and C1 are
+# written as \u escapes there, so the JSON stays valid and says what the data held.
+_C1_AND_DEL = [0x7F, *range(0x80, 0xA0)]
+_TERMINAL = {code: None for code in [*range(0x20), *_C1_AND_DEL] if chr(code) not in "\n\t"}
+_JSON = {code: f"\\u{code:04x}" for code in _C1_AND_DEL}
+
+
+def terminal_text(text: str) -> str:
+    """``text`` without the control characters a terminal would act on (newlines and tabs kept)."""
+    return text.translate(_TERMINAL)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``ask`` command."""
@@ -49,7 +61,7 @@ def _ask(arguments: argparse.Namespace) -> int:
     result = engine.search(arguments.question, arguments.k, mode=arguments.mode)
     if arguments.json:
         payload = {"model": arguments.model, "corpus": arguments.corpus, **result.to_dict()}
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        print(json.dumps(payload, indent=2, ensure_ascii=False).translate(_JSON))
     else:
-        print(result_text(result))
+        print(terminal_text(result_text(result)))
     return 0
