@@ -10,6 +10,7 @@ import pytest
 from medqa.cli import main
 from medqa.commands.evaluate import system_specs
 from medqa.data import store
+from medqa.evaluation import sets
 
 
 @pytest.fixture
@@ -46,7 +47,10 @@ def test_bm25_on_an_uploaded_csv(built: None, tmp_path: Path, capsys: pytest.Cap
 
 def test_errors_are_one_line(built: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", "--bm25", "--set", "nothing"]) == 2
-    assert "--set must be heldout, consumer or a CSV file" in capsys.readouterr().err
+    assert (
+        "--set must be heldout, consumer-dev, consumer-test, consumer or a CSV file"
+        in capsys.readouterr().err
+    )
     assert main(["evaluate", "--bm25", "--set", str(tmp_path / "missing.csv")]) == 2
     assert "Cannot read" in capsys.readouterr().err
     assert main(["evaluate", "--bm25", "--corpus", "nothing"]) == 2
@@ -55,19 +59,20 @@ def test_errors_are_one_line(built: None, tmp_path: Path, capsys: pytest.Capture
 
 @pytest.mark.model
 def test_base_against_bm25_then_from_the_cache(built: None, capsys: pytest.CaptureFixture[str]) -> None:
+    n = len(sets.consumer(store.FULL))  # the shipped questions whose topic the test corpus has
     assert main(["evaluate", "--bm25", "--model", "base", "--set", "consumer"]) == 0
     out = capsys.readouterr().out
-    assert "Consumer-style questions (14)" in out
+    assert f"Consumer questions ({n})" in out
     assert "compared with base" in out
     assert "between base and BM25 on MRR@10" in out
     assert "95% CI" in out
-    assert "(2 systems x 14 queries;" in out and "from the cache" not in out
+    assert f"(2 systems x {n} queries;" in out and "from the cache" not in out
 
     assert main(["evaluate", "--bm25", "--model", "base", "--set", "consumer", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert [row["system"] for row in payload["summary"]] == ["BM25", "base"]
     assert {row["group"] for row in payload["per_focus"]} >= {"Asthma", "Gout", "Shingles"}
-    assert len(payload["per_query"]) == 28
+    assert len(payload["per_query"]) == 2 * n
     assert payload["comparisons"][0]["system_a"] == "base"
 
     assert main(["evaluate", "--bm25", "--model", "base", "--set", "consumer"]) == 0

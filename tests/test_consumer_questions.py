@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections import Counter
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -12,19 +13,28 @@ import pytest
 
 from medqa import consumer_questions
 from medqa.consumer_questions import (
-    FOCUS_SEPARATOR,
+    DEV,
     MEDQUAD_QTYPES,
+    SPLIT_SEED,
+    STYLES,
+    TEST,
+    assign_splits,
     load_consumer_questions,
     load_out_of_domain_questions,
+    topic_groups,
 )
 from medqa.errors import EvaluationError
+from medqa.evaluation.relevance import normalise_name
 from medqa.safety import detect_emergency
 
 
 def test_consumer_questions_load_with_expected_columns() -> None:
     frame = load_consumer_questions()
-    assert list(frame.columns) == ["question", "expected_focus", "qtype_hint"]
-    assert len(frame) >= 60
+    assert list(frame.columns) == [
+        "question", "expected_focus", "qtype_hint", "id", "expected_cui", "accept", "style", "origin", "split"
+    ]  # fmt: skip
+    assert len(frame) >= 250
+    assert frame["id"].is_unique
     assert frame["question"].is_unique
     for foci in frame["expected_focus"]:
         assert isinstance(foci, list)
@@ -82,26 +92,47 @@ def fake_resources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+HEADER = "id,question,expected_focus,expected_cui,accept,qtype_hint,style,origin,split\n"
+
+
 def test_loader_reads_a_well_formed_file(fake_resources: Path) -> None:
     (fake_resources / "consumer_questions.csv").write_text(
-        "question,expected_focus,qtype_hint\n"
-        'my knee hurts when it rains,"Arthritis | Osteoarthritis",symptoms\n',
+        HEADER
+        + 'c-1,my knee hurts when it rains,"Arthritis | Osteoarthritis",C0003864,,symptoms,plain short,v1,dev\n'
+        + "c-2,sore toe,Gout,,Foot Health,symptoms,unnamed,v1,test\n",
         encoding="utf-8",
     )
     frame = load_consumer_questions()
     assert frame.loc[0, "expected_focus"] == ["Arthritis", "Osteoarthritis"]
+    assert frame.loc[0, "expected_cui"] == ["C0003864"]
+    assert frame.loc[0, "style"] == ["plain", "short"]
+    assert frame.loc[1, "accept"] == ["Foot Health"]
+    assert frame.loc[1, "expected_cui"] == []
+    assert load_consumer_questions("dev")["id"].tolist() == ["c-1"]
+    assert load_consumer_questions("test")["id"].tolist() == ["c-2"]
+    with pytest.raises(EvaluationError, match="split must be"):
+        load_consumer_questions("train")
+
+
+def _row(**cells: str) -> str:
+    values = {"id": "c-1", "question": "q", "expected_focus": "A", "expected_cui": "", "accept": "",
+              "qtype_hint": "symptoms", "style": "plain", "origin": "v1", "split": "dev", **cells}  # fmt: skip
+    return ",".join(values[column] for column in HEADER.strip().split(",")) + "\n"
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("question,expected_focus,qtype_hint\n", "no questions"),
+        (HEADER, "no questions"),
         ("question,focus,qtype_hint\nq,A,symptoms\n", "columns"),
-        ("question,expected_focus,qtype_hint\nq one,A,symptoms\nQ  One,B,causes\n", "duplicate"),
-        ("question,expected_focus,qtype_hint\nq,,symptoms\n", "empty"),
-        ("question,expected_focus,qtype_hint\nq,A | ,symptoms\n", "empty focus"),
-        ("question,expected_focus,qtype_hint\nq,A | A,symptoms\n", "twice"),
-        ("question,expected_focus,qtype_hint\nq,A,diagnosis\n", "qtype_hint"),
+        (HEADER + _row() + _row(id="c-2", question="Q  "), "duplicate question"),
+        (HEADER + _row() + _row(question="other"), "duplicate id"),
+        (HEADER + _row(expected_focus=""), "empty"),
+        (HEADER + _row(expected_focus="A | "), "empty focus"),
+        (HEADER + _row(expected_focus="A | A"), "twice"),
+        (HEADER + _row(qtype_hint="diagnosis"), "qtype_hint"),
+        (HEADER + _row(style="rude"), "unknown style"),
+        (HEADER + _row(split="train"), "split must be"),
     ],
 )
 def test_loader_rejects_bad_files(fake_resources: Path, content: str, message: str) -> None:
@@ -149,11 +180,61 @@ def test_every_expected_focus_is_an_answered_medquad_focus() -> None:
     answered = _answered_foci(archive)
     assert len(answered) > 1000
     frame = load_consumer_questions()
-    unknown = sorted({focus for foci in frame["expected_focus"] for focus in foci if focus not in answered})
-    assert unknown == []
-    # The benchmark's confirmation set (bench/data), scored by `medqa evaluate --set PATH.csv`.
-    confirmation = pd.read_csv(Path(__file__).parent.parent / "bench" / "data" / "consumer_confirmation.csv")
-    expected = {focus for cell in confirmation["expected_focus"] for focus in cell.split(FOCUS_SEPARATOR)}
-    assert sorted(expected - answered) == []
-    asked = {question.casefold() for question in frame["question"]}
-    assert not asked & {question.casefold() for question in confirmation["question"]}
+    # Every expected name is an answered focus, or a synonym of one (judged by normalised name).
+    keys = {normalise_name(focus) for focus in answered}
+    unknown = sorted(
+        {focus for foci in frame["expected_focus"] for focus in foci if normalise_name(focus) not in keys}
+    )
+    assert len(unknown) <= len(frame) // 10  # a few synonyms ("Influenza" for MedlinePlus "Flu")
+    accepted = {name for names in frame["accept"] for name in names}
+    assert sorted(name for name in accepted if normalise_name(name) not in keys) == []
+
+
+def test_consumer_questions_cover_the_styles_people_write_in() -> None:
+    frame = load_consumer_questions()
+    styles = Counter(tag for tags in frame["style"] for tag in tags)
+    assert set(styles) <= STYLES
+    assert styles["unnamed"] >= len(frame) // 3  # symptoms described without naming the condition
+    assert styles["caregiver"] >= 40
+    assert styles["misspelled"] >= 10
+    assert styles["long"] >= 8
+    assert styles["short"] >= 20
+    assert set(frame["origin"]) == {"v1", "confirmation", "issue-12"}
+    assert (frame["origin"] == "issue-12").sum() >= 150
+
+
+def test_consumer_halves_are_even_and_split_by_topic() -> None:
+    frame = load_consumer_questions()
+    counts = frame["split"].value_counts()
+    assert set(counts.index) == {DEV, TEST}
+    assert abs(counts[DEV] - counts[TEST]) <= len(frame) // 10
+    groups = topic_groups(
+        [[*focus, *accept] for focus, accept in zip(frame["expected_focus"], frame["accept"], strict=True)]
+    )
+    halves_per_group = pd.Series(list(frame["split"])).groupby(groups).nunique()
+    assert (halves_per_group == 1).all(), halves_per_group[halves_per_group > 1]
+
+
+def test_topic_groups_join_shared_names_and_shared_answers() -> None:
+    names = [
+        ["Alzheimer's Disease"],
+        ["Alzheimer disease", "Dementia"],
+        ["Dementia"],
+        ["Lupus"],
+        ["SLE"],
+        ["Gout"],
+    ]
+    groups = topic_groups(names)
+    assert groups[0] == groups[1] == groups[2]
+    assert len({groups[3], groups[4], groups[5], groups[0]}) == 4
+    joined = topic_groups(names, relevant=[{"a"}, {"b"}, {"c"}, {"x", "y"}, {"y"}, {"z"}])
+    assert joined[3] == joined[4] != joined[5]
+
+
+def test_assign_splits_keeps_groups_whole_and_is_seeded() -> None:
+    groups = [f"g{number % 40}" for number in range(200)]
+    halves = assign_splits(groups)
+    assert halves == assign_splits(groups)
+    assert pd.Series(halves).groupby(groups).nunique().max() == 1
+    assert abs(halves.count(DEV) - halves.count(TEST)) <= 5
+    assert halves != assign_splits(groups, seed=SPLIT_SEED + 1)

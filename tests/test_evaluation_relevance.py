@@ -228,3 +228,28 @@ def test_rank_metrics_agree_with_per_query_metrics() -> None:
     ranks = [first_relevant_rank(ranking, wanted) for ranking, wanted in zip(rankings, relevant, strict=True)]
     short = rank_metrics(ranks)
     pd.testing.assert_frame_equal(full[short.columns], short)
+
+
+def test_generic_cuis_tag_no_concept(corpus: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three rows share a word-level CUI ("disease") with two unrelated topics.
+    extra = pd.DataFrame(
+        {
+            col.ID: ["x-1", "x-2", "x-3"],
+            col.SOURCE: ["GARD"] * 3,
+            col.FOCUS: ["Eating Disorders", "Rare disorder A", "Rare disorder B"],
+            col.SYNONYMS: [""] * 3,
+            col.CUI: ["C0012634 C0013473", "C0012634", "C0012634"],
+            col.QUESTION: ["q"] * 3,
+            col.ANSWER: ["a"] * 3,
+            col.QTYPE: ["information"] * 3,
+        }
+    )
+    table = pd.concat([corpus, extra], ignore_index=True)
+    monkeypatch.setattr("medqa.evaluation.relevance.GENERIC_CUI_FOCI", 2)
+    judge = RelevanceJudge(table)
+    assert "C0012634" in judge.generic_cuis  # (as is diabetes, C0011849, with three names here)
+    assert judge.concept_cuis(expectation("Eating Disorders")) == {"C0013473"}
+    assert judge.relevant_ids(expectation("Eating Disorders")) == {"x-1"}
+    # With the threshold high, "disease" counts as a concept and drags the rare disorders in.
+    monkeypatch.setattr("medqa.evaluation.relevance.GENERIC_CUI_FOCI", 40)
+    assert RelevanceJudge(table).relevant_ids(expectation("Eating Disorders")) == {"x-1", "x-2", "x-3"}

@@ -137,7 +137,7 @@ def test_consumer_is_judged_by_expected_focus_ignoring_case(
             "qtype_hint": ["symptoms", "symptoms", "treatment"],
         }
     )
-    monkeypatch.setattr("medqa.consumer_questions.load_consumer_questions", lambda: questions)
+    monkeypatch.setattr("medqa.consumer_questions.load_consumer_questions", lambda split=None: questions)
     evaluation = sets.consumer("mine", corpus=corpus)
     assert evaluation.query_ids == ("consumer-001", "consumer-002")  # hay fever has no pair: dropped
     assert evaluation.relevant[0] == {"a-1", "a-2", "a-3"}
@@ -250,3 +250,24 @@ def test_set_rejects_inconsistent_input() -> None:
             name="x", label="x", corpus_name="c", query_ids=("q",), queries=("a",), relevant=(frozenset(),),
             focus=("f",), qtype=("",), judged_by=sets.JUDGED_BY_ANSWER,
         )  # fmt: skip
+
+
+def test_consumer_halves_are_disjoint_and_make_up_the_whole(corpus: pd.DataFrame) -> None:
+    whole = sets.load_set(sets.CONSUMER, "mine", corpus=corpus)
+    dev = sets.load_set(sets.CONSUMER_DEV, "mine", corpus=corpus)
+    test = sets.load_set(sets.CONSUMER_TEST, "mine", corpus=corpus)
+    assert not set(dev.query_ids) & set(test.query_ids)
+    assert set(dev.query_ids) | set(test.query_ids) == set(whole.query_ids)
+    assert (whole.name, dev.name, test.name) == ("consumer", "consumer-dev", "consumer-test")
+    assert dev.label.startswith("Consumer questions, dev half")
+    assert dev.fingerprint() != test.fingerprint()
+
+
+def test_load_set_by_name(corpus: pd.DataFrame) -> None:
+    assert sets.load_set(sets.HELDOUT, "mine", corpus=corpus).name == sets.HELDOUT
+    assert sets.default_corpus(sets.HELDOUT) == store.CURATED
+    assert sets.default_corpus(sets.CONSUMER_TEST) == store.FULL
+    with pytest.raises(EvaluationError, match="Unknown evaluation set 'consumer-train'"):
+        sets.load_set("consumer-train", "mine", corpus=corpus)
+    with pytest.raises(EvaluationError, match="split must be"):
+        sets.consumer("mine", corpus=corpus, split="train")

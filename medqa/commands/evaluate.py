@@ -10,7 +10,10 @@ from medqa.data import store
 from medqa.errors import EvaluationError
 from medqa.evaluation import export, runner, sets
 
-SET_CHOICES_HELP = "heldout (curated test split), consumer (plain-language questions) or PATH.csv"
+SET_CHOICES_HELP = (
+    "heldout (curated test split), consumer-dev / consumer-test (the plain-language questions' halves: "
+    "choose with dev, report test), consumer (both halves) or PATH.csv"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,13 +54,13 @@ def system_specs(models: list[str], *, bm25: bool, hybrid: bool) -> list[str]:
 
 def build_set(name: str, corpus_name: str | None) -> sets.EvaluationSet:
     """The evaluation set named on the command line, for its corpus."""
-    if name == sets.HELDOUT:
-        return sets.heldout(corpus_name or store.CURATED)
-    if name == sets.CONSUMER:
-        return sets.consumer(corpus_name or store.FULL)
+    if name in sets.SET_DESCRIPTIONS:
+        return sets.load_set(name, corpus_name)
     path = Path(name)
     if path.suffix.casefold() not in (".csv", ".tsv", ".txt"):
-        raise EvaluationError(f"--set must be heldout, consumer or a CSV file; got {name!r}.")
+        raise EvaluationError(
+            f"--set must be {', '.join(sets.SET_DESCRIPTIONS)} or a CSV file; got {name!r}."
+        )
     try:
         data = path.read_bytes()
     except OSError as error:

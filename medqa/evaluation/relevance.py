@@ -21,7 +21,11 @@ correct. A corpus pair is relevant when **one** of these holds:
    question (MedlinePlus "Diabetes" is tagged C0011860 C0011847 C0011849) and "Alzheimer disease"
    (C0002395) to "Alzheimer's Disease" (C0002395 C1521724), but not "Diabetes, heart disease, and
    stroke". The question's CUIs are the explicit ``cuis`` when given (written in the question file and
-   reviewed), else the CUIs of the pairs whose *focus* matches an expected name (rule 1).
+   reviewed), else the CUIs of the pairs whose *focus* matches an expected name (rule 1). CUIs that
+   tag more than :data:`GENERIC_CUI_FOCI` focus names of the corpus are word-level tags, not
+   concepts, and are ignored on both sides: on the full corpus exactly two, "syndrome" (C0039082,
+   262 names) and "disease" (C0012634, 59 names; the next CUI tags 32). Without this, MedlinePlus's
+   "Eating Disorders" (tagged "disease") made every pair tagged only "disease" relevant.
 3. **Accept list**: the pair's focus equals an ``accept`` name after :func:`normalise_name`. This is
    for human judgements that no rule can make, e.g. "Alzheimer's Caregiving" for "how do I look after
    my mother with Alzheimer's"; accepted names are matched by name only, never expanded by CUI or
@@ -53,6 +57,8 @@ _APOSTROPHES = re.compile(r"[\u2019\u2018\u02bc`']")
 _POSSESSIVE = re.compile(r"[\u2019\u2018\u02bc`']s\b")
 _NON_WORD = re.compile(r"[\W_]+")
 _CUI = re.compile(r"^C\d{7}$")
+#: A CUI tagging more focus names than this in a corpus is a generic word, not a concept.
+GENERIC_CUI_FOCI = 40
 #: Word endings that are not plurals ("illness", "virus", "arthritis").
 _NOT_PLURAL = ("ss", "us", "is")
 
@@ -148,15 +154,25 @@ class RelevanceJudge:
             self._cuis.append(row_cuis)
             for cui in row_cuis:
                 self._by_cui[cui].add(row)
+        names_per_cui: dict[str, set[str]] = defaultdict(set)
+        for cui, rows in self._by_cui.items():
+            names_per_cui[cui] = {self._focus_key[row] for row in rows}
+        #: CUIs too generic to identify a concept (see :data:`GENERIC_CUI_FOCI`).
+        self.generic_cuis = frozenset(
+            cui for cui, names in names_per_cui.items() if len(names) > GENERIC_CUI_FOCI
+        )
+        self._cuis = [cuis - self.generic_cuis for cuis in self._cuis]
+        for cui in self.generic_cuis:
+            del self._by_cui[cui]
         self._row_of = {pair_id: row for row, pair_id in enumerate(self._ids)}
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def concept_cuis(self, expectation: Expectation) -> frozenset[str]:
-        """The question's CUIs: the explicit ones, else those of the pairs whose focus matches a name."""
+        """The question's CUIs (explicit, else those of the pairs whose focus matches), generic ones left out."""
         if expectation.cuis:
-            return frozenset(split_cuis(" ".join(expectation.cuis)))
+            return frozenset(split_cuis(" ".join(expectation.cuis))) - self.generic_cuis
         found: set[str] = set()
         for name in expectation.focus:
             for row in self._by_focus.get(normalise_name(name), ()):

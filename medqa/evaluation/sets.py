@@ -37,7 +37,18 @@ from medqa.evaluation.relevance import Expectation, RelevanceJudge, expectation
 
 HELDOUT = "heldout"
 CONSUMER = "consumer"
+CONSUMER_DEV = "consumer-dev"
+CONSUMER_TEST = "consumer-test"
 UPLOAD = "upload"
+
+#: The named sets (``python -m medqa evaluate --set NAME``, the Compare page) and what each is for.
+SET_DESCRIPTIONS: dict[str, str] = {
+    HELDOUT: "Held-out questions (curated test split, judged by the answer)",
+    CONSUMER_DEV: "Consumer questions, dev half (choose settings with it; judged by concept)",
+    CONSUMER_TEST: "Consumer questions, test half (report once per release; judged by concept)",
+    CONSUMER: "Consumer questions, both halves (judged by concept)",
+}
+_CONSUMER_SPLITS = {CONSUMER: None, CONSUMER_DEV: "dev", CONSUMER_TEST: "test"}
 
 #: How a set decides what is correct: the exact answer, or any pair about the expected focus.
 JUDGED_BY_ANSWER = "answer"
@@ -54,8 +65,9 @@ JUDGED_BY_CONCEPT_NOTE = (
     "Judged by concept: a pair counts when its focus or a synonym names the expected topic, its UMLS "
     "concepts are the topic's, or a reviewer accepted its focus (medqa.evaluation.relevance)."
 )
-#: Several expected focus areas in one CSV cell are separated by ``|`` or ``;``.
-_FOCUS_SEPARATOR = re.compile(r"\s*[|;]\s*")
+#: Several expected focus areas in one CSV cell are separated by ``|`` or ``;`` (split, then strip: a
+#: pattern with ``\s*`` around the separator backtracks quadratically on long runs of spaces).
+_FOCUS_SEPARATOR = re.compile(r"[|;]")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
@@ -283,31 +295,37 @@ def _as_focus_list(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [name for name in _FOCUS_SEPARATOR.split(value.strip()) if name]
+        return [name.strip() for name in _FOCUS_SEPARATOR.split(value) if name.strip()]
     try:
         return [str(name).strip() for name in value if str(name).strip()]  # type: ignore[union-attr]
     except TypeError:
         return []
 
 
-def consumer(corpus_name: str = store.FULL, *, corpus: pd.DataFrame | None = None) -> EvaluationSet:
-    """Plain-language consumer questions, judged by expected focus area.
+def consumer(
+    corpus_name: str = store.FULL, *, corpus: pd.DataFrame | None = None, split: str | None = None
+) -> EvaluationSet:
+    """Plain-language consumer questions, judged by concept (:mod:`medqa.evaluation.relevance`).
 
-    Relevant ids are all corpus pairs whose focus matches one of the question's expected focus
-    areas (ignoring case and spacing). Ranking stays at the pair level, so ``accuracy@k`` means
-    "a pair about an expected focus is in the top k" and ``mrr@10`` uses the first such pair.
+    Relevant ids are the corpus pairs about the question's topic: same focus or synonym after
+    normalisation, the topic's UMLS concepts, or a reviewed accept list. Ranking stays at the pair
+    level, so ``accuracy@k`` means "a pair about the topic is in the top k" and ``mrr@10`` uses the
+    first such pair.
 
     Args:
-        corpus_name: Corpus searched (``full`` by default: most expected areas are not in curated).
+        corpus_name: Corpus searched (``full`` by default: most topics are not in curated).
         corpus: The corpus table when already loaded.
+        split: ``dev`` (choose settings with it), ``test`` (report once) or ``None`` for both halves
+            (see :mod:`medqa.consumer_questions` for how the halves were drawn).
 
     Raises:
-        EvaluationError: The question set cannot be loaded or no expected focus is in the corpus.
+        EvaluationError: The question set cannot be loaded, ``split`` is unknown, or no topic is
+            in the corpus.
     """
     from medqa.consumer_questions import load_consumer_questions
 
     corpus = store.load_corpus(corpus_name) if corpus is None else corpus
-    questions = load_consumer_questions()
+    questions = load_consumer_questions(split)
     if questions.empty:
         raise EvaluationError("The consumer question set is empty.")
     query_ids = (
@@ -332,15 +350,43 @@ def consumer(corpus_name: str = store.FULL, *, corpus: pd.DataFrame | None = Non
         query_ids,
         corpus,
     )
+    name = {None: CONSUMER, "dev": CONSUMER_DEV, "test": CONSUMER_TEST}[split]
+    halves = {CONSUMER: "", CONSUMER_DEV: ", dev half", CONSUMER_TEST: ", test half"}
     return _build(
-        name=CONSUMER,
-        label="Consumer-style questions",
+        name=name,
+        label=f"Consumer questions{halves[name]}",
         corpus_name=corpus_name,
         rows=rows,
         judged_by=JUDGED_BY_FOCUS,
         notes=[JUDGED_BY_CONCEPT_NOTE],
         what_is_missing="no pair in the corpus is about their expected focus area.",
     )
+
+
+def default_corpus(name: str) -> str:
+    """The corpus a named set is judged against unless told otherwise: curated for held-out, else full."""
+    return store.CURATED if name == HELDOUT else store.FULL
+
+
+def load_set(
+    name: str, corpus_name: str | None = None, *, corpus: pd.DataFrame | None = None
+) -> EvaluationSet:
+    """A named evaluation set: ``heldout``, ``consumer``, ``consumer-dev`` or ``consumer-test``.
+
+    Args:
+        name: One of :data:`SET_DESCRIPTIONS`.
+        corpus_name: Corpus to judge against (default: :func:`default_corpus`).
+        corpus: The corpus table when already loaded.
+
+    Raises:
+        EvaluationError: The name is not a known set (or the set cannot be built for the corpus).
+    """
+    corpus_name = corpus_name or default_corpus(name)
+    if name == HELDOUT:
+        return heldout(corpus_name, corpus=corpus)
+    if name in _CONSUMER_SPLITS:
+        return consumer(corpus_name, corpus=corpus, split=_CONSUMER_SPLITS[name])
+    raise EvaluationError(f"Unknown evaluation set {name!r}; choose one of {', '.join(SET_DESCRIPTIONS)}.")
 
 
 def _column(table: pd.DataFrame, chosen: str | None, candidates: tuple[str, ...], role: str) -> str | None:
