@@ -43,17 +43,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from medqa.data import schema as col  # noqa: E402
-from medqa.data import store  # noqa: E402
-from medqa.data.templates import normalise_focus  # noqa: E402
-from medqa.evaluation import sets  # noqa: E402
-from medqa.evaluation.metrics import per_query_metrics  # noqa: E402
-from medqa.training.arguments import ORIGINAL_CONFIG, TrainingConfig  # noqa: E402
+from medqa.data import schema as col
+from medqa.data import store
+from medqa.evaluation import sets
+from medqa.evaluation.metrics import per_query_metrics
+from medqa.training.arguments import ORIGINAL_CONFIG, TrainingConfig
 
 LOCK = "/tmp/medqa-cpu.lock"
 DEPTH = 100
 RRF_K = 60
-SPLIT_SEED = 20261126
 RESULT_FILE = ROOT / "bench" / "results" / "recipe_experiments.txt"
 METRICS = ("accuracy@1", "accuracy@3", "mrr@10")
 
@@ -199,12 +197,16 @@ VARIANTS: tuple[Variant, ...] = (
 
 
 def consumer_halves(eval_set: sets.EvaluationSet) -> dict[str, np.ndarray]:
-    """Row masks of the two fixed halves (by focus group, seeded) and of all questions."""
-    groups = sorted({normalise_focus(focus) for focus in eval_set.focus})
-    rng = np.random.default_rng(SPLIT_SEED)
-    order = [groups[i] for i in rng.permutation(len(groups))]
-    selection = {group for position, group in enumerate(order) if position % 2 == 0}
-    in_selection = np.array([normalise_focus(focus) in selection for focus in eval_set.focus])
+    """Row masks of the consumer set's fixed halves: ``sel`` = dev (choose), ``rep`` = test, and all.
+
+    The halves are the question file's ``split`` column (by topic, seeded; see
+    :mod:`medqa.consumer_questions`), the same ones as ``--set consumer-dev`` / ``consumer-test``.
+    """
+    from medqa.consumer_questions import DEV, load_consumer_questions
+
+    questions = load_consumer_questions()
+    split_of = dict(zip(questions["id"], questions["split"], strict=True))
+    in_selection = np.array([split_of[query_id] == DEV for query_id in eval_set.query_ids])
     return {"sel": in_selection, "rep": ~in_selection, "all": np.ones(len(eval_set), dtype=bool)}
 
 
@@ -271,7 +273,7 @@ class Scorer:
             f"held-out: {len(self.heldout)} curated test questions vs {len(self.curated)} curated answers "
             "(answer text only)",
             f"consumer: {len(self.consumer)} questions vs {len(self.full)} full-corpus pairs as "
-            f"'<focus>: <question>'; halves by focus group (seed {SPLIT_SEED}): sel {sel} (choose) / rep {rep}",
+            f"'<focus>: <question>'; halves = the question file's dev (sel, choose) {sel} / test (rep) {rep}",
         ]
 
     @staticmethod
