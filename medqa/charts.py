@@ -111,8 +111,13 @@ def metric_bars(summary: pd.DataFrame, metrics: list[str] | tuple[str, ...]) -> 
     return figure
 
 
-def category_comparison(table: pd.DataFrame, label_a: str, label_b: str, metric_label: str) -> go.Figure:
-    """Two systems' mean metric per category (focus area or question type), sorted by difference.
+def category_comparison(
+    table: pd.DataFrame, label_a: str, label_b: str, metric_label: str, *, limit: int = 10
+) -> go.Figure:
+    """Two systems' mean metric per category (focus area or question type), biggest gains at the top.
+
+    With more than ``2 * limit`` categories only the ``limit`` biggest gains and the ``limit`` biggest
+    losses are drawn (a 95-row chart is 12,000 px tall on a phone).
 
     Args:
         table: Columns ``group``, ``n``, ``label_a``, ``label_b`` and ``difference`` (b - a), as from
@@ -120,11 +125,17 @@ def category_comparison(table: pd.DataFrame, label_a: str, label_b: str, metric_
         label_a: The reference system.
         label_b: The system compared with it.
         metric_label: Metric shown, for the title and axis.
+        limit: categories kept at each end.
     """
-    ordered = table.sort_values(["difference", "group"], kind="stable")
+    ordered = table.sort_values(["difference", "group"], ascending=[False, True], kind="stable")
+    total = len(ordered)
+    if total > 2 * limit:
+        ordered = pd.concat([ordered.head(limit), ordered.tail(limit)])
+    title = f"{metric_label} per category ({len(ordered)} of {total})"
     long = ordered.melt(
         id_vars=["group", "n", "difference"], value_vars=[label_a, label_b], var_name="system"
     )
+    groups = list(ordered["group"])
     figure = px.bar(
         long,
         x="value",
@@ -133,14 +144,17 @@ def category_comparison(table: pd.DataFrame, label_a: str, label_b: str, metric_
         barmode="group",
         orientation="h",
         hover_data={"n": True, "difference": ":.3f"},
-        category_orders={"group": list(ordered["group"]), "system": [label_a, label_b]},
+        category_orders={"system": [label_a, label_b]},
     )
+    # Categorical y axes are drawn bottom-up: list them in reverse so the first row is at the top.
+    figure.update_yaxes(categoryorder="array", categoryarray=groups[::-1], automargin=True)
     figure.update_layout(
-        title=f"{metric_label} per category: {label_b} vs {label_a} (biggest losses at the top)",
+        title={"text": title, "font": {"size": 14}},
         xaxis_title=metric_label,
+        xaxis_range=[0, 1.05],
         yaxis_title=None,
-        yaxis_autorange="reversed",
-        height=max(360, 22 * len(ordered) + 120),
-        legend_title_text="system",
+        height=max(360, 30 * len(ordered) + 140),
+        legend={"title_text": "system", "orientation": "h", "y": -0.15},
+        margin={"l": 10, "r": 10},
     )
     return figure

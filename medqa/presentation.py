@@ -598,3 +598,52 @@ def result_text(result: SearchResult, *, width: int = 100, answer_chars: int = 7
             lines += card(number, hit, None)
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
+
+
+# ---- comparisons in plain words ------------------------------------------------------------------
+#: What each metric means, for people who are not search specialists (tooltips and the metrics table).
+METRIC_HELP = {
+    "accuracy@1": "Share of questions whose first answer is right.",
+    "accuracy@3": "Share of questions with a right answer among the first 3.",
+    "accuracy@5": "Share of questions with a right answer among the first 5.",
+    "accuracy@10": "Share of questions with a right answer among the first 10.",
+    "mrr@10": "1 when the right answer is always first, 0.5 when it is usually second, 0 when it is not "
+    "in the first 10 (mean reciprocal rank).",
+    "ndcg@10": "How high the right answers sit in the first 10, counting all of them; 1 is perfect "
+    "(normalised discounted cumulative gain).",
+    "map@100": "How high all the right answers sit in the first 100, on average; 1 is perfect "
+    "(mean average precision).",
+}
+
+
+def metric_help(metric: str) -> str:
+    """A plain sentence explaining a metric column (empty when unknown)."""
+    return METRIC_HELP.get(metric, "")
+
+
+def comparison_headline(summary: object, reference: str, other: str, *, judged_by: str = "answer") -> str:
+    """The one sentence a clinician needs: how often each system puts a right answer first.
+
+    Args:
+        summary: the evaluation's summary table (``system`` and ``accuracy@1`` columns).
+        reference: the reference system's label.
+        other: the system compared with it.
+        judged_by: ``"answer"`` (held-out pairs) or ``"topic"`` (consumer questions judged by focus area).
+    """
+    table = summary.set_index("system")  # type: ignore[attr-defined]
+    first = {label: float(table.loc[label, "accuracy@1"]) for label in (other, reference)}
+    right = "a right answer" if judged_by == "answer" else "an answer on the right topic"
+    return (
+        f"{right[0].upper()}{right[1:]} comes first for **{first[other]:.0%}** of the questions with "
+        f"**{escape_markdown(other)}**, against **{first[reference]:.0%}** with "
+        f"**{escape_markdown(reference)}**."
+    )
+
+
+def rank_text(rank: object) -> str:
+    """A rank for a table cell: the number, or "not in the top 100" (never "None" or "nan")."""
+    try:
+        value = float(rank)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "not in the top 100"
+    return "not in the top 100" if math.isnan(value) else str(int(value))

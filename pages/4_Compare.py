@@ -7,12 +7,13 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from medqa import charts
+from medqa import charts, presentation
 from medqa.data import schema as col
 from medqa.errors import MedQAError, QuestionError
 from medqa.evaluation import export, runner, sets
 from medqa.evaluation.metrics import display_name, metric_names
-from ui import common
+from ui import answers, common
+from ui.engines import load_engine
 
 st.set_page_config(page_title="Compare · medqa", page_icon=":material/compare_arrows:", layout="wide")
 st.title("Compare systems")
@@ -22,30 +23,17 @@ st.write(
     "significance test."
 )
 
-SET_LABELS = {
-    sets.HELDOUT: "Held-out questions (curated test split, judged by the answer)",
-    sets.CONSUMER: "Consumer-style questions (judged by focus area)",
-    sets.UPLOAD: "Upload an evaluation CSV",
-}
+#: Per-category charts keep this many categories at each end (biggest gains, biggest losses).
+CATEGORY_LIMIT = 10
+SET_LABELS = {**sets.SET_DESCRIPTIONS, sets.UPLOAD: "Upload an evaluation CSV"}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _evaluation_set(kind: str, corpus_name: str, fingerprint: str, upload: bytes | None, file_name: str):
     corpus = common.corpus(corpus_name, fingerprint)
-    if kind == sets.HELDOUT:
-        return sets.heldout(corpus_name, corpus=corpus)
-    if kind == sets.CONSUMER:
-        return sets.consumer(corpus_name, corpus=corpus)
+    if kind in sets.SET_DESCRIPTIONS:
+        return sets.load_set(kind, corpus_name, corpus=corpus)
     return sets.from_csv(upload or b"", corpus_name, corpus=corpus, file_name=file_name)
-
-
-@st.cache_resource(show_spinner=False, max_entries=3)
-def _engine(corpus_name: str, fingerprint: str, model: str):
-    from medqa.retrieval.engine import Engine
-
-    return Engine(
-        common.corpus(corpus_name, fingerprint), model=model, corpus_name=corpus_name, isolated=True
-    )
 
 
 def _with_ci(mean: float, low: float, high: float) -> str:
@@ -143,22 +131,37 @@ st.success(
 for note in result.notes[len(evaluation_set.notes) :]:
     st.caption(note)
 
+judged_by = "answer" if set_kind in (sets.HELDOUT, sets.UPLOAD) else "topic"
+for label in result.labels:
+    if label != result.reference:
+        st.markdown(
+            presentation.comparison_headline(result.summary, result.reference, label, judged_by=judged_by)
+        )
+
 st.header("Metrics")
+# One row per metric (with what it means), one column per system: fits a page and a phone.
 table = pd.DataFrame(
     {
-        "system": result.summary["system"],
-        "queries": result.summary["queries"],
+        "metric": [display_name(metric) for metric in metric_names()],
+        "what it means": [presentation.metric_help(metric) for metric in metric_names()],
         **{
-            display_name(metric): [
+            row["system"]: [
                 _with_ci(row[metric], row[f"{metric} low"], row[f"{metric} high"])
-                for _, row in result.summary.iterrows()
+                for metric in metric_names()
             ]
-            for metric in metric_names()
+            for _, row in result.summary.iterrows()
         },
     }
 )
-st.dataframe(table, hide_index=True)
-st.caption("Mean over queries, with the 95% bootstrap confidence interval in brackets.")
+st.dataframe(
+    table,
+    hide_index=True,
+    column_config={"what it means": st.column_config.TextColumn(width="large")},
+)
+st.caption(
+    f"Mean over {int(result.summary['queries'].iloc[0]):,} questions, with the 95% bootstrap confidence "
+    "interval in brackets. Every score runs from 0 to 1; higher is better."
+)
 
 st.subheader("Verdicts")
 st.caption(
@@ -185,12 +188,26 @@ group_by = c2.radio(
     horizontal=True, key="compare_group",
 )  # fmt: skip
 metric = c3.selectbox(
-    "Metric", list(runner.COMPARISON_METRICS), format_func=display_name, key="compare_metric"
+    "Metric",
+    list(runner.COMPARISON_METRICS),
+    format_func=display_name,
+    key="compare_metric",
+    help=" ".join(
+        f"{display_name(name)}: {presentation.metric_help(name)}" for name in runner.COMPARISON_METRICS
+    ),
 )
 categories = result.category_comparison(result.reference, other, by=group_by, metric=metric)
 st.plotly_chart(
-    charts.category_comparison(categories, result.reference, other, display_name(metric)),
+    charts.category_comparison(
+        categories, result.reference, other, display_name(metric), limit=CATEGORY_LIMIT
+    ),
     key="compare_categories",
+)
+kept = f"the {CATEGORY_LIMIT} where it gains most and the {CATEGORY_LIMIT} where it loses most, of {len(categories)}"
+st.caption(
+    f"{display_name(metric)} per category for {other} and {result.reference}: the categories where "
+    f"{other} does better than {result.reference} are at the top, where it does worse at the bottom"
+    + (f" ({kept})." if len(categories) > 2 * CATEGORY_LIMIT else ".")
 )
 balance = result.balance(by=group_by, metric=metric)
 st.dataframe(
@@ -216,9 +233,11 @@ else:
         ["query", col.FOCUS, "outcome", f"rank ({result.reference})", f"rank ({other})",
          f"top answer ({result.reference})", f"top answer ({other})"]
     ].replace({"outcome": {"win": f"{other} better", "loss": f"{result.reference} better"}})  # fmt: skip
+    for label in (result.reference, other):
+        shown[f"rank ({label})"] = shown[f"rank ({label})"].map(presentation.rank_text)
     st.dataframe(shown, hide_index=True)
     st.caption(
-        "Rank = position of the first correct pair (empty: not in the top 100). Answers are shown as text."
+        "Rank = position of the first correct answer in each system's list. Answers are shown as text."
     )
     picked = st.selectbox(
         "Read both top answers for",
@@ -231,7 +250,7 @@ else:
     for column, label in zip(st.columns(2), (result.reference, other), strict=True):
         with column:
             rank = row[f"rank ({label})"]
-            st.text(f"{label}: first correct pair at rank {'—' if pd.isna(rank) else int(rank)}")
+            st.text(f"{label}: first correct pair at rank {presentation.rank_text(rank)}")
             st.text(f"Top question: {row[f'top question ({label})'] or '(nothing found)'}")
             st.text(row[f"top answer ({label})"] or "(nothing found)")
 
@@ -261,31 +280,16 @@ question = st.text_input(
     key="compare_question",
 )
 if question:
-    answers = []
+    found = {}
     try:
         for label in (result.reference, other):
             system = next(s for s in result.systems if s.label == label)
+            engine = load_engine(info, system.model or "base", label)
             with st.spinner(f"Searching with {label}…"):
-                engine = _engine(info.name, info.fingerprint, system.model or "base")
-                answers.append((label, engine.search(question, k=3, mode=system.mode)))
+                found[label] = engine.search(question, k=3, mode=system.mode)
     except QuestionError as error:
         st.warning(str(error))
     except MedQAError as error:
         st.error(str(error), icon=":material/error:")
     else:
-        emergency = answers[0][1].emergency
-        if emergency is not None:
-            st.error(emergency.message, icon=":material/emergency:")
-        common.disclaimer()
-        for column, (label, found) in zip(st.columns(len(answers)), answers, strict=True):
-            with column:
-                st.subheader(label)
-                if found.abstain:
-                    st.warning("No reliable answer in this corpus for that question.")
-                for hit in found.hits:
-                    st.text(f"{hit.rank}. {hit.focus} · {hit.qtype} · {hit.source}")
-                    st.text(hit.question)
-                    with st.expander("Answer", expanded=hit.rank == 1):
-                        st.text(hit.answer)
-                        if hit.url:
-                            st.link_button("NIH source", hit.url)
+        answers.render_results(found, key="compare_ask", upload=info.kind == "upload")

@@ -8,6 +8,7 @@ import pytest
 
 from medqa.data import store
 from medqa.evaluation import sets
+from medqa.safety import DISCLAIMER
 from tests.conftest import open_page
 
 PAGE = "pages/4_Compare.py"
@@ -20,6 +21,14 @@ def built(workdirs: Path, fixture_zip: Path) -> None:
 
 def _texts(page, kind: str) -> list[str]:
     return [str(element.value) for element in page.get(kind)]
+
+
+def _summary(page):
+    from medqa.evaluation.runner import EvaluationResult
+
+    stored = page.session_state["compare_result"][1]
+    assert isinstance(stored, EvaluationResult)
+    return stored.summary
 
 
 def test_without_data_points_to_home(workdirs: Path) -> None:
@@ -36,18 +45,27 @@ def test_two_systems_on_consumer_questions(built: None) -> None:
     assert page.multiselect(key="compare_systems").value == ["bm25", "base"]
     page.radio(key="compare_set").set_value(sets.CONSUMER).run()
     assert not page.exception
-    assert any("Consumer-style questions (14)" in caption for caption in _texts(page, "caption"))
+    n = len(sets.consumer(store.FULL))  # the shipped questions whose topic the test corpus has
+    assert any(f"Consumer questions ({n})" in caption for caption in _texts(page, "caption"))
     assert not page.get("plotly_chart")  # nothing is computed before the button is pressed
 
     page.button(key="compare_run").click().run()
     assert not page.exception
     assert page.success[0].value.startswith("Evaluated in")
 
+    # A plain headline first: how often each system puts an answer on the right topic first.
+    summary = {row["system"]: row["accuracy@1"] for _, row in _summary(page).iterrows()}
+    headline = next(text for text in _texts(page, "markdown") if "comes first for" in text)
+    assert f"**{summary['base']:.0%}** of the questions with **base**" in headline
+    assert f"against **{summary['BM25']:.0%}** with **BM25**" in headline
+    # One row per metric with what it means, one column per system (fits the page).
     metrics = page.dataframe[0].value
-    assert metrics["system"].tolist() == ["BM25", "base"]
-    assert metrics["queries"].tolist() == [14, 14]
+    assert list(metrics.columns) == ["metric", "what it means", "BM25", "base"]
+    assert metrics["metric"].tolist()[:2] == ["Accuracy@1", "Accuracy@3"]
+    assert metrics["what it means"].iloc[0] == "Share of questions whose first answer is right."
+    assert any(f"{n} questions" in caption for caption in _texts(page, "caption"))
     # Every cell: mean with its 95% CI in brackets, e.g. "0.786 (0.57–1.00)".
-    assert all("(" in cell and "–" in cell for cell in metrics["MRR@10"])
+    assert all("(" in cell and "–" in cell for cell in metrics["base"])
     verdicts = [
         text for text in _texts(page, "info") + _texts(page, "success") if "between BM25 and base" in text
     ]
@@ -62,6 +80,8 @@ def test_two_systems_on_consumer_questions(built: None) -> None:
     assert len(disagreements) == 1
     assert {"top answer (BM25)", "top answer (base)"} <= set(disagreements.columns)
     assert disagreements["outcome"].eq("base better").all()
+    ranks = disagreements["rank (BM25)"].tolist() + disagreements["rank (base)"].tolist()
+    assert all(isinstance(rank, str) and rank != "None" for rank in ranks)  # never "None"
     # One disagreement read in full: both top answers side by side, as plain text.
     assert len(page.selectbox(key="compare_pick").options) == 1
     texts = _texts(page, "text")
@@ -76,8 +96,19 @@ def test_two_systems_on_consumer_questions(built: None) -> None:
 
     page.text_input(key="compare_question").input("my big toe is red and swollen").run()
     assert not page.exception
-    assert _texts(page, "subheader")[-2:] == ["BM25", "base"]
-    assert any(text.startswith("1. Gout") for text in _texts(page, "text"))
+    # The Ask page's renderer: labelled columns, formatted cards, the disclaimer last.
+    markdown = _texts(page, "markdown")
+    assert markdown.count("**BM25**") == 1 and markdown.count("**base**") == 1
+    assert sum(text.startswith("**1. Gout") for text in markdown) == 2
+    assert _texts(page, "caption")[-1] == DISCLAIMER
+
+    # An emergency: the notice first, never "I don't have a reliable answer" after it.
+    page.text_input(key="compare_question").input(
+        "my dad's face is drooping and he can't speak right now"
+    ).run()
+    assert not page.exception
+    assert page.error and page.error[0].value.startswith("**Emergency.**")
+    assert not any("reliable answer" in text for text in _texts(page, "warning"))
 
 
 @pytest.mark.model
@@ -90,7 +121,7 @@ def test_cached_results_appear_without_pressing_evaluate(built: None) -> None:
     page.radio(key="compare_set").set_value(sets.CONSUMER).run()
     assert not page.exception
     assert page.success[0].value == "Loaded from the cache."
-    assert page.dataframe[0].value["system"].tolist() == ["BM25", "base"]
+    assert list(page.dataframe[0].value.columns)[2:] == ["BM25", "base"]
 
 
 def test_needs_two_systems(built: None) -> None:

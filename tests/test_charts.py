@@ -1,0 +1,36 @@
+"""Plotly figures: the per-category comparison reads top-down from gains to losses and stays short."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from medqa import charts
+
+
+def _categories(count: int) -> pd.DataFrame:
+    table = pd.DataFrame(
+        {
+            "group": [f"topic {n:02d}" for n in range(count)],
+            "n": 3,
+            "a": 0.5,
+            "b": [n / count for n in range(count)],
+        }
+    )
+    table["difference"] = table["b"] - table["a"]
+    return table
+
+
+def test_category_comparison_lists_the_biggest_gains_first_from_the_top() -> None:
+    figure = charts.category_comparison(_categories(6), "a", "b", "MRR@10")
+    # Plotly draws a categorical y axis bottom-up: the last entry of the array is the top row.
+    order = list(figure.layout.yaxis.categoryarray)
+    assert order[-1] == "topic 05" and order[0] == "topic 00"
+    assert figure.layout.xaxis.range == (0, 1.05)
+
+
+def test_category_comparison_keeps_the_ten_biggest_gains_and_losses() -> None:
+    figure = charts.category_comparison(_categories(95), "a", "b", "MRR@10")
+    shown = list(figure.layout.yaxis.categoryarray)
+    assert len(shown) == 20
+    assert shown[-1] == "topic 94" and shown[0] == "topic 00"
+    assert "(20 of 95)" in figure.layout.title.text
