@@ -26,6 +26,7 @@ st.write(
 common.disclaimer()
 
 st.header("Where things stand")
+common.show_flash()
 datasets = store.list_datasets()
 runs = list_runs()
 data_column, model_column = st.columns(2)
@@ -34,6 +35,7 @@ with data_column:
     if datasets:
         for info in datasets:
             st.write(f"✓ {common.dataset_label(info)}")
+        st.page_link("pages/2_Ask.py", label="Ask a question ->", icon=":material/chat:")
     else:
         st.write("No data loaded yet — set it up below.")
 with model_column:

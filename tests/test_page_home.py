@@ -55,6 +55,10 @@ def test_upload_csv_then_listed(workdirs: Path) -> None:
     assert not home.exception
     assert "Imported 2 of 2 rows" in home.success[0].value
     assert [info.name for info in store.list_datasets()] == ["upload-my-pairs"]
+    # The status above the panel is read after the import (no stale "No data loaded yet"), with a next step.
+    text = _texts(home)
+    assert "No data loaded yet" not in text and "Uploaded: upload-my-pairs" in text
+    assert [link.label for link in home.get("page_link")][0] == "Ask a question ->"
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ it calls lives in :mod:`medqa`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
 
@@ -164,7 +166,7 @@ def _build(source: str) -> None:
         return
     bar.empty()
     st.cache_data.clear()
-    st.success(
+    flash(
         f"MedQuAD loaded: {full.rows:,} pairs ({full.answered:,} with answers). "
         f"Curated subset: {curated.rows} pairs in {curated.focus_areas} focus areas."
     )
@@ -212,11 +214,30 @@ def csv_upload_panel() -> None:
             return
         st.cache_data.clear()
         report = imported.report
-        st.success(
+        flash(
             f"Imported {report.rows_kept:,} of {report.rows_read:,} rows as **{info.name}** "
-            f"with {report.focus_areas} focus areas."
+            f"with {report.focus_areas} focus areas.",
+            notes=report.notes,
         )
-        for note in report.notes:
+
+
+_FLASH_KEY = "medqa_flash"
+
+
+def flash(message: str, *, notes: Sequence[str] = ()) -> None:
+    """Keep a success message for the next run and rerun now, so everything the page shows (the data
+    status above the panel that did the work, the pickers) is read after the change."""
+    st.session_state[_FLASH_KEY] = (message, tuple(notes))
+    st.rerun()
+
+
+def show_flash() -> None:
+    """Show (once) the message kept by :func:`flash`."""
+    kept = st.session_state.pop(_FLASH_KEY, None)
+    if kept is not None:
+        message, notes = kept
+        st.success(message, icon=":material/check_circle:")
+        for note in notes:
             st.caption(note)
 
 
