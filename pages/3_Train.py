@@ -117,7 +117,8 @@ with left:
     preset_name = st.radio(
         "Recipe",
         list(arguments.PRESETS),
-        format_func=lambda name: f"{name.capitalize()}: {arguments.PRESET_DESCRIPTIONS[name]}",
+        format_func=str.capitalize,
+        captions=[arguments.PRESET_DESCRIPTIONS[name] for name in arguments.PRESETS],
         key="preset",
         disabled=running,
     )
@@ -149,12 +150,12 @@ with st.expander("More settings", icon=":material/tune:"):
     settings |= train_settings.render(train_settings.MORE_LEFT, more_left, defaults, preset_name, running)
     settings |= train_settings.render(train_settings.MORE_RIGHT, more_right, defaults, preset_name, running)
 
-run_name = st.text_input(
-    "Run name",
-    value=f"{preset_name}-{data_name}-{time.strftime('%Y%m%d-%H%M')}",
-    key="run_name",
-    disabled=running,
-)
+# The run name follows the recipe and data chosen until the visitor edits it.
+suggested = f"{preset_name}-{data_name}-{time.strftime('%Y%m%d-%H%M')}"
+if st.session_state.get("run_name") in (None, st.session_state.get("run_name_suggested")):
+    st.session_state["run_name"] = suggested
+st.session_state["run_name_suggested"] = suggested
+run_name = st.text_input("Run name", key="run_name", disabled=running)
 if st.button(
     "Start training",
     type="primary",

@@ -34,3 +34,17 @@ def test_category_comparison_keeps_the_ten_biggest_gains_and_losses() -> None:
     assert len(shown) == 20
     assert shown[-1] == "topic 94" and shown[0] == "topic 00"
     assert "(20 of 95)" in figure.layout.title.text
+
+
+def test_loss_chart_has_round_ticks_on_the_held_out_axis() -> None:
+    from medqa.training.chart import loss_chart
+    from medqa.training.progress import Progress
+
+    progress = Progress()
+    progress.start(10)
+    for step in range(1, 11):
+        progress.add_loss(step, step / 10, 1.0 / step)
+    progress.add_eval(10, 1.0, {"mrr@10": 0.61}, label="epoch 1")
+    figure = loss_chart(progress.snapshot())
+    right = figure.layout.yaxis2
+    assert (right.tickmode, right.tick0, right.dtick, right.tickformat) == ("linear", 0, 0.2, ".1f")

@@ -69,6 +69,21 @@ def test_form_starts_with_the_original_recipe(training_data: Path) -> None:
     assert app.selectbox(key="base_model").value == "base"
 
 
+def test_run_name_follows_the_choices_until_edited_and_settings_are_in_words(training_data: Path) -> None:
+    app = open_page(PAGE)
+    assert app.text_input(key="run_name").value.startswith("original-curated-")
+    app.radio(key="preset").set_value("recommended").run()
+    recommended_data = app.selectbox(key="data_recommended").value
+    assert app.text_input(key="run_name").value.startswith(f"recommended-{recommended_data}-")
+    app.text_input(key="run_name").set_value("my-own-name").run()
+    app.radio(key="preset").set_value("original").run()
+    assert app.text_input(key="run_name").value == "my-own-name"
+    # Each recipe is described under its own option; option values are shown in words.
+    assert app.radio(key="preset").options == ["Original", "Recommended"]
+    sampler = app.selectbox(key="sampler_original")
+    assert "batch_sampler" not in sampler.options and "Random" in sampler.options
+
+
 @pytest.mark.parametrize("preset", list(arguments.PRESETS))
 def test_untouched_form_starts_exactly_the_preset(
     preset: str, training_data: Path, monkeypatch: pytest.MonkeyPatch

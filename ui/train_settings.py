@@ -55,10 +55,18 @@ class Choice:
     key: str
     options: tuple[str, ...]
     help: str | None = None
+    #: Words shown for option values (the raw value when absent).
+    labels: tuple[tuple[str, str], ...] = ()
 
     def widget(self, where: Any, defaults: TrainingConfig, preset: str, disabled: bool) -> Any:
         default = getattr(defaults, self.field)
-        common = {"key": f"{self.key}_{preset}", "disabled": disabled, "help": self.help}
+        names = dict(self.labels)
+        common = {
+            "key": f"{self.key}_{preset}",
+            "disabled": disabled,
+            "help": self.help,
+            "format_func": lambda value: names.get(value, value),
+        }
         if isinstance(default, tuple):
             return tuple(where.multiselect(self.label, list(self.options), default=list(default), **common))
         return where.selectbox(self.label, list(self.options), index=self.options.index(default), **common)
@@ -84,8 +92,28 @@ MORE_LEFT = (
         "focus: the focus name alone; description: a sentence of the answer with the condition's name "
         "masked, pointing at its '<focus>: <question>' entry.",
     ),
-    Choice("batch_sampler", "Batch sampler", "sampler", arguments.BATCH_SAMPLERS),
-    Choice("loss", "Loss", "loss", arguments.LOSSES),
+    Choice(
+        "batch_sampler",
+        "How batches are formed",
+        "sampler",
+        arguments.BATCH_SAMPLERS,
+        help="Which training pairs share a batch (each pair learns against the others in its batch).",
+        labels=(
+            ("batch_sampler", "Random"),
+            ("no_duplicates", "Random, no repeated text in a batch"),
+            ("length_grouped", "Similar lengths together (faster)"),
+        ),
+    ),
+    Choice(
+        "loss",
+        "Loss",
+        "loss",
+        arguments.LOSSES,
+        labels=(
+            ("mnrl", "Ranking loss (MNRL)"),
+            ("cached_mnrl", "Ranking loss, large batches in small steps (cached MNRL)"),
+        ),
+    ),
     Number("max_pairs", "Max pairs (0: all)", "pairs", 0, 100_000),
 )
 

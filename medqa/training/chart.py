@@ -54,8 +54,19 @@ def loss_chart(snapshot: Snapshot, metric: str = EVAL_METRIC) -> go.Figure:
             secondary_y=True,
         )
     figure.update_xaxes(title_text="step", range=[0, max(snapshot.total_steps, max(steps, default=1), 1)])
-    figure.update_yaxes(title_text="training loss", secondary_y=False, rangemode="tozero")
-    figure.update_yaxes(title_text=f"held-out {metric}", secondary_y=True, range=[0, 1])
+    figure.update_yaxes(title_text="training loss", secondary_y=False, rangemode="tozero", tickformat=".2~f")
+    # Fixed, round ticks on the right (0, 0.2 ... 1) and no second grid: plotly's default syncs them to
+    # the loss axis's gridlines, which gave ticks such as 0.221 / 0.443.
+    figure.update_yaxes(
+        title_text=f"held-out {metric}",
+        secondary_y=True,
+        range=[0, 1],
+        tickmode="linear",
+        tick0=0,
+        dtick=0.2,
+        tickformat=".1f",
+        showgrid=False,
+    )
     figure.update_layout(
         height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": 1.12}
     )
