@@ -53,18 +53,24 @@ def answer_length_histogram(table: pd.DataFrame) -> go.Figure:
     """Histogram of answer lengths in words (log-scaled counts: lengths are long-tailed)."""
     lengths = stats.answer_lengths(table)
     figure = px.histogram(lengths, x="words", nbins=60, log_y=True)
-    figure.update_layout(title="Answer length (words)", yaxis_title="answers")
+    # One labelled tick per power of ten (1, 10, 100, 1,000): plotly's default log ticks label the
+    # 2s and 5s too, which read as "5, 2, 1000, 5, 2, 100".
+    figure.update_yaxes(dtick=1, tickformat=",d")
+    figure.update_layout(title="Answer length (words)", yaxis_title="answers (log scale)")
     return figure
 
 
 def curated_vs_full(curated: pd.DataFrame, full: pd.DataFrame) -> go.Figure:
     """Grouped bars: pairs per curated focus area, curated subset vs the full collection."""
     counts = stats.curated_vs_full(curated, full)
-    figure = px.bar(counts, x=col.FOCUS, y="pairs", color="dataset", barmode="group", log_y=True)
+    # A linear axis from zero, so bar lengths compare honestly (a log axis made 13 look like a stub).
+    figure = px.bar(counts, x=col.FOCUS, y="pairs", color="dataset", barmode="group", text="pairs")
+    figure.update_traces(textposition="outside", cliponaxis=False)
     figure.update_layout(
         title="Curated subset vs full MedQuAD (answered pairs per focus area)",
         xaxis_title=None,
         xaxis_tickangle=-45,
+        yaxis_rangemode="tozero",
     )
     return figure
 

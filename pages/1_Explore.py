@@ -24,8 +24,9 @@ columns[1].metric("With an answer", f"{summary.answered:,}")
 columns[2].metric("Focus areas", f"{summary.focus_areas:,}")
 columns[3].metric("Question types", summary.question_types)
 columns[4].metric(
-    "Pairs per area (min / median / max)",
+    "Pairs per area",
     f"{summary.pairs_per_focus_min} / {summary.pairs_per_focus_median:g} / {summary.pairs_per_focus_max}",
+    help="Fewest / median / most question-answer pairs in one focus area.",
 )
 
 st.header("Category balance")

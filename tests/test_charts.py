@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from medqa import charts
@@ -48,3 +50,13 @@ def test_loss_chart_has_round_ticks_on_the_held_out_axis() -> None:
     figure = loss_chart(progress.snapshot())
     right = figure.layout.yaxis2
     assert (right.tickmode, right.tick0, right.dtick, right.tickformat) == ("linear", 0, 0.2, ".1f")
+
+
+def test_explore_axes_are_readable(fixture_data: Path) -> None:
+    from medqa.data import store
+
+    full, curated = store.load_pairs(store.FULL), store.load_pairs(store.CURATED)
+    histogram = charts.answer_length_histogram(full)
+    assert histogram.layout.yaxis.type == "log" and histogram.layout.yaxis.dtick == 1
+    bars = charts.curated_vs_full(curated, full)
+    assert bars.layout.yaxis.type != "log" and bars.layout.yaxis.rangemode == "tozero"
