@@ -7,6 +7,7 @@ import streamlit as st
 from medqa import charts
 from medqa.data import schema as col
 from medqa.data import stats, store
+from medqa.errors import MedQAError
 from ui import common
 
 st.set_page_config(page_title="Explore · medqa", page_icon=":material/bar_chart:", layout="wide")
@@ -15,7 +16,11 @@ st.title("Explore the data")
 info = common.dataset_picker("Dataset to explore")
 if info is None:
     st.stop()
-table = common.load_pairs(info)
+try:
+    table = common.load_pairs(info)
+except MedQAError as error:  # damaged or deleted since it was listed: say so, like Compare does
+    st.error(str(error), icon=":material/error:")
+    st.stop()
 summary = stats.summarise(table)
 
 columns = st.columns(5)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from medqa import models, settings
@@ -636,3 +637,149 @@ def test_interleaved_ask_sessions_while_a_training_runs(
     assert still_training, "the training ended before the sessions did: the test did not overlap it"
     for topic, app in sessions.items():
         assert [turn.question for turn in app.session_state["ask_turns"]] == scripts[topic]
+
+
+# --- faults and resources (issue 14 items 10-16) ----------------------------------------------------
+
+
+def _bm25_corpus() -> pd.DataFrame:
+    rows = [
+        ("a-1", "Gout", "What causes gout ?", "Uric acid crystals build up in a joint.", ""),
+        ("a-2", "Asthma", "How is asthma treated ?", "Inhalers open the airways.", ""),
+        ("a-3", "Shingles", "What are the symptoms of shingles ?", "A painful rash with blisters.", ""),
+    ]
+    return pd.DataFrame(rows, columns=[col.ID, col.FOCUS, col.QUESTION, col.ANSWER, col.SYNONYMS])
+
+
+def test_a_bm25_cache_with_a_flipped_byte_is_detected_and_rebuilt(workdirs: Path) -> None:
+    """Item 11: damage that keeps the document count (a flipped byte in any file) is caught by checksums."""
+    from medqa.data.store import table_fingerprint
+    from medqa.retrieval.bm25 import BM25Index, bm25_cache_folder
+
+    corpus = _bm25_corpus()
+    built = BM25Index(corpus, use_cache=True)
+    expected = built.scores("gout crystals")
+    folder = bm25_cache_folder(table_fingerprint(corpus), "all")
+    files = sorted(path for path in folder.rglob("*") if path.is_file() and path.name != "meta.json")
+    assert files
+    for damaged in files:
+        data = bytearray(damaged.read_bytes())
+        data[-1] ^= 0x01
+        damaged.write_bytes(bytes(data))
+        index = BM25Index(corpus, use_cache=True)
+        assert not index.from_cache, f"{damaged.name} damaged but the cache was used"
+        np.testing.assert_allclose(index.scores("gout crystals"), expected)
+        assert BM25Index(corpus, use_cache=True).from_cache  # rebuilt and saved again
+
+
+@pytest.mark.parametrize("kind", ["registry", "other folder", "file"])
+def test_overwrite_never_replaces_something_that_is_not_a_run(workdirs: Path, kind: str) -> None:
+    """Item 10: ``train --out DIR --overwrite`` refuses a folder that is not a run (before training)."""
+    from medqa.training import arguments, trainer
+
+    if kind == "registry":
+        saved = models.settings.models_dir() / "kept-run"
+        saved.mkdir(parents=True)
+        (saved / registry.RUN_FILE).write_text("{}")
+        target = models.settings.models_dir()
+    elif kind == "other folder":
+        target = workdirs / "documents"
+        target.mkdir()
+        (target / "thesis.txt").write_text("years of work")
+    else:
+        target = workdirs / "notes.txt"
+        target.write_text("keep me")
+    before = sorted(str(path) for path in target.parent.rglob("*"))
+    with pytest.raises(RunNameError, match="not a run"):
+        trainer.train(arguments.PRESETS["original"], target, overwrite=True)
+    with pytest.raises(RunNameError, match="not a run"):
+        registry.place_run(workdirs / "never-used", target, overwrite=True)
+    assert sorted(str(path) for path in target.parent.rglob("*")) == before
+    empty = workdirs / "empty"
+    empty.mkdir()
+    registry.check_replaceable(empty)  # an empty folder or a run may be replaced
+    registry.check_replaceable(models.settings.models_dir() / "kept-run" if kind == "registry" else empty)
+
+
+def test_a_full_disk_during_a_csv_import_is_a_clear_message(
+    kept_dataset: store.DatasetInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 12: the Home CSV import on a full disk shows the problem; nothing is lost or half-written."""
+    import errno
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    home = open_page()
+    home.file_uploader(key="csv_upload").upload("new.csv", GOOD_CSV, "text/csv").run()
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    home.button(key="import_csv").click().run()
+    assert not home.exception
+    assert "No space left" in home.error[0].value
+    _assert_kept(kept_dataset)
+
+
+def test_explore_shows_a_clear_message_for_an_unreadable_dataset(workdirs: Path) -> None:
+    """Item 12: a dataset damaged after it was listed is a message on Explore, not a crash."""
+    info = store.save_dataset(import_csv(GOOD_CSV).pairs, "damaged-explore", kind="upload", origin="d.csv")
+    (store.datasets_dir() / f"{info.name}.parquet").write_bytes(b"not parquet")
+    page = open_page("pages/1_Explore.py")
+    assert not page.exception
+    assert "cannot be read" in page.error[0].value
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["data", "import", "{csv}", "--name", "full"], "reserved"),
+        (["data", "import", "{csv}", "--name", "kept"], "already exists"),
+        (["data", "build", "--source", "{zip}", "--per-category", "1"], "2 pairs per area"),
+    ],
+)
+def test_cli_argument_mistakes_are_one_line_errors(
+    kept_dataset: store.DatasetInfo, fixture_zip: Path, tmp_path: Path, capsys, argv, message: str
+) -> None:
+    """Item 16: ``data import --name full`` and ``data build --per-category 1`` gave tracebacks."""
+    from medqa.cli import main
+
+    csv_file = tmp_path / "more.csv"
+    csv_file.write_bytes(GOOD_CSV)
+    argv = [part.format(csv=csv_file, zip=fixture_zip) for part in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in err
+    _assert_kept(kept_dataset)
+
+
+def test_a_200k_column_csv_gets_a_short_error(kept_dataset: store.DatasetInfo) -> None:
+    """Item 16: the error names the problem in a line, not 1.3 MB of column names."""
+    from medqa.errors import CSVImportError
+
+    header = ",".join(f"column{number}" for number in range(200_000))
+    with pytest.raises(CSVImportError, match="200,000 columns") as caught:
+        import_csv(f"{header}\n{',' * 199_999}\n".encode())
+    assert len(str(caught.value)) < 300
+    wide = "Q," + ",".join(f"c{number}" for number in range(150)) + "\n" + "x," * 150 + "y\n"
+    with pytest.raises(CSVImportError, match="more") as caught:
+        import_csv(wide.encode())  # under the cap: the columns are listed, shortened
+    assert len(str(caught.value)) < 500
+    _assert_kept(kept_dataset)
+
+
+def test_the_uncached_full_corpus_counts_focus_areas_like_a_listing(
+    workdirs: Path, fixture_zip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 16: without a writable cache the build reported every row's focus areas (10,542 for MedQuAD,
+    not the 5,130 with answers that listings show)."""
+    from medqa.data import medquad
+
+    def no_cache(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(medquad, "write_parquet_atomic", no_cache)
+    full, _ = store.build_datasets(str(fixture_zip), categories=2, per_category=3, test_per_category=1)
+    corpus = medquad.load_medquad(fixture_zip, use_cache=False).pairs
+    answered = corpus[corpus[col.HAS_ANSWER]]
+    assert full.focus_areas == answered[col.FOCUS].nunique() < corpus[col.FOCUS].nunique()
+    assert full.answered == len(answered)

@@ -347,8 +347,9 @@ def build_datasets(
     if full_info is None or full_info.fingerprint != parsed.fingerprint:
         # the cache could not be written (read-only data dir): describe the table anyway
         table = parsed.pairs
+        answered = table[table[col.HAS_ANSWER]]  # focus areas counted as listings count them
         full_info = DatasetInfo(
-            FULL, FULL, len(table), int(table[col.HAS_ANSWER].sum()), int(table[col.FOCUS].nunique()),
+            FULL, FULL, len(table), len(answered), int(answered[col.FOCUS].nunique()),
             "", parsed.origin, parsed.fingerprint,
         )  # fmt: skip
     return full_info, curated_info

@@ -19,6 +19,11 @@ from medqa.data.templates import match_template, normalise_focus
 from medqa.errors import CSVImportError
 
 MAX_ROWS = 50_000
+#: Most columns accepted. A question-answer CSV has two or three; a 200,000-column file once produced a
+#: 1.3 MB error message listing them all.
+MAX_COLUMNS = 200
+#: Column names quoted in a message, at most (the rest are counted).
+_NAMES_SHOWN = 12
 UNASSIGNED_FOCUS = "(unassigned)"
 UPLOAD_SOURCE = "upload"
 
@@ -81,6 +86,15 @@ def read_csv_text(text: str) -> pd.DataFrame:
     except csv.Error:
         separator = ","
     try:
+        header = next(csv.reader(io.StringIO(text), delimiter=separator), [])  # the first record only
+    except csv.Error:  # a huge or malformed header: pandas below says what is wrong
+        header = []
+    if len(header) > MAX_COLUMNS:
+        raise CSVImportError(
+            f"The file has {len(header):,} columns; a question-answer CSV needs two or three "
+            f"(at most {MAX_COLUMNS} accepted)."
+        )
+    try:
         table = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as error:
         raise CSVImportError("The file has no columns: it is empty or not a CSV.") from error
@@ -92,6 +106,13 @@ def read_csv_text(text: str) -> pd.DataFrame:
         raise CSVImportError(f"The file has {len(table):,} rows; the largest accepted is {MAX_ROWS:,}.")
     table.columns = [str(name).strip() for name in table.columns]
     return table
+
+
+def column_names(columns: list[str]) -> str:
+    """Column names for a message: the first few, quoted short, and how many more there are."""
+    shown = ", ".join(name[:40] for name in columns[:_NAMES_SHOWN])
+    more = len(columns) - _NAMES_SHOWN
+    return shown + (f" and {more:,} more" if more > 0 else "")
 
 
 def guess_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
@@ -157,13 +178,13 @@ def import_csv(
     for role in ("question", "answer"):
         if mapping[role] is None:
             raise CSVImportError(
-                f"No {role} column found. The columns are: {', '.join(columns)}. "
+                f"No {role} column found. The columns are: {column_names(columns)}. "
                 f"Choose which one holds the {role}s."
             )
         if mapping[role] not in table.columns:
-            raise CSVImportError(f"Column {mapping[role]!r} is not in the file ({', '.join(columns)}).")
+            raise CSVImportError(f"Column {mapping[role]!r} is not in the file ({column_names(columns)}).")
     if mapping["focus"] and mapping["focus"] not in table.columns:
-        raise CSVImportError(f"Column {mapping['focus']!r} is not in the file ({', '.join(columns)}).")
+        raise CSVImportError(f"Column {mapping['focus']!r} is not in the file ({column_names(columns)}).")
     if mapping["question"] == mapping["answer"]:
         raise CSVImportError("The question and answer columns must be different columns.")
 

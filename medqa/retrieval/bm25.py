@@ -7,7 +7,9 @@ questions share more words with answers than with MedQuAD's templated questions.
 
 Building the index over the full corpus takes about a second (tokenising and stemming 16k texts), so
 :class:`BM25Index` can keep it on disk next to the dense index (``data/indexes/bm25-*``), keyed by the
-corpus fingerprint, the fields and the tokenizer settings; a damaged entry is rebuilt.
+corpus fingerprint, the fields and the tokenizer settings. Like the dense index, an entry records the
+SHA-256 of each of its files and is verified before it is loaded: a damaged entry (a flipped byte once
+made every question fail in every session until it was deleted by hand) is rebuilt.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from medqa.retrieval.cache_folder import replacing
 FIELD_CHOICES = ("question", "question_focus_synonyms", "question_answer", "all")
 DEFAULT_FIELDS = "all"
 #: Bump when tokenisation or the file layout changes, so older caches are not reused.
-BM25_CACHE_VERSION = 1
+BM25_CACHE_VERSION = 2  # 2: per-file checksums in meta.json
 _TOKENIZER = {"stopwords": "en", "stemmer": "snowball-english"}
 
 
@@ -72,6 +74,15 @@ def bm25_cache_folder(corpus_fingerprint: str, fields: str) -> Path:
     return (
         indexes_dir() / f"bm25-{corpus_fingerprint[:8]}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
     )
+
+
+def _file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a cache entry but ``meta.json`` (which holds them)."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "meta.json"
+    }
 
 
 class BM25Index:
@@ -127,6 +138,8 @@ class BM25Index:
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             if meta.get("docs") != self._size:
                 return None
+            if not meta.get("sha256") or meta.get("sha256") != _file_digests(folder):
+                raise ValueError("checksum mismatch")
             retriever = bm25s.BM25.load(str(folder), show_progress=False)
             if retriever.scores.get("num_docs") != self._size:
                 return None
@@ -138,7 +151,8 @@ class BM25Index:
     def _save(self, folder: Path) -> None:
         with replacing(folder) as temp:
             self._retriever.save(str(temp), show_progress=False)
-            (temp / "meta.json").write_text(json.dumps({"docs": self._size, "fields": self.fields}), "utf-8")
+            meta = {"docs": self._size, "fields": self.fields, "sha256": _file_digests(temp)}
+            (temp / "meta.json").write_text(json.dumps(meta), "utf-8")
 
     def __len__(self) -> int:
         return self._size
