@@ -783,3 +783,29 @@ def test_the_uncached_full_corpus_counts_focus_areas_like_a_listing(
     answered = corpus[corpus[col.HAS_ANSWER]]
     assert full.focus_areas == answered[col.FOCUS].nunique() < corpus[col.FOCUS].nunique()
     assert full.answered == len(answered)
+
+
+@pytest.mark.model
+def test_a_model_only_torch_can_run_is_refused_in_the_server(workdirs: Path, monkeypatch) -> None:
+    """Item 14: a CLS-pooling model was loaded with torch inside the server (828 MB); now a clear refusal,
+    before any index is built. The command line (not isolated) still runs it with torch."""
+    from medqa.retrieval import encoder
+    from medqa.retrieval.engine import Engine
+    from tests.conftest import saved_run
+
+    folder = saved_run("cls-run")
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.write_text(
+        json.dumps(config | {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    )
+
+    def no_torch(*args, **kwargs):
+        raise AssertionError("torch loaded in the server")
+
+    monkeypatch.setattr(encoder, "TorchEncoder", no_torch)
+    monkeypatch.setattr(dense.DenseIndex, "build_or_load", no_torch)
+    corpus = import_csv(GOOD_CSV).pairs
+    with pytest.raises(ModelLoadError, match="cannot be used in this app") as caught:
+        Engine(corpus, model="cls-run", isolated=True, use_cache=False)
+    assert "mean pooling" in str(caught.value) and str(workdirs) not in str(caught.value)

@@ -362,15 +362,18 @@ _encoders: dict[tuple[str, str, str], QueryEncoder] = {}
 _lock = threading.Lock()
 
 
-def load_query_encoder(name: str, *, prefer_numpy: bool = True) -> QueryEncoder:
+def load_query_encoder(name: str, *, prefer_numpy: bool = True, allow_torch: bool = True) -> QueryEncoder:
     """The fastest available query encoder for a model, cached per process.
 
     Args:
         name: a model name as :func:`medqa.models.resolve_model_source` accepts.
         prefer_numpy: try the torch-free numpy encoder first (falls back to torch when unsupported).
+        allow_torch: fall back to torch for a model the numpy encoder cannot run. The app's server
+            passes ``False``: loading torch there costs about 828 MB (measured), most of Community
+            Cloud's 1 GB, so such a model is refused with a clear message instead.
 
     Raises:
-        ModelLoadError: the model cannot be loaded at all.
+        ModelLoadError: the model cannot be loaded at all, or only with torch when ``allow_torch`` is off.
     """
     source = models.resolve_model_source(name)
     key = (source, models._folder_signature(source), "numpy" if prefer_numpy else "torch")
@@ -378,12 +381,20 @@ def load_query_encoder(name: str, *, prefer_numpy: bool = True) -> QueryEncoder:
         if key in _encoders:
             return _encoders[key]
         encoder: QueryEncoder | None = None
+        reason = "it is not a local model folder"
         if prefer_numpy and Path(source).is_dir():
             try:
                 encoder = NumpyBertEncoder(source)
-            except (ModelLoadError, KeyError, ValueError, OSError, json.JSONDecodeError):
+            except (ModelLoadError, KeyError, ValueError, OSError, json.JSONDecodeError) as error:
                 encoder = None  # an architecture the numpy path does not cover: use torch
+                reason = str(error).replace(str(source), "the model")
         if encoder is None:
+            if not allow_torch:
+                raise ModelLoadError(
+                    f"{Path(name).name or name} cannot be used in this app: {reason}. The app answers with a "
+                    "torch-free encoder for BERT models with mean pooling (such as all-MiniLM-L6-v2 and runs "
+                    "fine-tuned from it), and loading torch for other models would not fit the server's memory."
+                )
             encoder = TorchEncoder(name)
         _encoders[key] = encoder
         return encoder
