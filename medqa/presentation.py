@@ -134,9 +134,11 @@ _SENTENCE_STARTERS = frozenset(
     """a about after although an anyone as ask at because before call children doctors during each every
     for having how if in it its learn many more most no not once other over people researchers scientists
     see several some symptoms talk that the there these they this those to treatment what when while who
-    why you your""".split()  # noqa: SIM905
+    why with you your""".split()  # noqa: SIM905
 )
 _MAX_HEADING_WORDS = 10
+#: Dashes allowed inside a heading ("Memory Problems — A Common Early Sign").
+_HEADING_DASHES = frozenset({"—", "–", "-", "&"})
 #: A question sentence this short, followed by its answer, is a heading ("What causes gout?").
 _MAX_QUESTION_HEADING_WORDS = 20
 
@@ -211,7 +213,7 @@ def _heading_split(sentence: str) -> tuple[str, str] | None:
     run = 0
     while run < len(words) and run <= _MAX_HEADING_WORDS:
         word = words[run]
-        if _HEADING_WORD.fullmatch(word) or (run and word in _MINOR_WORDS):
+        if _HEADING_WORD.fullmatch(word) or (run and (word in _MINOR_WORDS or word in _HEADING_DASHES)):
             run += 1
         else:
             break
@@ -220,7 +222,10 @@ def _heading_split(sentence: str) -> tuple[str, str] | None:
     if run < 2 or run >= len(words):
         return None
     starter = words[run - 1]
-    if not (starter.casefold() in _SENTENCE_STARTERS or (starter.endswith("ing") and len(starter) > 5)):
+    restated = starter.casefold() == words[0].casefold()  # "Memory Problems Memory problems are ..."
+    if not (
+        restated or starter.casefold() in _SENTENCE_STARTERS or (starter.endswith("ing") and len(starter) > 5)
+    ):
         return None
     if words[0].casefold() in {"the", "a", "an"} or not words[run][:1].islower():
         return None
@@ -400,7 +405,7 @@ def matched_parts(blocks: Sequence[Block], question: str, passage: str | None = 
 
 def highlight_markdown(text: str) -> str:
     """Escaped text marked as matching the question (a coloured background)."""
-    return f":orange-background[{escape_markdown(text)}]"
+    return f":yellow-background[**{escape_markdown(text)}**]"
 
 
 def blocks_markdown(blocks: Sequence[Block], highlighted: set[tuple[int, int]] = frozenset()) -> str:  # type: ignore[assignment]

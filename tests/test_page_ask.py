@@ -152,7 +152,7 @@ def test_answers_are_formatted_highlighted_and_described_as_uploads(workdirs: Pa
     assert "##### Living With Gout" in body
     assert "\n- drinking water\n- resting the joint\n- eating less red meat" in body
     assert body.count("drinking water") == 1  # the repeated copy is gone
-    assert ":orange-background[Ice can ease a swollen joint.]" in body  # the matching sentence
+    assert ":yellow-background[**Ice can ease a swollen joint.**]" in body  # the matching sentence
     captions = "\n".join(_plain(element.value) for element in app.chat_message[1].caption)
     assert "Source: an uploaded dataset" in captions and "open the original page" not in captions
 

@@ -121,6 +121,10 @@ def test_headings_running_into_sentences_are_split_off() -> None:
         "heading",
         ("Medical History",),
     )
+    assert _kinds("Joint Pain — An Early Sign Joint pain often comes first.")[0] == (
+        "heading",
+        ("Joint Pain — An Early Sign",),
+    )
     # A name followed by a verb is a sentence, not a heading.
     assert _kinds("The National Eye Institute funds studies.") == [
         ("paragraph", ("The National Eye Institute funds studies.",))
@@ -156,7 +160,7 @@ def test_formatted_markdown_escapes_data_and_only_draws_structure() -> None:
     assert "\n- \\*\\*a\\*\\*\n- \\<b\\>b\\</b\\>" in markdown
     highlighted = presentation.highlight_markdown("a ] :red[b] [c](javascript:x)")
     assert (
-        highlighted.startswith(":orange-background[")
+        highlighted.startswith(":yellow-background[**")
         and highlighted.count("]") - highlighted.count("\\]") == 1
     )
 
