@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -26,6 +29,35 @@ from medqa import errors, settings
 
 #: Start of the line a child prints when it fails with a typed error.
 FAILED_PREFIX = "failed"
+#: Exit code of a child that stopped because its parent went away.
+PARENT_GONE_EXIT = 3
+
+
+def exit_with_parent(
+    *,
+    cleanup: Path | None = None,
+    stream: Iterable[str] | None = None,
+    exit: Callable[[int], None] = os._exit,
+) -> threading.Thread:
+    """Child side: stop this process when the parent is gone (its end of our stdin closed).
+
+    A parent killed with SIGKILL cannot stop its children: the index child of a killed server once ran
+    on to the end and left its ``.corpus-*`` scratch folder behind. The parent holds our stdin open for
+    as long as it waits, so end-of-file means nobody will read the result: remove ``cleanup`` (the
+    scratch folder the parent would have removed) and exit with :data:`PARENT_GONE_EXIT`.
+    """
+    lines = sys.stdin if stream is None else stream
+
+    def watch() -> None:
+        for _line in lines:
+            pass
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
+        exit(PARENT_GONE_EXIT)
+
+    watcher = threading.Thread(target=watch, name="medqa-parent-watch", daemon=True)
+    watcher.start()
+    return watcher
 
 
 def report_failure(error: errors.MedQAError, stream: TextIO | None = None) -> None:

@@ -809,3 +809,65 @@ def test_a_model_only_torch_can_run_is_refused_in_the_server(workdirs: Path, mon
     with pytest.raises(ModelLoadError, match="cannot be used in this app") as caught:
         Engine(corpus, model="cls-run", isolated=True, use_cache=False)
     assert "mean pooling" in str(caught.value) and str(workdirs) not in str(caught.value)
+
+
+@pytest.mark.model
+def test_a_card_cites_the_source_of_the_text_it_shows(workdirs: Path) -> None:
+    """Item 15: pairs sharing focus and question but from different NIH sites are not merged into one
+    hit showing one site's link over another site's text (1,023 such groups in MedQuAD)."""
+    from medqa.retrieval.engine import Engine
+
+    rows = [
+        ("Gout", "What is (are) Gout ?", "Gout text written by site A about uric acid.", "GARD", "https://a.example/gout"),
+        ("Gout", "What is (are) Gout ?", "Gout text written by site B about joints.", "GHR", "https://b.example/gout"),
+        ("Asthma", "What is (are) Asthma ?", "Asthma narrows the airways.", "GARD", "https://a.example/asthma"),
+        ("Shingles", "What causes Shingles ?", "The chickenpox virus wakes up again.", "NIHSeniorHealth", "https://c.example/s"),
+    ]  # fmt: skip
+    corpus = pd.DataFrame(rows, columns=[col.FOCUS, col.QUESTION, col.ANSWER, col.SOURCE, col.URL])
+    corpus[col.ID] = [f"pair-{number}" for number in range(len(corpus))]
+    for column in (col.SYNONYMS, col.CUI, col.QTYPE, col.DOC_ID, col.SEMANTIC_TYPE, col.SEMANTIC_GROUP):
+        corpus[column] = ""
+    corpus[col.HAS_ANSWER] = True
+    engine = Engine(corpus, model="base", use_cache=False)
+    hits = engine.search("What is gout?", 4, mode="bm25").hits
+    gout = [hit for hit in hits if hit.focus == "Gout"]
+    assert gout
+    for hit in gout:
+        site = "site A" if hit.url.startswith("https://a.") else "site B"
+        assert site in hit.answer and ("site B" if site == "site A" else "site A") not in hit.answer, hit
+
+
+def test_a_child_stops_and_cleans_up_when_its_parent_is_gone(tmp_path: Path) -> None:
+    """Item 16: end-of-file on stdin (the parent died, even by SIGKILL) stops the child and removes the
+    parent's scratch folder."""
+    from medqa.child_process import PARENT_GONE_EXIT, exit_with_parent
+
+    scratch = tmp_path / ".corpus-abc"
+    scratch.mkdir()
+    (scratch / "corpus.parquet").write_bytes(b"x")
+    codes: list[int] = []
+    exit_with_parent(cleanup=scratch, stream=iter(["still here\n"]), exit=codes.append).join(5)
+    assert codes == [PARENT_GONE_EXIT] and not scratch.exists()
+
+
+@pytest.mark.model
+def test_the_index_child_of_a_killed_server_does_not_run_on(fixture_data: Path, tmp_path: Path) -> None:
+    """Item 16: after ``kill -9`` of the server, its index child ran to the end and left ``.corpus-*``."""
+    import subprocess
+    import sys
+
+    scratch = dense.indexes_dir() / ".corpus-killed-parent"
+    scratch.mkdir(parents=True)
+    corpus = store.load_corpus(store.CURATED)[[col.ID, col.QUESTION, col.FOCUS, col.ANSWER]]
+    corpus.assign(**{col.HAS_ANSWER: True}).to_parquet(scratch / "corpus.parquet", index=False)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "medqa", "index", "--corpus", str(scratch / "corpus.parquet"), "--model",
+         "base", "--progress-lines"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=APP_ROOT,
+    )  # fmt: skip
+    child.stdin.close()  # what the kernel does to the pipe when the parent is killed
+    try:
+        assert child.wait(timeout=120) == 3
+    finally:
+        child.kill()
+    assert not scratch.exists()
