@@ -20,6 +20,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from medqa.retrieval.engine import Engine, SearchResult
 
+#: Turns kept per conversation (the oldest are dropped). A turn holds up to ``k`` answers (tens of KB,
+#: twice when comparing models); without a cap a long or scripted session grew the server's memory
+#: without limit. Fifty is more than any conversation a page shows usefully.
+MAX_TURNS = 50
+
 
 @dataclass
 class Conversation:
@@ -27,7 +32,7 @@ class Conversation:
 
     Attributes:
         focus: the focus area follow-ups are read against (``None`` at the start and after a reset).
-        turns: every result so far, oldest first.
+        turns: the last :data:`MAX_TURNS` results, oldest first.
     """
 
     focus: str | None = None
@@ -41,6 +46,7 @@ class Conversation:
         """
         result = engine.search(question, k, mode=mode, context_focus=self.focus)
         self.turns.append(result)
+        del self.turns[:-MAX_TURNS]
         if result.follow_up is None and not result.abstain and result.hits:
             # A new subject answered confidently: later follow-ups refer to it.
             self.focus = result.hits[0].focus

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from medqa import models, presentation
-from medqa.conversation import Conversation
+from medqa.conversation import MAX_TURNS, Conversation
 from medqa.errors import MedQAError, QuestionError
 from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, SearchResult
 from medqa.training.registry import list_runs
@@ -67,8 +67,10 @@ def ask_question(question: str, engines: dict[str, Engine], k: int, mode: str) -
             results[label] = engines[label].search(question, k, mode=mode, context_focus=focus_before)
     except QuestionError as error:
         st.session_state.ask_turns.append(Turn(question=question, results={}, error=str(error)))
+        del st.session_state.ask_turns[:-MAX_TURNS]
         return
     st.session_state.ask_turns.append(Turn(question=results[labels[0]].question, results=results))
+    del st.session_state.ask_turns[:-MAX_TURNS]  # bounded memory per session, like the conversation
 
 
 def render_turn(turn: Turn, index: int, latest: bool, upload: bool) -> None:

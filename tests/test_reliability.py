@@ -871,3 +871,22 @@ def test_the_index_child_of_a_killed_server_does_not_run_on(fixture_data: Path, 
     finally:
         child.kill()
     assert not scratch.exists()
+
+
+def test_a_conversation_keeps_a_bounded_history() -> None:
+    """Item 16: a session's Ask history had no cap (memory grew with every question)."""
+    from types import SimpleNamespace
+
+    from medqa.conversation import MAX_TURNS
+
+    class Engine:
+        def search(self, question, k, *, mode=None, context_focus=None):
+            return SimpleNamespace(question=question, follow_up=None, abstain=True, hits=(), mentions=())
+
+    chat = Conversation()
+    for number in range(MAX_TURNS + 25):
+        chat.ask(Engine(), f"question {number}")  # type: ignore[arg-type]
+    assert len(chat.turns) == MAX_TURNS
+    assert chat.turns[-1].question == f"question {MAX_TURNS + 24}" and chat.turns[0].question == "question 25"
+    page = (APP_ROOT / "pages" / "2_Ask.py").read_text(encoding="utf-8")
+    assert page.count("del st.session_state.ask_turns[:-MAX_TURNS]") == 2  # the page's turns too
