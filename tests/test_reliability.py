@@ -890,3 +890,23 @@ def test_a_conversation_keeps_a_bounded_history() -> None:
     assert chat.turns[-1].question == f"question {MAX_TURNS + 24}" and chat.turns[0].question == "question 25"
     page = (APP_ROOT / "pages" / "2_Ask.py").read_text(encoding="utf-8")
     assert page.count("del st.session_state.ask_turns[:-MAX_TURNS]") == 2  # the page's turns too
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seed", "-1"], "seed must be between"),
+        (["--epochs", "inf"], "must be finite"),
+        (["--epochs", "nan"], "must be finite"),
+    ],
+)
+def test_training_arguments_out_of_range_are_one_line_errors(
+    workdirs: Path, capsys, argv: list[str], message: str
+) -> None:
+    """Item 16: ``train --seed -1`` gave a traceback; ``--epochs inf|nan`` were accepted."""
+    from medqa.cli import main
+
+    assert main(["train", "--out", str(workdirs / "models" / "never"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (workdirs / "models" / "never").exists()
