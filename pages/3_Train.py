@@ -183,6 +183,9 @@ st.header("Trained runs")
 # a visitor acts with the token they type, or none.
 admin = common.admin_unlocked()
 secret_token = common.server_hub_token()
+if not admin:
+    with st.expander("Admin: use this server's Hugging Face token", icon=":material/lock:"):
+        common.admin_gate("Publishing or importing with the server's token", key="train")
 with st.expander("Import a run from the Hugging Face Hub", icon=":material/cloud_download:"):
     st.caption(
         "A run published from another computer (or any sentence-transformers model): the Ask and Compare "

@@ -650,3 +650,40 @@ def test_a_url_with_a_password_fails_cleanly_without_showing_it(
     home.button(key="load_medquad").click().run()
     assert not home.exception
     assert "Could not download" in home.error[0].value and "s3cret" not in _all_text(home)
+
+
+@pytest.mark.model
+def test_an_admin_unlocked_on_the_train_page_publishes_with_the_server_token(
+    public_server: Path, fixture_zip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 1: the deployer's token is used after the admin unlock, and then only for that session."""
+    import huggingface_hub
+
+    from tests.conftest import saved_run
+
+    _loaded_corpus(fixture_zip)
+    saved_run("ready")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    used: list[object] = []
+
+    class RecordingApi:
+        def __init__(self, *args, **kwargs) -> None:
+            used.append(kwargs.get("token"))
+
+        def create_repo(self, **kwargs):
+            return f"https://huggingface.co/{kwargs['repo_id']}"
+
+        def upload_folder(self, **kwargs):
+            return None
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    page = AppTest.from_file(str(APP_ROOT / "pages" / "3_Train.py"), default_timeout=60)
+    page.secrets["MEDQA_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    page.run()
+    page.text_input(key="admin_password_train").input(ADMIN_PASSWORD)
+    next(button for button in page.button if "Unlock" in button.label).click().run()
+    page.text_input(key="publish_repo").set_value("deployer/their-model")
+    next(button for button in page.button if button.label == "Publish").click().run()
+    assert not page.exception
+    assert used == [FAKE_TOKEN] and "Published" in page.success[0].value
+    assert FAKE_TOKEN not in _all_text(page)
