@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from medqa.training import summary
+from medqa.training.record import RunRecord
 from medqa.training.registry import Run
 
 
@@ -18,7 +19,7 @@ def _run(name: str, metrics: dict[str, float], baseline: dict[str, float] | None
         data="full",
         metrics=metrics,
         duration_seconds=930.0,
-        info={"baseline_metrics": baseline} if baseline is not None else {},
+        record=RunRecord(name=name, baseline_metrics=baseline or {}),
     )
 
 

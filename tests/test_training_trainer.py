@@ -116,6 +116,50 @@ def test_distillation_merge_and_variants_are_applied(training_data: Path) -> Non
     assert run.metrics == info["evaluations"][-1]["metrics"]
 
 
+def test_fast_levers_freeze_embeddings_distill_on_the_batch_and_group_by_length(training_data: Path) -> None:
+    import torch
+
+    from medqa import models
+
+    config = preset(
+        "original",
+        max_steps=2,
+        max_seq_length=32,
+        batch_size=4,
+        batch_sampler="length_grouped",
+        distill_weight=1.0,
+        distill_on="batch",
+        freeze_embeddings=True,
+        gradient_checkpointing=True,
+        evaluation="none",
+        eval_baseline=False,
+    )
+    run = train(config, "fast")
+    stats = run.record.training
+    assert stats.steps == 2 and stats.teacher_seconds > 0
+    assert stats.frozen_parameters > 0 and stats.trainable_parameters > 0
+    assert stats.peak_rss_mb is None or stats.peak_rss_mb > 0
+    assert run.record.metrics == {} and run.record.format == 2
+    trained = dict(models.load_model(str(run.path)).named_parameters())
+    base = dict(models.load_model("base").named_parameters())
+    table = next(name for name in base if "word_embeddings" in name)
+    assert torch.equal(trained[table], base[table])  # frozen: saved unchanged
+    first_layer = [name for name in base if "encoder.layer.0." in name and name.endswith("weight")]
+    assert first_layer and all(not torch.equal(trained[name], base[name]) for name in first_layer)
+
+
+@pytest.mark.parametrize(("native", "expected"), [("1", "bf16"), ("0", "fp32")])
+def test_auto_precision_follows_the_native_bf16_detection(
+    monkeypatch: pytest.MonkeyPatch, native: str, expected: str
+) -> None:
+    from medqa import models
+    from medqa.training.trainer import choose_precision
+
+    monkeypatch.setenv(models.CPU_BF16_ENV, native)
+    assert choose_precision("auto") == expected
+    assert choose_precision("fp32") == "fp32" and choose_precision("bf16") == "bf16"
+
+
 def test_failures_leave_nothing_and_names_are_checked(training_data: Path) -> None:
     with pytest.raises(DataNotFoundError):
         train(preset("original", data="no-such-set", **TINY), "broken")

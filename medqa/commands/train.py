@@ -10,6 +10,7 @@ import time
 
 from medqa.training import arguments
 from medqa.training.progress import Progress, format_seconds
+from medqa.training.record import RunRecord
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,12 +60,12 @@ def _config(options: argparse.Namespace) -> arguments.TrainingConfig:
     return arguments.config_from_file(options.config).with_overrides(**overrides)
 
 
-def _print_metrics(info: dict) -> None:
-    baseline, final = info.get("baseline_metrics") or {}, info.get("metrics") or {}
+def _print_metrics(record: RunRecord) -> None:
+    baseline, final = record.baseline_metrics, record.metrics
     if not final:
         print("no held-out evaluation (the data has no test split or evaluation is off)")
         return
-    print(f"held-out metrics ({info.get('heldout')}):")
+    print(f"held-out metrics ({record.heldout}):")
     print(f"  {'metric':<12} {'start':>8} {'trained':>8}")
     for key, value in final.items():
         start = f"{baseline[key]:.4f}" if key in baseline else "–"
@@ -132,15 +133,16 @@ def _train(options: argparse.Namespace) -> int:
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     run = outcome["run"]
-    info = run.info  # type: ignore[attr-defined]
+    record: RunRecord = run.record  # type: ignore[attr-defined]
     if options.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(record.to_json(), indent=2))
         return 0
-    print(f"saved {run.name} to {run.path} in {info['duration_seconds']:.1f} s")  # type: ignore[attr-defined]
-    training = info.get("training", {})
+    print(f"saved {run.name} to {run.path} in {record.duration_seconds:.1f} s")  # type: ignore[attr-defined]
+    training = record.training
+    rss = f", peak memory {training.peak_rss_mb:.0f} MB" if training.peak_rss_mb is not None else ""
     print(
-        f"{training.get('steps')} steps, {training.get('samples_per_second')} samples/s, "
-        f"{training.get('precision')}, final train loss {training.get('final_train_loss')}"
+        f"{training.steps} steps, {training.samples_per_second} samples/s, "
+        f"{training.precision}, final train loss {training.final_train_loss}{rss}"
     )
-    _print_metrics(info)
+    _print_metrics(record)
     return 0

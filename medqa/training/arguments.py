@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ RECOMMENDED = "recommended"
 CUSTOM = "custom"
 
 LOSSES = ("mnrl", "cached_mnrl")
-BATCH_SAMPLERS = ("batch_sampler", "no_duplicates")
+BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "length_grouped")
+#: What the distillation term keeps near the starting model: a sample of corpus texts, or the batch's texts.
+DISTILL_ON = ("sample", "batch")
 PRECISIONS = ("auto", "fp32", "bf16")
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "sgd", "adafactor")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -56,7 +59,8 @@ class TrainingConfig:
             small memory).
         mini_batch_size: chunk size of ``cached_mnrl``.
         batch_sampler: ``no_duplicates`` keeps a text from appearing twice in a batch (a duplicate would be
-            a false in-batch negative).
+            a false in-batch negative); ``length_grouped`` also groups pairs of similar length into a
+            batch (less padding: see :mod:`medqa.training.batching`).
         query_variants: what the query side of a pair is: the MedQuAD ``question``; ``keywords`` (the
             question with its template words removed: "gout treatment"); ``synonym`` (the question
             with the focus replaced by one of its XML synonyms); ``focus`` (the focus name alone);
@@ -69,7 +73,15 @@ class TrainingConfig:
         max_pairs_per_focus: keep at most this many pairs per focus area (``0``: no cap).
         distill_weight: weight of the anti-forgetting term, an MSE between the model's embeddings and
             the frozen base model's on a sample of corpus texts (``0``: off).
-        distill_texts: how many texts that term uses.
+        distill_texts: how many texts that term uses (``distill_on="sample"``).
+        distill_on: ``sample``: the term embeds ``distill_texts`` extra corpus texts at every step;
+            ``batch``: it compares the embeddings the ranking loss already computed for the batch's
+            anchors and positives with the starting model's, computed once before the first step (no
+            extra forward pass; see :mod:`medqa.training.trainer`).
+        freeze_embeddings: keep the word-embedding table (about half of MiniLM's parameters) fixed:
+            no gradient or optimizer state for it.
+        gradient_checkpointing: recompute activations in the backward pass instead of keeping them
+            (less memory, about a third more arithmetic).
         merge_with_base: after training, average the weights with the base model's; the share kept
             from the base model (``0``: none, ``0.5``: half way, as in WiSE-FT).
         seed: seeds the sampling, shuffling and initialisation.
@@ -101,6 +113,9 @@ class TrainingConfig:
     max_pairs_per_focus: int = 0
     distill_weight: float = 0.0
     distill_texts: int = 0
+    distill_on: str = "sample"
+    freeze_embeddings: bool = False
+    gradient_checkpointing: bool = False
     merge_with_base: float = 0.0
     seed: int = 42
     precision: str = "auto"
@@ -139,8 +154,12 @@ class TrainingConfig:
             problems.append("pair caps cannot be negative")
         if self.distill_weight < 0 or self.distill_texts < 0:
             problems.append("distillation weight and texts cannot be negative")
-        if self.distill_weight > 0 and self.distill_texts == 0:
-            problems.append("distillation needs distill_texts > 0")
+        if self.distill_on not in DISTILL_ON:
+            problems.append(f"distill_on must be one of {', '.join(DISTILL_ON)}")
+        if self.distill_weight > 0 and self.distill_on == "sample" and self.distill_texts == 0:
+            problems.append("distillation on a sample needs distill_texts > 0")
+        if self.distill_weight > 0 and self.distill_on == "batch" and self.loss != "mnrl":
+            problems.append("distillation on the batch works with the mnrl loss only")
         if not 0 <= self.merge_with_base < 1:
             problems.append("merge_with_base must be in [0, 1)")
         if self.precision not in PRECISIONS:
@@ -151,6 +170,15 @@ class TrainingConfig:
             problems.append(f"scheduler must be one of {', '.join(SCHEDULERS)}")
         if self.evaluation not in EVALUATION:
             problems.append(f"evaluation must be one of {', '.join(EVALUATION)}")
+        numbers = {
+            name: getattr(self, name)
+            for name in ("epochs", "learning_rate", "warmup_ratio", "distill_weight")
+        }
+        infinite = [name for name, value in numbers.items() if not math.isfinite(float(value))]
+        if infinite:  # inf passed every check above, nan most of them
+            problems.append(f"{', '.join(infinite)} must be finite (not inf or nan)")
+        if not 0 <= self.seed < 2**32:
+            problems.append("seed must be between 0 and 4294967295")
         if problems:
             raise TrainingError("Invalid training settings: " + "; ".join(problems) + ".")
 
@@ -206,9 +234,11 @@ RECOMMENDED_CONFIG = TrainingConfig(
     batch_size=32,
     epochs=1.0,
     learning_rate=2e-5,
-    batch_sampler="no_duplicates",
+    batch_sampler="length_grouped",
     distill_weight=1.0,
-    distill_texts=1000,
+    distill_on="batch",
+    freeze_embeddings=True,
+    gradient_checkpointing=True,
 )
 
 PRESETS: dict[str, TrainingConfig] = {ORIGINAL: ORIGINAL_CONFIG, RECOMMENDED: RECOMMENDED_CONFIG}

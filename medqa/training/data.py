@@ -105,11 +105,19 @@ class TrainingData:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def to_dataset(self) -> Dataset:
-        """The pairs as a ``datasets.Dataset`` (the form the sentence-transformers trainer takes)."""
+    def to_dataset(self, row_labels: bool = False) -> Dataset:
+        """The pairs as a ``datasets.Dataset`` (the form the sentence-transformers trainer takes).
+
+        Args:
+            row_labels: add each pair's row number as a ``label`` column (the trainer hands labels to
+                the loss; batch distillation uses them to find the pair's precomputed targets).
+        """
         from datasets import Dataset
 
-        return Dataset.from_pandas(self.pairs[[ANCHOR, POSITIVE]], preserve_index=False)
+        table = self.pairs[[ANCHOR, POSITIVE]]
+        if row_labels:
+            table = table.assign(label=np.arange(len(table), dtype=np.int64))
+        return Dataset.from_pandas(table, preserve_index=False)
 
 
 def _clean(text: object) -> str:

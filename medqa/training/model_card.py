@@ -2,7 +2,8 @@
 
 In the spirit of setfit's ``model_card`` module: a :class:`ModelCardData` holds what the card says
 (gathered from the run's record, never typed by hand), :func:`render_model_card` turns it into Hub
-metadata (YAML front matter with a ``model-index`` of the held-out metrics) plus a readable body, and
+metadata (``huggingface_hub.ModelCardData``: ``eval_results`` for the held-out metrics, ``datasets``,
+``base_model``) plus a readable body, read back by ``huggingface_hub.ModelCard`` to validate it, and
 :func:`write_model_card` writes it next to the model. The card carries the medical disclaimer and the
 MedQuAD citation, and no secret: it is built only from ``run.json``, which holds none.
 """
@@ -13,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from medqa.evaluation.metrics import display_name
+from medqa.training.record import RunRecord, TrainingStats
 
 CARD_FILE = "README.md"
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -57,6 +57,10 @@ _HYPERPARAMETERS = (
     ("merge_with_base", "Merge with base (WiSE-FT share)"),
     ("seed", "Seed"),
 )
+#: MedQuAD on the Hub (the same 47,457 pairs medqa reads from the GitHub archive), for ``datasets:``.
+MEDQUAD_HUB_DATASET = "lavita/MedQuAD"
+#: Training data names that are MedQuAD (an uploaded CSV is not).
+MEDQUAD_DATASETS = ("curated", "full")
 _LOSS_NAMES = {"mnrl": "MultipleNegativesRankingLoss", "cached_mnrl": "CachedMultipleNegativesRankingLoss"}
 
 
@@ -83,7 +87,7 @@ class ModelCardData:
     base_model: str | None
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
+    training: TrainingStats = field(default_factory=TrainingStats)
     baseline_metrics: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     heldout: str | None = None
@@ -94,67 +98,68 @@ class ModelCardData:
 
     @classmethod
     def from_run_info(cls, info: dict[str, Any], repo_id: str | None = None) -> ModelCardData:
-        """Gather the card's content from a ``run.json`` payload."""
-        config = dict(info.get("config") or {})
-        base = str(config.get("base_model", ""))
+        """Gather the card's content from a ``run.json`` payload (any format)."""
+        return cls.from_record(RunRecord.from_json(info), repo_id=repo_id)
+
+    @classmethod
+    def from_record(cls, record: RunRecord, repo_id: str | None = None) -> ModelCardData:
+        """Gather the card's content from a run record."""
+        config = dict(record.config)
+        base = record.base_model
         base_model = (
             BASE_MODEL_ID
             if base == "base"
             else (base if base.count("/") == 1 and not Path(base).exists() else None)
         )
         return cls(
-            name=str(info.get("name", "")),
+            name=record.name,
             base_model=base_model,
             config=config,
-            data=dict(info.get("data") or {}),
-            training=dict(info.get("training") or {}),
-            baseline_metrics=dict(info.get("baseline_metrics") or {}),
-            metrics=dict(info.get("metrics") or {}),
-            heldout=info.get("heldout"),
-            versions=dict(info.get("versions") or {}),
-            created=str(info.get("created", "")),
-            duration_seconds=float(info.get("duration_seconds") or 0.0),
+            data=dict(record.data),
+            training=record.training,
+            baseline_metrics=dict(record.baseline_metrics),
+            metrics=dict(record.metrics),
+            heldout=record.heldout,
+            versions=dict(record.versions),
+            created=record.created,
+            duration_seconds=record.duration_seconds,
             repo_id=repo_id,
         )
 
+    def hub_card_data(self):  # -> huggingface_hub.ModelCardData (imported lazily: the server rarely needs it)
+        """The card's Hub metadata as ``huggingface_hub.ModelCardData``: the held-out metrics become
+        ``eval_results`` (the Hub's ``model-index``), and ``datasets`` names MedQuAD when trained on it."""
+        from huggingface_hub import EvalResult
+        from huggingface_hub import ModelCardData as HubCardData
+
+        eval_results = [
+            EvalResult(
+                task_type="information-retrieval",
+                task_name="Information Retrieval",
+                dataset_type="medquad-heldout",
+                dataset_name="MedQuAD held-out questions",
+                metric_type=key,
+                metric_value=round(float(value), 4),
+                metric_name=display_name(key),
+            )
+            for key, value in self.metrics.items()
+        ]
+        trained_on = str(self.data.get("data") or self.config.get("data") or "")
+        return HubCardData(
+            language=["en"],
+            license="apache-2.0",
+            library_name="sentence-transformers",
+            pipeline_tag="sentence-similarity",
+            tags=["sentence-transformers", "sentence-similarity", "feature-extraction", "medical", "medqa"],
+            base_model=self.base_model,
+            datasets=[MEDQUAD_HUB_DATASET] if trained_on in MEDQUAD_DATASETS else None,
+            model_name=(self.repo_id or self.name) if eval_results else None,
+            eval_results=eval_results or None,
+        )
+
     def metadata(self) -> dict[str, Any]:
-        """Hub metadata (the card's YAML front matter)."""
-        meta: dict[str, Any] = {
-            "language": ["en"],
-            "license": "apache-2.0",
-            "library_name": "sentence-transformers",
-            "pipeline_tag": "sentence-similarity",
-            "tags": [
-                "sentence-transformers",
-                "sentence-similarity",
-                "feature-extraction",
-                "medical",
-                "medqa",
-            ],
-        }
-        if self.base_model:
-            meta["base_model"] = self.base_model
-        if self.metrics:
-            meta["model-index"] = [
-                {
-                    "name": self.repo_id or self.name,
-                    "results": [
-                        {
-                            "task": {"type": "information-retrieval", "name": "Information Retrieval"},
-                            "dataset": {"name": "MedQuAD held-out questions", "type": "medquad-heldout"},
-                            "metrics": [
-                                {
-                                    "type": key,
-                                    "value": round(float(value), 4),
-                                    "name": display_name(key),
-                                }
-                                for key, value in self.metrics.items()
-                            ],
-                        }
-                    ],
-                }
-            ]
-        return meta
+        """Hub metadata (the card's YAML front matter) as a plain dict."""
+        return self.hub_card_data().to_dict()
 
 
 def _value(value: Any) -> str:
@@ -187,8 +192,10 @@ def _metrics_table(card: ModelCardData) -> str:
 
 
 def render_model_card(card: ModelCardData) -> str:
-    """The full ``README.md`` text: YAML front matter and a Markdown body."""
-    front = yaml.safe_dump(card.metadata(), sort_keys=False, allow_unicode=True).strip()
+    """The full ``README.md`` text: the Hub's front matter (``huggingface_hub.ModelCard``) and the body."""
+    from huggingface_hub import ModelCard
+
+    front = card.hub_card_data().to_yaml()
     model_id = card.repo_id or f"models/{card.name}"
     config = card.config
     loss = _LOSS_NAMES.get(str(config.get("loss", "")), str(config.get("loss", "")))
@@ -205,7 +212,7 @@ def render_model_card(card: ModelCardData) -> str:
     variant_text = ", ".join(f"{name}: {count}" for name, count in variants.items()) or "question: all"
     versions = "\n".join(f"- {name}: {version}" for name, version in card.versions.items())
     training = card.training
-    return f"""---
+    text = f"""---
 {front}
 ---
 
@@ -236,7 +243,7 @@ print(model.similarity(questions, answers))
   `{data.get("fingerprint", "")}`.
 - Held-out questions never trained on: {data.get("heldout_queries", 0)} ({card.heldout or "none"}). Pairs
   sharing a held-out pair's id or exact answer were removed from training.
-- {training.get("steps", "?")} optimizer steps, {training.get("epochs", "?")} epochs, {training.get("precision", "fp32")} on CPU,
+- {training.steps} optimizer steps, {training.epochs:g} epochs, {training.precision} on CPU,
   {card.duration_seconds:.0f} s in total; finished {card.created}.
 
 | Hyperparameter | Value |
@@ -245,7 +252,8 @@ print(model.similarity(questions, answers))
 
 ## Evaluation
 
-Retrieval of the held-out questions' answers (InformationRetrievalEvaluator, cosine similarity):
+Retrieval of the held-out questions' answers (cosine similarity; metrics defined as sentence-transformers'
+InformationRetrievalEvaluator defines them):
 
 {_metrics_table(card)}
 Held-out scores measure templated MedQuAD questions; check consumer-style questions too (medqa's Compare
@@ -263,10 +271,18 @@ Data: MedQuAD (CC BY 4.0).
 {MEDQUAD_CITATION}
 ```
 """
+    return str(ModelCard(text))  # parsed back: the front matter is valid Hub metadata
 
 
-def write_model_card(folder: str | Path, info: dict[str, Any], repo_id: str | None = None) -> Path:
-    """Write ``README.md`` for a run folder from its ``run.json`` payload and return its path."""
+def write_model_card(
+    folder: str | Path, record: RunRecord | dict[str, Any], repo_id: str | None = None
+) -> Path:
+    """Write ``README.md`` for a run folder from its record (or ``run.json`` payload) and return its path."""
     path = Path(folder) / CARD_FILE
-    path.write_text(render_model_card(ModelCardData.from_run_info(info, repo_id=repo_id)), encoding="utf-8")
+    card = (
+        ModelCardData.from_record(record, repo_id=repo_id)
+        if isinstance(record, RunRecord)
+        else ModelCardData.from_run_info(record, repo_id=repo_id)
+    )
+    path.write_text(render_model_card(card), encoding="utf-8")
     return path

@@ -21,6 +21,7 @@ from typing import Any
 
 from medqa import settings
 from medqa.errors import RunNameError
+from medqa.training.record import RunRecord
 
 RUN_FILE = "run.json"
 #: Longest accepted run name (keeps folder names and Hub repo names sane).
@@ -42,7 +43,7 @@ class Run:
         config: the full training config as saved.
         metrics: final held-out metrics (may be empty when evaluation was off).
         duration_seconds: wall time of the training.
-        info: the whole ``run.json`` payload.
+        record: the whole ``run.json``, typed (:class:`~medqa.training.record.RunRecord`).
     """
 
     name: str
@@ -54,7 +55,12 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     metrics: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
     duration_seconds: float = 0.0
-    info: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    record: RunRecord | None = field(default=None, compare=False, hash=False, repr=False)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The ``run.json`` payload as a plain dict (for JSON output; read :attr:`record` otherwise)."""
+        return self.record.to_json() if self.record is not None else {}
 
     @property
     def label(self) -> str:
@@ -120,27 +126,22 @@ def _read_run(folder: Path) -> Run | RunProblem:
     problem = folder_problem(folder)
     if problem is not None:
         return RunProblem(folder.name, folder, f"model files incomplete: {problem}")
-    config = info.get("config") if isinstance(info.get("config"), dict) else {}
-    metrics = info.get("metrics") if isinstance(info.get("metrics"), dict) else {}
+    record = RunRecord.from_json(info, name=folder.name)
     try:
-        created = datetime.fromisoformat(str(info.get("created")))
+        created = datetime.fromisoformat(record.created)
     except ValueError:
         created = datetime.fromtimestamp(run_file.stat().st_mtime).astimezone()
-    try:
-        duration = float(info.get("duration_seconds") or 0.0)
-    except (TypeError, ValueError):
-        duration = 0.0
     return Run(
         name=folder.name,
         path=folder.resolve(),
         created=created,
-        preset=str(config.get("preset", "")),
-        base_model=str(config.get("base_model", "")),
-        data=str(config.get("data", "")),
-        config=config,
-        metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
-        duration_seconds=duration,
-        info=info,
+        preset=record.preset,
+        base_model=record.base_model,
+        data=record.data_name,
+        config=record.config,
+        metrics=record.metrics,
+        duration_seconds=record.duration_seconds,
+        record=record,
     )
 
 
@@ -155,15 +156,34 @@ def remove_scratch_folders(final: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+def check_replaceable(final: Path) -> None:
+    """Refuse to replace anything but a run or an empty folder (``--overwrite`` deletes what it replaces:
+    ``train --out ./models --overwrite`` must not delete the registry, nor ``--out ~/Documents`` a folder).
+
+    Raises:
+        RunNameError: ``final`` exists and is a file, a symlink, or a non-empty folder without ``run.json``.
+    """
+    if not final.exists() and not final.is_symlink():
+        return
+    is_folder = final.is_dir() and not final.is_symlink()
+    if is_folder and ((final / RUN_FILE).is_file() or not any(final.iterdir())):
+        return
+    raise RunNameError(
+        f"{final} is not a run (it has no {RUN_FILE}), so it is not replaced: --overwrite replaces only a "
+        "run or an empty folder. Choose another output folder."
+    )
+
+
 def place_run(tmp: Path, final: Path, overwrite: bool = False) -> None:
     """Move a complete run folder ``tmp`` to ``final`` (a rename in the same folder, so it is atomic).
 
     Raises:
-        RunNameError: ``final`` exists and ``overwrite`` is off.
+        RunNameError: ``final`` exists and ``overwrite`` is off, or it is not a run (:func:`check_replaceable`).
     """
-    if final.exists():
+    if final.exists() or final.is_symlink():
         if not overwrite:
             raise RunNameError(f"A run named {final.name!r} already exists; choose another name.")
+        check_replaceable(final)
         trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
         final.rename(trash)
         tmp.rename(final)

@@ -35,7 +35,7 @@ def before_after(run: Run) -> pd.DataFrame:
     Only metrics the run was evaluated on are listed; ``before`` is empty when the baseline was not
     evaluated (``eval_baseline`` off).
     """
-    baseline = run.info.get("baseline_metrics") or {}
+    baseline = run.record.baseline_metrics if run.record is not None else {}
     rows = [
         {"metric": display_name(metric), "before": baseline.get(metric), "after": run.metrics[metric]}
         for metric in HEADLINE_METRICS

@@ -204,9 +204,12 @@ def _teacher_embeddings(model: SentenceTransformer, texts: list[str]) -> Any:
     was_training = model.training
     try:
         with torch.no_grad():
-            return model.encode(
-                texts, batch_size=64, convert_to_tensor=True, show_progress_bar=False
-            ).detach().float().clone()
+            return (
+                model.encode(texts, batch_size=64, convert_to_tensor=True, show_progress_bar=False)
+                .detach()
+                .float()
+                .clone()
+            )
     finally:
         model.train(was_training)
 
@@ -406,6 +409,8 @@ def train(
     name, final = resolve_output(out_dir)
     if final.exists() and not overwrite:
         raise RunNameError(f"A run named {name!r} already exists in {final.parent}; choose another name.")
+    if overwrite:
+        registry.check_replaceable(final)  # before the training, not after its minutes of work
     progress = progress or Progress(run_name=name)
     if progress.run_name is None:
         progress.run_name = name
@@ -689,7 +694,9 @@ def _save(prepared: _Prepared, record: RunRecord, overwrite: bool, progress: Pro
     _writable(lambda: model_card.write_model_card(tmp, record), final)
     _check_cancel(progress)
     _writable(lambda: registry.place_run(tmp, final, overwrite), final)
-    progress.log(f"Finished: saved {record.name} ({record.training.steps} steps, {record.duration_seconds:.0f} s).")
+    progress.log(
+        f"Finished: saved {record.name} ({record.training.steps} steps, {record.duration_seconds:.0f} s)."
+    )
     return registry.load_run(final)
 
 
