@@ -42,15 +42,23 @@ SOURCE_NAMES = {
 
 _SAFE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~/?#&=%+:@,;!*$'-]*)?")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=^\"'])")
+#: Where a GFM autolink literal would start (``scheme://``, ``www.``, ``user@host``): a word joiner
+#: goes at the match (see :func:`escape_markdown`).
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?i:(?<=\bwww)(?=\.))|(?=@)")
+_WORD_JOINER = "\u2060"
 
 
 def escape_markdown(text: str) -> str:
     """Escape every Markdown-significant character so data shows literally in ``st.markdown``.
 
     Backslash-escaping ASCII punctuation is always valid CommonMark, and it also disarms Streamlit's
-    extensions (``:red[...]`` colours, ``:material/...:`` icons, ``$...$`` LaTeX).
+    extensions (``:red[...]`` colours, ``:material/...:`` icons, ``$...$`` LaTeX). Escapes do not stop
+    GitHub-flavoured autolinks, which are found in the text after escapes are read (a focus name
+    ``https://evil.example`` became a live link in a real browser), so a word joiner (U+2060, invisible)
+    is put inside ``://``, before ``.`` after ``www`` and before ``@``: data shows no clickable link
+    (each card links its source through :func:`safe_url`).
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(_WORD_JOINER, str(text)))
 
 
 def answer_markdown(text: str) -> str:
@@ -557,6 +565,16 @@ def answer_view(result: SearchResult, *, upload: bool = False) -> AnswerView:
         return AnswerView(result.emergency, None, answers, () if not answers else closest)
     message = abstain_message(upload=upload) if result.abstain else None
     return AnswerView(None, message, answers, closest)
+
+
+def disclaimer(*, upload: bool = False) -> str:
+    """The disclaimer under every answer view; for an uploaded dataset it does not claim NIH sources."""
+    if not upload:
+        return DISCLAIMER
+    return DISCLAIMER.replace(
+        "general educational information from NIH sources",
+        "text from an uploaded dataset (not reviewed by NIH)",
+    )
 
 
 def abstain_message(*, upload: bool = False) -> str:

@@ -30,8 +30,8 @@ columns[2].metric("Focus areas", f"{summary.focus_areas:,}")
 columns[3].metric("Question types", summary.question_types)
 columns[4].metric(
     "Pairs per area",
-    f"{summary.pairs_per_focus_min} / {summary.pairs_per_focus_median:g} / {summary.pairs_per_focus_max}",
-    help="Fewest / median / most question-answer pairs in one focus area.",
+    f"{summary.pairs_per_focus_min}–{summary.pairs_per_focus_max}",
+    help=f"Fewest to most question-answer pairs in one focus area (median {summary.pairs_per_focus_median:g}).",
 )
 
 st.header("Category balance")

@@ -155,6 +155,7 @@ def test_answers_are_formatted_highlighted_and_described_as_uploads(workdirs: Pa
     assert ":yellow-background[**Ice can ease a swollen joint.**]" in body  # the matching sentence
     captions = "\n".join(_plain(element.value) for element in app.chat_message[1].caption)
     assert "Source: an uploaded dataset" in captions and "open the original page" not in captions
+    assert "NIH sources" not in captions and "not medical advice" in captions  # the answer's disclaimer
 
 
 def test_read_the_full_answer_replaces_the_preview(workdirs: Path) -> None:

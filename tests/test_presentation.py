@@ -217,6 +217,9 @@ def test_weak_hits_are_set_apart_and_uploads_are_not_called_nih() -> None:
         "uploaded" in presentation.source_line(upload) and "NIH" not in presentation.source_line(upload)[:30]
     )
     assert "uploaded dataset" in presentation.abstain_message(upload=True)
+    assert presentation.disclaimer() == DISCLAIMER
+    assert "NIH sources" not in presentation.disclaimer(upload=True)
+    assert "not medical advice" in presentation.disclaimer(upload=True)
 
 
 def test_emergency_view_never_ends_with_the_abstain_reply() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 import streamlit as st
 
-from medqa import presentation, safety
+from medqa import presentation
 from medqa.retrieval.engine import Hit, SearchResult
 
 CLOSEST_LABEL = "Closest passages (may not answer your question)"
@@ -106,7 +106,7 @@ def render_results(
             with column:
                 st.markdown(f"**{presentation.escape_markdown(label)}**")
                 render_result(result, key=f"{key}_{index}", upload=upload)
-    st.caption(safety.DISCLAIMER)
+    st.caption(presentation.disclaimer(upload=upload))
 
 
 def corpus_description(upload: bool) -> str:
