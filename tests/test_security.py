@@ -687,3 +687,22 @@ def test_an_admin_unlocked_on_the_train_page_publishes_with_the_server_token(
     assert not page.exception
     assert used == [FAKE_TOKEN] and "Published" in page.success[0].value
     assert FAKE_TOKEN not in _all_text(page)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see https://evil.example/x now",
+        "HTTP://EVIL.EXAMPLE",
+        "www.evil.example",
+        "mail me: a.b@evil.example",
+    ],
+)
+def test_escaped_data_leaves_no_autolink_for_the_browser(text: str) -> None:
+    """Item 7 (found in a real browser): GitHub-flavoured Markdown links bare URLs, www. names and e-mail
+    addresses even when their punctuation is backslash-escaped; escaped data must not become a link."""
+    from medqa.presentation import escape_markdown
+
+    shown = re.sub(r"\\(.)", r"\1", escape_markdown(text))  # the text once the escapes are read
+    assert not re.search(r"(?i)https?://|\bwww\.|[\w.+-]@[\w-]", shown), shown
+    assert shown.replace("\u2060", "") == text  # and reads the same
