@@ -18,6 +18,8 @@ A Streamlit Community Cloud app is public by default, and every visitor shares o
   server bound to all interfaces) they stay locked until a password is configured. ``MEDQA_PUBLIC=1``
   locks them on localhost too (to try the visitor's view); ``MEDQA_PUBLIC=0`` declares the server
   single-user wherever it listens (a private container), so only set it where no one else connects.
+  Community Cloud is recognised by where it mounts the app (``/mount/src``), whatever address it binds
+  behind its proxy, and is never single-user.
 
 This module holds the rule; ``ui.common`` reads the secrets and session state and asks it.
 """
@@ -28,11 +30,16 @@ import hmac
 import ipaddress
 import os
 from collections.abc import Mapping
+from pathlib import Path
+
+from medqa import settings
 
 #: Secret (or environment variable) holding the password that unlocks admin actions.
 ADMIN_PASSWORD_VARIABLE = "MEDQA_ADMIN_PASSWORD"
 #: ``1`` locks admin actions even on localhost; ``0`` declares the server single-user.
 PUBLIC_VARIABLE = "MEDQA_PUBLIC"
+#: Where Streamlit Community Cloud mounts the app's repository.
+COMMUNITY_CLOUD_ROOT = Path("/mount/src")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -84,13 +91,19 @@ def public_setting() -> bool | None:
     return None
 
 
+def on_community_cloud() -> bool:
+    """Whether this app runs on Streamlit Community Cloud (its code is mounted under ``/mount/src``)."""
+    return settings.PROJECT_ROOT.is_relative_to(COMMUNITY_CLOUD_ROOT)
+
+
 def open_without_password(server_address: str | None, password: str | None) -> bool:
     """Whether admin actions are open to everyone on this server (the single-user case).
 
-    Never when an admin password is configured (then it must be typed) or ``MEDQA_PUBLIC=1``; always
-    when ``MEDQA_PUBLIC=0``; otherwise only when the server listens on a loopback address.
+    Never when an admin password is configured (then it must be typed), on Community Cloud or with
+    ``MEDQA_PUBLIC=1``; always when ``MEDQA_PUBLIC=0``; otherwise only when the server listens on a
+    loopback address.
     """
-    if password:
+    if password or on_community_cloud():
         return False
     public = public_setting()
     if public is not None:

@@ -706,3 +706,17 @@ def test_escaped_data_leaves_no_autolink_for_the_browser(text: str) -> None:
     shown = re.sub(r"\\(.)", r"\1", escape_markdown(text))  # the text once the escapes are read
     assert not re.search(r"(?i)https?://|\bwww\.|[\w.+-]@[\w-]", shown), shown
     assert shown.replace("\u2060", "") == text  # and reads the same
+
+
+@pytest.mark.parametrize("public", [None, "0"])
+def test_community_cloud_is_never_single_user(monkeypatch: pytest.MonkeyPatch, public) -> None:
+    """Whatever address Community Cloud binds behind its proxy, its visitors get no admin actions."""
+    from medqa import access
+
+    if public is None:
+        monkeypatch.delenv(access.PUBLIC_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(access.PUBLIC_VARIABLE, public)
+    monkeypatch.setattr(settings, "PROJECT_ROOT", Path("/mount/src/medqa"))
+    assert access.on_community_cloud()
+    assert not access.open_without_password("localhost", None)
