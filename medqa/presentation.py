@@ -630,12 +630,9 @@ METRIC_HELP = {
     "accuracy@3": "Share of questions with a right answer among the first 3.",
     "accuracy@5": "Share of questions with a right answer among the first 5.",
     "accuracy@10": "Share of questions with a right answer among the first 10.",
-    "mrr@10": "1 when the right answer is always first, 0.5 when it is usually second, 0 when it is not "
-    "in the first 10 (mean reciprocal rank).",
-    "ndcg@10": "How high the right answers sit in the first 10, counting all of them; 1 is perfect "
-    "(normalised discounted cumulative gain).",
-    "map@100": "How high all the right answers sit in the first 100, on average; 1 is perfect "
-    "(mean average precision).",
+    "mrr@10": "1 if the right answer is always first, 0.5 if usually second.",
+    "ndcg@10": "How high the right answers sit in the first 10 (1 = perfect).",
+    "map@100": "How high all right answers sit in the first 100 (1 = perfect).",
 }
 
 

@@ -252,7 +252,14 @@ else:
             rank = row[f"rank ({label})"]
             st.text(f"{label}: first correct pair at rank {presentation.rank_text(rank)}")
             st.text(f"Top question: {row[f'top question ({label})'] or '(nothing found)'}")
-            st.text(row[f"top answer ({label})"] or "(nothing found)")
+            if row[f"top answer ({label})"]:
+                answers.render_answer_text(
+                    row[f"top answer ({label})"],
+                    key=f"compare_read_{picked}_{label}",
+                    question=str(row["query"]),
+                )
+            else:
+                st.text("(nothing found)")
 
 # ---- export --------------------------------------------------------------------------------------
 st.header("Download")

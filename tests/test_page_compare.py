@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,22 +74,28 @@ def test_two_systems_on_consumer_questions(built: None) -> None:
     assert len(page.get("plotly_chart")) == 2  # headline bars and per-category chart
 
     # On the fixture corpus (BM25 over questions, focus, synonyms and answers) base finds the right area
-    # for one question BM25 misses, and loses none.
-    outcome = {element.label: element.value for element in page.metric}
-    assert outcome == {"base better": "1", "BM25 better": "0", "Ties": "13"}
+    # for some questions BM25 misses, and loses none.
+    outcome = {element.label: int(element.value) for element in page.metric}
+    wins = outcome["base better"]
+    assert wins >= 1 and outcome["BM25 better"] == 0 and outcome["Ties"] == n - wins
     disagreements = page.dataframe[-1].value
-    assert len(disagreements) == 1
+    assert len(disagreements) == wins
     assert {"top answer (BM25)", "top answer (base)"} <= set(disagreements.columns)
     assert disagreements["outcome"].eq("base better").all()
     ranks = disagreements["rank (BM25)"].tolist() + disagreements["rank (base)"].tolist()
     assert all(isinstance(rank, str) and rank != "None" for rank in ranks)  # never "None"
     # One disagreement read in full: both top answers side by side, as plain text.
-    assert len(page.selectbox(key="compare_pick").options) == 1
+    assert len(page.selectbox(key="compare_pick").options) == wins
     texts = _texts(page, "text")
     assert f"Question: {disagreements['query'].iloc[0]}" in texts
     assert "base: first correct pair at rank 1" in texts
     assert any(text.startswith("BM25: first correct pair at rank") for text in texts)
-    assert disagreements["top answer (base)"].iloc[0] in texts
+    # Both top answers through the shared answer renderer (formatted Markdown, data escaped).
+    shown = [
+        re.sub(r"\\(.)", r"\1", text).replace(":yellow-background[**", "").replace("**]", "")
+        for text in _texts(page, "markdown")
+    ]
+    assert disagreements["top answer (base)"].iloc[0] in shown
     assert any("not medical advice" in text for text in _texts(page, "info"))  # the disclaimer
 
     downloads = page.get("download_button")

@@ -42,24 +42,30 @@ def render_hit(hit: Hit, result: SearchResult, *, number: int, key: str, reliabl
         else:
             st.caption(source)
         st.markdown(f"*Q: {presentation.escape_markdown(hit.question)}*")
-        blocks = presentation.answer_blocks(hit.answer)
-        highlighted = presentation.matched_parts(blocks, result.searched, matched_passage(hit))
-        state_key = f"{key}_full"
-        full = st.session_state.get(state_key, False)
-        shown, marks, cut = presentation.preview_blocks(blocks, highlighted)
-        if full or not cut:
-            shown, marks = blocks, highlighted
-        st.markdown(presentation.blocks_markdown(shown, marks))
-        if cut:
-            st.button(
-                "Show less" if full else "Read the full answer",
-                key=f"{key}_more",
-                on_click=_toggle,
-                args=(state_key,),
-                icon=":material/unfold_less:" if full else ":material/unfold_more:",
-            )
-        if marks:
-            st.caption("Highlighted: the part that matches your question.")
+        render_answer_text(hit.answer, key=key, question=result.searched, passage=matched_passage(hit))
+
+
+def render_answer_text(answer: str, *, key: str, question: str = "", passage: str | None = None) -> None:
+    """An answer's text, formatted (headings, bullets), its matching sentences highlighted, shortened to a
+    preview with "Read the full answer" (which replaces the preview, and "Show less" brings it back)."""
+    blocks = presentation.answer_blocks(answer)
+    highlighted = presentation.matched_parts(blocks, question, passage) if question or passage else set()
+    state_key = f"{key}_full"
+    full = st.session_state.get(state_key, False)
+    shown, marks, cut = presentation.preview_blocks(blocks, highlighted)
+    if full or not cut:
+        shown, marks = blocks, highlighted
+    st.markdown(presentation.blocks_markdown(shown, marks))
+    if cut:
+        st.button(
+            "Show less" if full else "Read the full answer",
+            key=f"{key}_more",
+            on_click=_toggle,
+            args=(state_key,),
+            icon=":material/unfold_less:" if full else ":material/unfold_more:",
+        )
+    if marks:
+        st.caption("Highlighted: the part that matches your question.")
 
 
 def render_result(result: SearchResult, *, key: str, upload: bool = False) -> None:
