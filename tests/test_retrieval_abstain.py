@@ -54,3 +54,21 @@ def test_calibration_halves_are_stable_and_both_used() -> None:
     assert [calibration_half(question) for question in consumer] == [
         calibration_half(question) for question in consumer
     ]
+
+
+def test_consumer_questions_are_fitted_on_the_dev_half_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The threshold is chosen with the dev half; the test half is only checked against."""
+    import pandas as pd
+
+    from medqa.retrieval import abstain
+
+    monkeypatch.setattr(abstain, "MIN_CONSUMER", 1)
+    questions = load_consumer_questions()
+    alzheimer = questions[questions["expected_focus"].map(lambda foci: "Alzheimer's Disease" in foci)]
+    assert set(alzheimer["split"]) <= {"dev", "test"} and len(alzheimer)
+    corpus = pd.DataFrame({"focus": ["ALZHEIMER DISEASE", "Gout"]})  # other case and no "'s": same name
+    for split in ("dev", "test"):
+        covered = abstain._consumer(corpus, split)
+        half = set(questions.loc[questions["split"] == split, "question"])
+        assert set(covered) <= half
+        assert set(alzheimer.loc[alzheimer["split"] == split, "question"]) <= set(covered)

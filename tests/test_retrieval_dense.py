@@ -8,18 +8,28 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from medqa import models, settings
-from medqa.errors import ModelLoadError
+from medqa.errors import IndexCacheError, ModelLoadError
 from medqa.retrieval import dense
-from medqa.retrieval.dense import DenseIndex, DenseSettings, document_texts, embed_corpus, indexes_dir
+from medqa.retrieval.dense import (
+    DenseIndex,
+    DenseSettings,
+    document_texts,
+    document_units,
+    embed_corpus,
+    indexes_dir,
+    load_cached,
+    passage_spans,
+)
 from medqa.retrieval.engine import load_search_corpus
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.precision]
 
 
 @pytest.fixture
@@ -60,7 +70,8 @@ def test_isolated_build_writes_the_cache_in_a_child(curated) -> None:
         curated, "base", progress=lambda done, total: seen.append((done, total)), isolated=True
     )
     assert not built.from_cache and DenseIndex.is_cached(curated, "base")
-    assert seen[-1] == (len(curated), len(curated))
+    assert len(built) == len(curated) and built.texts > len(curated)  # answer passages + questions
+    assert seen[-1] == (built.embedded, built.embedded) and built.embedded > len(curated)
     inline = DenseIndex.build_or_load(curated, "base", use_cache=False)
     np.testing.assert_allclose(built.embeddings, inline.embeddings, atol=1e-5)
     assert DenseIndex.build_or_load(curated, "base", isolated=True).from_cache
@@ -118,3 +129,70 @@ def test_the_server_side_never_imports_torch(curated, workdirs: Path) -> None:
         cwd=settings.PROJECT_ROOT, timeout=600, check=True,
     ).stdout.split()  # fmt: skip
     assert output == ["Shingles", "False", "False"]
+
+
+def test_passages_cut_at_words_and_a_short_tail_joins_the_last() -> None:
+    answer = " ".join(f"w{i}" for i in range(24)) + "  "
+    spans = passage_spans(answer, 10)
+    assert [answer[start:end].split()[0] for start, end in spans] == ["w0", "w10"]
+    assert answer[spans[-1][0] : spans[-1][1]].split()[-1] == "w23"  # 4 words < half a passage: joined
+    assert len(passage_spans(" ".join(["w"] * 25), 10)) == 3  # 5 words: a passage of its own
+    assert passage_spans(answer, 10, max_passages=1) == spans[:1]
+    assert passage_spans("   ", 10) == [] and passage_spans("one", 10) == [(0, 3)]
+    with pytest.raises(ValueError):
+        passage_spans(answer, 0)
+
+
+def test_units_are_the_question_then_the_answer_passages_of_each_pair(curated) -> None:
+    units = document_units(curated, DenseSettings(passage_words=40))
+    assert np.array_equal(np.unique(units.rows), np.arange(len(curated)))
+    assert np.all(np.diff(units.rows) >= 0)
+    for text, row, (start, end) in zip(units.texts, units.rows, units.spans, strict=True):
+        focus, question, answer = curated.iloc[row][["focus", "question", "answer"]]
+        assert text == (f"{focus}: {question}" if start < 0 else f"{focus}: {answer[start:end]}")
+    one_each = document_units(curated, DenseSettings(fields="focus_question"))
+    assert one_each.texts == document_texts(curated, "focus_question") and (one_each.spans == -1).all()
+
+
+def test_a_pair_scores_its_best_text_and_says_which_passage(curated) -> None:
+    index = DenseIndex.build_or_load(curated, "base", DenseSettings(passage_words=40), use_cache=False)
+    vector = models.encode(models.load_model("base"), ["how is glaucoma treated"], precision="fp32")[0]
+    text_scores = index.text_scores(vector)
+    pair_scores = index.scores(vector)
+    assert len(pair_scores) == len(curated)
+    for row in range(len(curated)):
+        assert pair_scores[row] == pytest.approx(text_scores[index.rows == row].max(), abs=1e-6)
+    row = int(np.argmax(pair_scores))
+    best = index.best_passage(row, vector)
+    own = np.flatnonzero(index.rows == row)
+    if best is None:  # the question text was the pair's best
+        assert index.spans[own[np.argmax(text_scores[own])]][0] == -1
+    else:
+        start, end, similarity = best
+        assert similarity == pytest.approx(pair_scores[row], abs=1e-5)
+        assert 0 <= start < end <= len(curated.iloc[row]["answer"])
+
+
+def test_a_build_reuses_the_embeddings_other_indexes_hold(curated) -> None:
+    short = DenseSettings(precision="fp32", passage_words=20, max_passages=0)
+    full = DenseIndex.build_or_load(curated, "base", short)
+    assert full.reused == 0 and full.embedded > 0
+    capped = DenseIndex.build_or_load(curated, "base", replace(short, max_passages=1))
+    assert capped.embedded == 0 and capped.reused > 0 and capped.texts < full.texts
+    edited = curated.copy()
+    edited.loc[0, "answer"] = "A brand new answer about eye drops for glaucoma."
+    changed = DenseIndex.build_or_load(edited, "base", short)
+    assert changed.embedded == 1  # only the new passage; the unchanged texts come from the first index
+    np.testing.assert_array_equal(changed.embeddings[changed.rows > 0], full.embeddings[full.rows > 0])
+
+
+def test_a_tampered_unit_table_is_refused_and_rebuilt(curated) -> None:
+    built = DenseIndex.build_or_load(curated, "base")
+    units_file = indexes_dir() / built.key / "units.npy"
+    units = np.load(units_file)
+    units[1, 1] += 1
+    np.save(units_file, units)
+    with pytest.raises(IndexCacheError):
+        load_cached(indexes_dir() / built.key, curated["id"])
+    again = DenseIndex.build_or_load(curated, "base")
+    assert not again.from_cache and np.array_equal(again.spans, built.spans)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from medqa.conversation import Conversation
@@ -131,6 +132,43 @@ def test_engines_over_one_corpus_share_what_the_corpus_decides(
     ]
     smaller = Engine(corpus.iloc[:-1].reset_index(drop=True), use_cache=False)
     assert smaller.bm25 is not engine.bm25 and len(smaller) == len(engine) - 1
+
+
+def test_hits_say_which_passage_matched(engine: Engine) -> None:
+    result = engine.search("my big toe joint is swollen from uric acid, what can the doctor do?", 3)
+    assert any(hit.passage is not None for hit in result.hits)
+    for hit in result.hits:
+        if hit.passage is not None:
+            assert 0 <= hit.passage.start < hit.passage.end <= len(hit.answer)
+            assert hit.passage_text == hit.answer[hit.passage.start : hit.passage.end].strip()
+            assert hit.passage.similarity <= hit.similarity + 1e-5
+    payload = result.to_dict()["hits"]
+    assert {"start", "end", "similarity"} <= set(next(h["passage"] for h in payload if h["passage"]))
+
+
+def test_a_card_shows_one_sources_text_with_that_source(
+    engine: Engine, fixture_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 15: rows sharing focus and question merge only within one source page."""
+    monkeypatch.setenv("MEDQA_DATA_DIR", str(fixture_data_dir))
+    corpus = load_search_corpus("full")
+    row = corpus[corpus["focus"] == "Gout"].iloc[0]
+    other_source = row.copy()
+    other_source[["id", "source", "url"]] = ["other-1", "OtherSource", "https://example.org/gout"]
+    other_source["answer"] = "Another site's words: gout flares are treated with anti-inflammatory drugs."
+    second_part = row.copy()
+    second_part[["id", "answer"]] = ["part-2", "Uric acid lowering drugs such as allopurinol prevent flares."]
+    extended = pd.concat([corpus, pd.DataFrame([other_source, second_part])], ignore_index=True)
+    searched = Engine(extended, use_cache=False).search(row["question"], 10, mode="dense")
+    by_id = extended.set_index("id")
+    for hit in searched.hits:
+        assert {by_id.loc[part, "source"] for part in hit.part_ids} == {hit.source}
+        assert {by_id.loc[part, "url"] for part in hit.part_ids} == {hit.url}
+    merged = next(hit for hit in searched.hits if row["id"] in hit.part_ids)
+    assert merged.part_ids == (row["id"], "part-2") and second_part["answer"] in merged.answer
+    if merged.passage is not None:  # offsets point into the merged text, inside one part's answer
+        assert any(merged.passage_text in answer for answer in (row["answer"], second_part["answer"]))
+    assert any(hit.id == "other-1" and hit.source == "OtherSource" for hit in searched.hits)
 
 
 def test_calibration_is_reproducible_and_stored(engine: Engine) -> None:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from medqa.data.store import FULL
 
@@ -26,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--fields", choices=FIELD_CHOICES, default=defaults.fields, help="text embedded per pair"
     )
     parser.add_argument("--max-seq-length", type=int, default=defaults.max_seq_length, help="tokens per text")
+    parser.add_argument(
+        "--passage-words", type=_positive, default=defaults.passage_words, help="words per answer passage"
+    )
+    parser.add_argument(
+        "--max-passages", type=_not_negative, default=defaults.max_passages,
+        help="answer passages kept per pair, from the start (0: all)",
+    )  # fmt: skip
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=defaults.precision)
     parser.add_argument("--corpus-fingerprint", help=argparse.SUPPRESS)  # the parent's, when run as a child
     parser.add_argument(
@@ -36,10 +44,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_index)
 
 
+def _positive(text: str) -> int:
+    value = _not_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _not_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
 def _index(arguments: argparse.Namespace) -> int:
-    from medqa.child_process import report_failure
+    from medqa.child_process import exit_with_parent, report_failure
     from medqa.errors import MedQAError
 
+    if arguments.progress_lines:  # the app's child: stop (and drop the parent's scratch) if the app dies
+        scratch = Path(arguments.corpus).parent
+        exit_with_parent(cleanup=scratch if scratch.name.startswith(".corpus-") else None)
     try:
         return _build(arguments)
     except MedQAError as error:
@@ -67,17 +95,23 @@ def _build(arguments: argparse.Namespace) -> int:
 
     corpus = load_search_corpus(arguments.corpus)
     dense_settings = DenseSettings(
-        fields=arguments.fields, max_seq_length=arguments.max_seq_length, precision=arguments.precision
-    )
+        fields=arguments.fields, passage_words=arguments.passage_words, max_passages=arguments.max_passages,
+        max_seq_length=arguments.max_seq_length, precision=arguments.precision,
+    )  # fmt: skip
     started = time.perf_counter()
     index = DenseIndex.build_or_load(
         corpus, arguments.model, dense_settings, corpus_fingerprint=arguments.corpus_fingerprint,
         progress=progress,
     )  # fmt: skip
-    state = "already cached" if index.from_cache else f"built in {time.perf_counter() - started:.1f} s"
+    seconds = time.perf_counter() - started
+    state = "already cached" if index.from_cache else f"built in {seconds:.1f} s"
+    if not index.from_cache:
+        rate = index.embedded / max(seconds, 1e-9)
+        state += f" ({index.embedded:,} texts embedded, {rate:.1f}/s; {index.reused:,} reused)"
     if not arguments.progress_lines:
         print(
-            f"{len(index):,} pairs of {arguments.corpus!r} with {arguments.model!r} ({index.precision}): {state}"
+            f"{len(index):,} pairs ({index.texts:,} texts) of {arguments.corpus!r} with {arguments.model!r} "
+            f"({index.precision}): {state}"
         )
         print(f"cache: {index.key}")
     return 0

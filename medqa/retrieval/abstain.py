@@ -9,9 +9,9 @@ by :func:`calibrate` for one model and one corpus from three sets:
   else the curated test split's pairs found in the corpus, else a seeded sample of 200 pairs. Each is
   scored with its own pair (and exact duplicates of its question) hidden, so it is a new question about
   a covered topic rather than a copy of a stored one;
-* **consumer questions, calibration half**: the hand-written plain-language questions of
-  :func:`medqa.consumer_questions.load_consumer_questions` whose SHA-256 is even (:func:`calibration_half`).
-  They are needed: MedQuAD's templated questions ("What are the symptoms of X ?") sit far closer to the
+* **consumer questions, dev half**: the hand-written plain-language questions of
+  :func:`medqa.consumer_questions.load_consumer_questions` in its ``dev`` half whose topic the corpus
+  names (the ``test`` half is only checked against, never fitted to). They are needed: MedQuAD's templated questions ("What are the symptoms of X ?") sit far closer to the
   stored pairs than what people type (measured on the full corpus with the base model: median cosine
   0.82 against 0.64), so a threshold fitted to them alone abstained on about half of the consumer
   questions;
@@ -20,8 +20,8 @@ by :func:`calibrate` for one model and one corpus from three sets:
 
 :func:`choose_threshold` picks the cut maximising balanced accuracy: the mean of the in-domain answer
 rate (each in-domain set weighing the same) and the out-of-domain abstain rate; among equally good cuts
-it takes the midpoint of the widest gap, so the threshold does not hug either set. The other halves of
-the consumer and out-of-domain questions are never used to fit it: the calibration reports how it does
+it takes the midpoint of the widest gap, so the threshold does not hug either set. The consumer test half and
+the other half of the out-of-domain questions (by :func:`calibration_half`) are never used to fit it: the calibration reports how it does
 on them (``check_answered``, ``check_abstained``), and ``bench/bench_quality.py`` prints them. Everything
 is deterministic (hash-based halves, seeded sample), so the same model and corpus always give the same
 threshold. The result is stored as JSON under ``data/calibration`` keyed by model, corpus and index
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from medqa.retrieval.engine import Engine
 
 #: Bump when the calibration procedure changes so stored thresholds are recomputed.
-CALIBRATION_VERSION = 2
+CALIBRATION_VERSION = 3
 HELD_OUT_SAMPLE = 200
 SEED = 13
 
@@ -191,16 +191,24 @@ def _out_of_domain() -> list[str]:
 MIN_CONSUMER = 10
 
 
-def _consumer(corpus: pd.DataFrame) -> list[str]:
-    """The consumer questions whose expected focus the corpus covers (the others are unanswerable here)."""
-    from medqa.consumer_questions import load_consumer_questions
+def _consumer(corpus: pd.DataFrame, split: str) -> list[str]:
+    """The consumer questions of one half whose topic the corpus names (the others are unanswerable here).
 
-    foci = {" ".join(str(focus).casefold().split()) for focus in corpus[col.FOCUS].unique()}
-    questions = load_consumer_questions()
+    A topic counts as covered when an expected or accepted name equals a focus of the corpus after
+    :func:`medqa.evaluation.relevance.normalise_name` (case, apostrophes, plurals, word order).
+    """
+    from medqa.consumer_questions import load_consumer_questions
+    from medqa.evaluation.relevance import normalise_name
+
+    foci = {normalise_name(focus) for focus in corpus[col.FOCUS].astype(str).unique()}
+    questions = load_consumer_questions(split)
+    accepted = questions["accept"] if "accept" in questions else [[]] * len(questions)
     covered = [
         question
-        for question, expected in zip(questions["question"], questions["expected_focus"], strict=True)
-        if any(" ".join(focus.casefold().split()) in foci for focus in expected)
+        for question, expected, accept in zip(
+            questions["question"], questions["expected_focus"], accepted, strict=True
+        )
+        if any(normalise_name(focus) in foci for focus in [*expected, *accept])
     ]
     return covered if len(covered) >= MIN_CONSUMER else []
 
@@ -222,7 +230,7 @@ def calibration_key(engine: Engine) -> str:
 def calibrate(engine: Engine, *, save: bool = True) -> Calibration:
     """Compute the abstention threshold for an engine's model and corpus (and store it)."""
     questions, hidden, source = held_out_questions(engine.corpus)
-    consumer_fit, consumer_check = _halves(_consumer(engine.corpus))
+    consumer_fit, consumer_check = _consumer(engine.corpus, "dev"), _consumer(engine.corpus, "test")
     outside_fit, outside_check = _halves(_out_of_domain())
     held_out = engine.top_similarities(questions, hidden=hidden)
     held_out = held_out[np.isfinite(held_out)]  # a one-pair corpus has nothing left once its pair is hidden

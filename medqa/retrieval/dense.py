@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -36,7 +37,7 @@ from medqa.retrieval.cache_folder import replacing
 from medqa.retrieval.encoder import NumpyBertEncoder, single_thread_blas
 
 #: Bump when the embedding texts or file layout change, so older caches are not reused.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -48,29 +49,45 @@ PROGRESS_PREFIX = "progress"
 class DenseSettings:
     """What is embedded for each pair, and how.
 
-    ``"<focus>: <question>"`` was measured best by ``bench/bench_fields.py`` (``bench/results/fields.txt``):
-    curated held-out hit@1 1.000 against 0.992 for the question alone and 0.950 for the answer; on the
-    consumer questions over the full corpus hit@1 0.832 against 0.811 for the question alone (answer
-    layouts were only measured on the curated task: embedding 16k answers takes ~10 minutes here). These
-    texts are far shorter than 128 tokens, so ``max_seq_length`` only matters for other layouts.
+    The default, ``"passages"``, embeds what the answers say: each answer cut into passages of about
+    ``passage_words`` words, each prefixed with the pair's focus (``"<focus>: <passage>"``), plus the
+    pair's ``"<focus>: <question>"``; the best of a pair's texts scores the pair. Measured on real
+    consumer questions over the full corpus (issue 12), the base model finds the right topic first for
+    0.85 of them this way against 0.75 for ``"<focus>: <question>"`` alone; the numbers behind the
+    passage size and the cap are in :mod:`medqa.retrieval.engine` and ``bench/results/fields.txt``.
+    The one-text-per-pair layouts stay available (``bench/bench_fields.py`` compares them).
 
     Attributes:
-        fields: which text represents a pair (see :func:`document_texts`).
+        fields: which texts represent a pair (see :func:`document_units`).
+        passage_words: words per answer passage (``"passages"`` only); a shorter tail joins the passage
+            before it, so passages run from half to one and a half times this.
+        max_passages: passages kept per answer, from its start (0: all). The tail of very long answers
+            costs embedding time (answers run to 4,000 words) for little retrieval.
         max_seq_length: tokens kept per text (the model truncates the rest).
         precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` for building; the resolved one is stored.
     """
 
-    fields: str = "focus_question"
+    fields: str = "passages"
+    passage_words: int = 100
+    max_passages: int = 1
     max_seq_length: int = 256
     precision: str = "auto"
 
 
-#: Field layouts measured by ``bench/bench_fields.py``.
-FIELD_CHOICES = ("question", "focus_question", "answer", "question_answer", "focus_question_answer")
+#: Field layouts: ``passages`` (the default) and the one-text-per-pair layouts of ``bench/bench_fields.py``.
+FIELD_CHOICES = (
+    "passages",
+    "question",
+    "focus_question",
+    "answer",
+    "question_answer",
+    "focus_question_answer",
+)
+_WORD = re.compile(r"\S+")
 
 
 def document_texts(corpus: pd.DataFrame, fields: str) -> list[str]:
-    """The text embedded for each pair of a corpus, in row order."""
+    """The text embedded for each pair of a corpus, in row order (one-text-per-pair layouts)."""
     question = corpus[col.QUESTION].astype(str)
     focus = corpus[col.FOCUS].astype(str)
     answer = corpus[col.ANSWER].astype(str)
@@ -87,6 +104,73 @@ def document_texts(corpus: pd.DataFrame, fields: str) -> list[str]:
     else:
         raise ValueError(f"fields must be one of {FIELD_CHOICES}, not {fields!r}")
     return texts.tolist()
+
+
+def passage_spans(answer: str, words: int, max_passages: int = 0) -> list[tuple[int, int]]:
+    """Character spans of an answer's passages of about ``words`` words, in order.
+
+    Passages cut at word boundaries; a tail shorter than half a passage joins the one before it. An
+    answer without words has no passage.
+    """
+    if words < 1:
+        raise ValueError("passage_words must be at least 1")
+    bounds = [(match.start(), match.end()) for match in _WORD.finditer(answer)]
+    if not bounds:
+        return []
+    starts = list(range(0, len(bounds), words))
+    if len(starts) > 1 and len(bounds) - starts[-1] < (words + 1) // 2:
+        starts.pop()
+    spans = [
+        (bounds[start][0], bounds[min(next_start, len(bounds)) - 1][1])
+        for start, next_start in zip(starts, [*starts[1:], len(bounds)], strict=True)
+    ]
+    return spans[:max_passages] if max_passages > 0 else spans
+
+
+@dataclass(frozen=True)
+class Units:
+    """The texts a dense index embeds, and which pair (and answer span) each one stands for.
+
+    Attributes:
+        texts: the embedded texts, grouped by pair in row order.
+        rows: the corpus row of each text (non-decreasing; every row has at least one text).
+        spans: ``(start, end)`` character offsets of each text's passage in its row's answer, or
+            ``(-1, -1)`` for a text that is not an answer passage (the question).
+    """
+
+    texts: list[str]
+    rows: np.ndarray
+    spans: np.ndarray
+
+
+def document_units(corpus: pd.DataFrame, dense_settings: DenseSettings) -> Units:
+    """What the dense index embeds for a corpus (see :class:`DenseSettings`)."""
+    if dense_settings.fields != "passages":
+        texts = document_texts(corpus, dense_settings.fields)
+        return Units(
+            texts, np.arange(len(texts), dtype=np.int64), np.full((len(texts), 2), -1, dtype=np.int64)
+        )
+    texts: list[str] = []
+    rows: list[int] = []
+    spans: list[tuple[int, int]] = []
+    columns = (corpus[name].astype(str).tolist() for name in (col.FOCUS, col.QUESTION, col.ANSWER))
+    for row, (focus, question, answer) in enumerate(zip(*columns, strict=True)):
+        texts.append(f"{focus}: {question}")
+        rows.append(row)
+        spans.append((-1, -1))
+        for start, end in passage_spans(answer, dense_settings.passage_words, dense_settings.max_passages):
+            texts.append(f"{focus}: {answer[start:end]}")
+            rows.append(row)
+            spans.append((start, end))
+    return Units(texts, np.asarray(rows, dtype=np.int64), np.asarray(spans, dtype=np.int64).reshape(-1, 2))
+
+
+def text_digests(texts: list[str]) -> np.ndarray:
+    """A 16-byte BLAKE2b digest of each text: what an incremental build matches embeddings by."""
+    return np.array(
+        [hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest() for text in texts],
+        dtype="S16",
+    )
 
 
 def indexes_dir() -> Path:
@@ -118,50 +202,150 @@ def _ids_digest(ids: pd.Series) -> str:
     return hashlib.sha256("\n".join(ids.astype(str)).encode()).hexdigest()
 
 
-def load_cached(folder: Path, ids: pd.Series) -> np.ndarray:
-    """Read and verify a cached embedding matrix.
+@dataclass(frozen=True)
+class StoredIndex:
+    """A cache entry's verified arrays: embeddings, the pair row and answer span of each, text digests."""
+
+    embeddings: np.ndarray
+    rows: np.ndarray
+    spans: np.ndarray
+    digests: np.ndarray
+    meta: dict[str, object]
+
+
+def load_cached(folder: Path, ids: pd.Series | None) -> StoredIndex:
+    """Read and verify a cache entry (``ids``: the corpus it must match; ``None`` for any corpus).
 
     Raises:
-        IndexCacheError: the cache is missing, unreadable or does not match the corpus.
+        IndexCacheError: the cache is missing, unreadable or does not match its checksums or the corpus.
     """
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
+        units = np.load(folder / "units.npy", allow_pickle=False)
+        digests = np.load(folder / "digests.npy", allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
         raise IndexCacheError(f"index cache {folder.name} is unreadable: {error}") from error
-    if embeddings.dtype != np.float32 or embeddings.ndim != 2 or embeddings.shape[0] != len(ids):
-        raise IndexCacheError(
-            f"index cache {folder.name} has shape {embeddings.shape}, expected {len(ids)} rows"
-        )
-    if meta.get("ids") != _ids_digest(ids) or meta.get("sha256") != _digest(embeddings):
-        raise IndexCacheError(f"index cache {folder.name} does not match its checksum or corpus")
-    return embeddings
+    shape_ok = (
+        embeddings.dtype == np.float32 and embeddings.ndim == 2 and units.dtype == np.int64
+        and units.shape == (len(embeddings), 3) and digests.dtype == np.dtype("S16")
+        and digests.shape == (len(embeddings),)
+    )  # fmt: skip
+    if not shape_ok:
+        raise IndexCacheError(f"index cache {folder.name} has arrays of unexpected shapes or types")
+    checksums = (meta.get("sha256"), meta.get("units_sha256"), meta.get("digests_sha256"))
+    if checksums != (_digest(embeddings), _digest(units), _digest(digests)):
+        raise IndexCacheError(f"index cache {folder.name} does not match its checksums")
+    rows = units[:, 0]
+    if ids is not None:
+        if meta.get("ids") != _ids_digest(ids):
+            raise IndexCacheError(f"index cache {folder.name} belongs to another corpus")
+        covered = len(rows) == 0 or (rows[0] == 0 and bool(np.isin(np.diff(rows), (0, 1)).all()))
+        if not (covered and (len(rows) == 0 or rows[-1] == len(ids) - 1)):
+            raise IndexCacheError(f"index cache {folder.name} does not cover every pair once, in order")
+    return StoredIndex(embeddings, rows, units[:, 1:], digests, meta)
 
 
-def _save(folder: Path, embeddings: np.ndarray, ids: pd.Series, meta: dict[str, object]) -> None:
+def _save(folder: Path, stored: StoredIndex, ids: pd.Series) -> None:
     """Write a cache entry atomically: build it in a temporary sibling folder, then rename it in place."""
+    units = np.column_stack([stored.rows, stored.spans]).astype(np.int64)
     with replacing(folder) as temp:
-        np.save(temp / "embeddings.npy", embeddings, allow_pickle=False)
+        np.save(temp / "embeddings.npy", stored.embeddings, allow_pickle=False)
+        np.save(temp / "units.npy", units, allow_pickle=False)
+        np.save(temp / "digests.npy", stored.digests, allow_pickle=False)
         payload = {
-            **meta,
+            **stored.meta,
             "ids": _ids_digest(ids),
-            "sha256": _digest(embeddings),
-            "shape": list(embeddings.shape),
+            "sha256": _digest(stored.embeddings),
+            "units_sha256": _digest(units),
+            "digests_sha256": _digest(stored.digests),
+            "shape": list(stored.embeddings.shape),
         }
         (temp / "meta.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+
+
+def reusable_embeddings(
+    model_fingerprint: str, max_seq_length: int, digests: np.ndarray
+) -> tuple[dict[bytes, np.ndarray], set[str]]:
+    """Embeddings of texts already embedded by this model in other cached indexes (incremental builds).
+
+    An index built for a corpus that differs by a few rows, or for other settings that share texts (a
+    passage cap, the question texts), embeds only what is new. A donor counts only when its model
+    fingerprint, ``max_seq_length`` and format version match and its checksums verify.
+
+    Returns:
+        The vector of each wanted digest found, and the precisions the donors were built with.
+    """
+    wanted = set(digests.tolist())
+    found: dict[bytes, np.ndarray] = {}
+    precisions: set[str] = set()
+    for meta_file in sorted(indexes_dir().glob("*/meta.json")):
+        if meta_file.parent.name.startswith((".", "bm25-")) or len(found) == len(wanted):
+            continue
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            matches = (
+                meta.get("model_fingerprint") == model_fingerprint
+                and meta.get("version") == INDEX_VERSION
+                and dict(meta.get("settings") or {}).get("max_seq_length") == max_seq_length
+            )
+            if not matches:
+                continue
+            donor = load_cached(meta_file.parent, None)
+        except (IndexCacheError, ValueError, OSError, TypeError, AttributeError):
+            continue
+        before = len(found)
+        for position, digest in enumerate(donor.digests.tolist()):
+            if digest in wanted and digest not in found:
+                found[digest] = donor.embeddings[position]
+        if len(found) > before:
+            precisions.add(str(meta.get("precision", "fp32")))
+    return found, precisions
 
 
 _child_build_lock = threading.Lock()
 
 
 class DenseIndex:
-    """Normalised embeddings of a corpus's pairs; cosine search by one matrix-vector product."""
+    """Normalised embeddings of a corpus's texts; a pair scores the cosine of its best text.
 
-    def __init__(self, embeddings: np.ndarray, *, from_cache: bool, key: str, precision: str) -> None:
+    Search is one matrix-vector product over all texts, then a maximum per pair
+    (:func:`numpy.maximum.reduceat`, texts being grouped by pair).
+    """
+
+    def __init__(
+        self,
+        embeddings: np.ndarray,
+        *,
+        from_cache: bool,
+        key: str,
+        precision: str,
+        rows: np.ndarray | None = None,
+        spans: np.ndarray | None = None,
+        reused: int = 0,
+        embedded: int = 0,
+    ) -> None:
         self.embeddings = embeddings
         self.from_cache = from_cache
         self.key = key
         self.precision = precision
+        self.rows = np.arange(len(embeddings), dtype=np.int64) if rows is None else rows
+        self.spans = np.full((len(embeddings), 2), -1, dtype=np.int64) if spans is None else spans
+        #: Distinct texts of this build taken from other cached indexes, and those run through the encoder.
+        self.reused = reused
+        self.embedded = embedded
+        self._pairs = int(self.rows[-1]) + 1 if len(self.rows) else 0
+        self._one_per_pair = len(self.rows) == self._pairs
+        self._starts = np.flatnonzero(np.r_[True, np.diff(self.rows) > 0]) if len(self.rows) else self.rows
+
+    @classmethod
+    def _from_stored(cls, stored: StoredIndex, *, from_cache: bool, key: str) -> DenseIndex:
+        meta = stored.meta
+        return cls(
+            stored.embeddings, from_cache=from_cache, key=key, precision=str(meta.get("precision", "fp32")),
+            rows=stored.rows, spans=stored.spans, reused=int(meta.get("reused", 0)),
+            embedded=int(meta.get("embedded", len(stored.embeddings))),
+        )  # fmt: skip
 
     @classmethod
     def build_or_load(
@@ -178,6 +362,8 @@ class DenseIndex:
         """Load the cached index for this model, corpus and settings, or build (and cache) it.
 
         A corrupt or mismatching cache is rebuilt. A read-only data folder only disables caching.
+        Building reuses the embeddings of texts other cached indexes of this model already hold
+        (:func:`reusable_embeddings`) and embeds only the rest.
 
         Args:
             isolated: build in a child process (see the module docstring) so this process never
@@ -188,7 +374,8 @@ class DenseIndex:
         """
         dense_settings = dense_settings or DenseSettings()
         corpus_fingerprint = corpus_fingerprint or table_fingerprint(corpus)
-        key = cache_key(models.model_fingerprint(model_name), corpus_fingerprint, dense_settings)
+        model_fingerprint = models.model_fingerprint(model_name)
+        key = cache_key(model_fingerprint, corpus_fingerprint, dense_settings)
         ids = corpus[col.ID]
         folder = indexes_dir() / key
         if use_cache and (cached := cls._load_folder(folder, ids, key)) is not None:
@@ -206,19 +393,37 @@ class DenseIndex:
                     corpus_fingerprint=corpus_fingerprint,
                     progress=progress,
                 ):
-                    embeddings = load_cached(folder, ids)
-                    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-                    precision = str(meta.get("precision", "fp32"))
-                    return cls(embeddings, from_cache=False, key=key, precision=precision)
-        embeddings, precision = embed_corpus(
-            document_texts(corpus, dense_settings.fields), model_name, dense_settings, progress
+                    return cls._from_stored(load_cached(folder, ids), from_cache=False, key=key)
+        units = document_units(corpus, dense_settings)
+        digests = text_digests(units.texts)
+        found, precisions = (
+            reusable_embeddings(model_fingerprint, dense_settings.max_seq_length, digests)
+            if use_cache
+            else ({}, set())
         )
+        # Each distinct text is embedded once (answers repeated across sources give the same passages).
+        missing: dict[bytes, int] = {}
+        for position, digest in enumerate(digests.tolist()):
+            if digest not in found and digest not in missing:
+                missing[digest] = position
+        new_vectors, precision = (
+            embed_corpus([units.texts[i] for i in missing.values()], model_name, dense_settings, progress)
+            if missing
+            else (np.zeros((0, 0), np.float32), "")
+        )
+        vectors = dict(zip(missing, new_vectors, strict=True))
+        vectors.update(found)
+        embeddings = np.stack([vectors[digest] for digest in digests.tolist()]).astype(np.float32, copy=False)
+        if progress is not None and not missing:
+            progress(len(units.texts), len(units.texts))
+        precision = "+".join(sorted({precision, *precisions} - {""})) or "fp32"
+        meta = {"model": model_name, "model_fingerprint": model_fingerprint, "settings": asdict(dense_settings),
+                "precision": precision, "version": INDEX_VERSION, "reused": len(found), "embedded": len(missing)}  # fmt: skip
+        stored = StoredIndex(embeddings, units.rows, units.spans, digests, meta)
         if use_cache:
-            meta = {"model": model_name, "settings": asdict(dense_settings), "precision": precision,
-                    "version": INDEX_VERSION}  # fmt: skip
             with contextlib.suppress(OSError):  # read-only or full disk: the index still works in memory
-                _save(folder, embeddings, ids, meta)
-        return cls(embeddings, from_cache=False, key=key, precision=precision)
+                _save(folder, stored, ids)
+        return cls._from_stored(stored, from_cache=False, key=key)
 
     @classmethod
     def _load_folder(cls, folder: Path, ids: pd.Series, key: str) -> DenseIndex | None:
@@ -226,12 +431,11 @@ class DenseIndex:
         if not folder.is_dir():
             return None
         try:
-            embeddings = load_cached(folder, ids)
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            stored = load_cached(folder, ids)
         except (IndexCacheError, ValueError, OSError):
             shutil.rmtree(folder, ignore_errors=True)  # corrupt: the caller rebuilds it
             return None
-        return cls(embeddings, from_cache=True, key=key, precision=str(meta.get("precision", "fp32")))
+        return cls._from_stored(stored, from_cache=True, key=key)
 
     @staticmethod
     def is_cached(
@@ -250,12 +454,41 @@ class DenseIndex:
         return (indexes_dir() / key / "meta.json").is_file()
 
     def __len__(self) -> int:
+        """Number of pairs (not texts) the index scores."""
+        return self._pairs
+
+    @property
+    def texts(self) -> int:
+        """Number of embedded texts (passages and questions)."""
         return int(self.embeddings.shape[0])
 
-    def scores(self, query_vector: np.ndarray) -> np.ndarray:
-        """Cosine similarity of one normalised query vector with every pair."""
+    def text_scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of one normalised query vector with every embedded text."""
         with single_thread_blas():
             return self.embeddings @ query_vector.astype(np.float32, copy=False)
+
+    def scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of one normalised query vector with every pair (its best text)."""
+        scores = self.text_scores(query_vector)
+        if self._one_per_pair:
+            return scores
+        return np.maximum.reduceat(scores, self._starts)
+
+    def best_passage(self, row: int, query_vector: np.ndarray) -> tuple[int, int, float] | None:
+        """The answer span of a pair that matched a query best, with its cosine.
+
+        Returns:
+            ``(start, end, cosine)`` in the pair's answer; ``None`` when the pair's best text is not an
+            answer passage (its question matched best, or the layout embeds no passages).
+        """
+        start = int(self._starts[row])
+        end = int(self._starts[row + 1]) if row + 1 < len(self._starts) else len(self.rows)
+        scores = self.embeddings[start:end] @ query_vector.astype(np.float32, copy=False)
+        best = int(np.argmax(scores))
+        span_start, span_end = (int(value) for value in self.spans[start + best])
+        if span_start < 0:
+            return None
+        return span_start, span_end, float(scores[best])
 
     @staticmethod
     def top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -276,8 +509,10 @@ def embed_corpus(
     model (as fast as torch fp32 on this 2-core CPU, and ~500 MB lighter); bf16 (asked for, or ``auto``
     on a CPU with native bf16, where it is ~3x faster) and other architectures run on torch.
     """
-    wants_fp32 = dense_settings.precision == "fp32" or (
-        dense_settings.precision == "auto" and not models.cpu_flags_bf16()
+    wants_fp32 = (
+        dense_settings.precision == "fp32"
+        or (dense_settings.precision == "auto" and not models.cpu_flags_bf16())
+        or not models.torch_available()  # a lean server install: numpy is the only encoder
     )
     source = models.resolve_model_source(model_name)
     if wants_fp32 and Path(source).is_dir():
@@ -328,7 +563,7 @@ def build_in_child(
     # answers (most of a corpus's bytes) only for the layouts that embed them.
     columns = [name for name in (col.ID, col.QUESTION, col.FOCUS, col.ANSWER) if name in corpus.columns]
     table = corpus[columns].reset_index(drop=True).assign(**{col.HAS_ANSWER: True})
-    if "answer" not in dense_settings.fields:
+    if "answer" not in dense_settings.fields and dense_settings.fields != "passages":
         table[col.ANSWER] = ""
     with tempfile.TemporaryDirectory(dir=indexes_dir(), prefix=".corpus-") as scratch:
         corpus_file = Path(scratch) / "corpus.parquet"
@@ -337,7 +572,8 @@ def build_in_child(
             "index", "--corpus", str(corpus_file), "--model", model_name,
             "--corpus-fingerprint", corpus_fingerprint, "--fields", dense_settings.fields,
             "--max-seq-length", str(dense_settings.max_seq_length), "--precision", dense_settings.precision,
-            "--progress-lines",
+            "--passage-words", str(dense_settings.passage_words),
+            "--max-passages", str(dense_settings.max_passages), "--progress-lines",
         ]  # fmt: skip
 
         def relay(line: str) -> None:

@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medqa.conversation import FollowUp, interpret
 from medqa.data import schema as col
 from medqa.data.store import load_corpus, table_fingerprint
 from medqa.errors import DataNotFoundError
@@ -39,6 +38,7 @@ from medqa.retrieval.bm25 import BM25Index
 from medqa.retrieval.conditions import ConditionLexicon, ConditionMention
 from medqa.retrieval.dense import DenseIndex, DenseSettings
 from medqa.retrieval.encoder import QueryEncoder, load_query_encoder
+from medqa.retrieval.follow_up import FollowUp, interpret
 from medqa.retrieval.fusion import reciprocal_rank_fusion, top_rows
 from medqa.retrieval.query import clean_question
 from medqa.safety import EmergencyNotice, detect_emergency
@@ -79,6 +79,21 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class MatchedPassage:
+    """The part of a hit's answer that matched the question best (what the UI highlights).
+
+    Attributes:
+        start: offset of the passage's first character in :attr:`Hit.answer`.
+        end: offset just past its last character (``hit.answer[start:end]`` is the passage).
+        similarity: cosine similarity between the question and ``"<focus>: <passage>"``.
+    """
+
+    start: int
+    end: int
+    similarity: float
+
+
+@dataclass(frozen=True)
 class Hit:
     """One retrieved question-answer pair.
 
@@ -87,7 +102,10 @@ class Hit:
         score: the ranking score of the mode used (fused RRF score, cosine or BM25).
         similarity: cosine similarity between the question and this pair (comparable across modes).
         part_ids: ids of every pair merged into this hit. Some sources split one answer over several
-            pairs with the same question; they are shown as one answer, in corpus order.
+            pairs with the same question; they are shown as one answer, in corpus order. Only pairs from
+            the same source page are merged, so ``answer``, ``source`` and ``url`` always belong together.
+        passage: the answer passage that matched best, or ``None`` when the pair's question matched
+            better than any passage (or the index embeds no passages).
     """
 
     rank: int
@@ -101,6 +119,12 @@ class Hit:
     source: str
     url: str
     part_ids: tuple[str, ...] = ()
+    passage: MatchedPassage | None = None
+
+    @property
+    def passage_text(self) -> str:
+        """The matched passage's text (empty without one)."""
+        return self.answer[self.passage.start : self.passage.end] if self.passage else ""
 
 
 @dataclass(frozen=True)
@@ -114,7 +138,10 @@ class SearchResult:
         abstain: no hit is reliable enough (``confidence`` below the calibrated ``threshold``).
         confidence: cosine similarity of the closest pair.
         threshold: the calibrated abstention threshold.
-        emergency: an emergency notice to show before anything else, or ``None``.
+        emergency: an emergency notice to show before anything else, or ``None``. When the question
+            describes an emergency but matches no answer reliably, ``hits`` hold the NIH information
+            about the emergency's condition (``searched`` is its query) if the corpus has it, else
+            nothing: an emergency is never followed by unreliable passages.
         follow_up: how a follow-up was interpreted, or ``None``.
         mentions: conditions the question names.
         notes: messages for the user (e.g. the question was shortened).
@@ -207,9 +234,14 @@ class _CorpusParts:
         )
         # Arrow-backed arrays, read per hit: no Python string copy of every answer.
         self.columns = {name: self.corpus[name].astype(str).array for name in _HIT_COLUMNS}
-        # Rows sharing focus and question are parts of one answer; group number per row.
+        # Rows sharing focus, question, source and page are parts of one answer; group number per row.
+        # (Rows of other sources are not merged in: a card shows one source's text with that source.)
         question_keys = (
             self.corpus[col.FOCUS].astype(str).str.casefold()
+            + "\x1f"
+            + self.corpus[col.SOURCE].astype(str)
+            + "\x1f"
+            + self.corpus[col.URL].astype(str)
             + "\x1f"
             + (
                 self.corpus[col.QUESTION]
@@ -272,11 +304,12 @@ class Engine:
         self.model_name = model
         self.corpus_name = corpus_name
         self.corpus_fingerprint = table_fingerprint(corpus)
+        # Before the index: a model only torch can run is refused in the (isolated, torch-free) server.
+        self.encoder: QueryEncoder = load_query_encoder(model, allow_torch=not isolated)
         self.dense = DenseIndex.build_or_load(
             corpus, model, self.settings.dense, corpus_fingerprint=self.corpus_fingerprint,
             progress=progress, use_cache=use_cache, isolated=isolated,
         )  # fmt: skip
-        self.encoder: QueryEncoder = load_query_encoder(model)
         # Engines over one corpus (the Ask page's side-by-side models) share what only the corpus decides.
         parts = _CorpusParts.shared(corpus, self.corpus_fingerprint, self.settings.bm25_fields, use_cache)
         self._parts = parts
@@ -352,18 +385,26 @@ class Engine:
         )[:limit]
         return [row for row, _ in fused], [score for _, score in fused], similarities
 
-    def _hit(self, rank: int, row: int, score: float, similarity: float) -> Hit:
+    def _hit(self, rank: int, row: int, score: float, similarity: float, vector: np.ndarray) -> Hit:
         values = {name: self._columns[name][row] for name in _HIT_COLUMNS}
         parts = self._group_rows.get(int(self._group[row]))
         part_ids: tuple[str, ...] = (values[col.ID],)
+        offset = 0  # where this row's answer starts in the merged answer
         if parts is not None:
             answers: list[str] = []
             for part in parts:
                 if self._columns[col.ANSWER][part] not in answers:
                     answers.append(self._columns[col.ANSWER][part])
+            own = answers.index(values[col.ANSWER])
+            offset = sum(len(answer) + 2 for answer in answers[:own])
             values[col.ANSWER] = "\n\n".join(answers)
             part_ids = tuple(self._columns[col.ID][part] for part in parts)
-        return Hit(rank=rank, score=float(score), similarity=float(similarity), part_ids=part_ids, **values)
+        best = self.dense.best_passage(row, vector)
+        passage = MatchedPassage(best[0] + offset, best[1] + offset, best[2]) if best else None
+        return Hit(
+            rank=rank, score=float(score), similarity=float(similarity), part_ids=part_ids, passage=passage,
+            **values,
+        )  # fmt: skip
 
     def _answer_key(self, row: int) -> str:
         return _DEDUPE_SPACE.sub(" ", self._columns[col.ANSWER][row][:400].casefold()).strip()
@@ -378,7 +419,7 @@ class Engine:
             k: number of hits (1 to 50).
             mode: ``"hybrid"``, ``"dense"`` or ``"bm25"`` (default :data:`DEFAULT_MODE`).
             context_focus: the focus of the conversation so far; a follow-up naming no condition is
-                searched about it (see :mod:`medqa.conversation`).
+                searched about it (see :mod:`medqa.retrieval.follow_up`).
 
         Raises:
             QuestionError: the question is empty or has no words.
@@ -389,18 +430,33 @@ class Engine:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         k = max(1, min(int(k), MAX_K))
         cleaned, notes = clean_question(question)
-        emergency = detect_emergency(cleaned)
+        vector = self.encode_queries([cleaned])[0]
+        # The learned emergency check reads base-model embeddings: reuse this one when it is one.
+        emergency = detect_emergency(cleaned, embedding=vector if self.model_name == "base" else None)
         mentions = tuple(self.lexicon.find(cleaned))
         follow_up = interpret(cleaned, bool(mentions), context_focus)
-        hits, confidence = self._ranked_hits(follow_up.searched if follow_up else cleaned, mode, k)
+        hits, confidence = self._ranked_hits(
+            follow_up.searched if follow_up else cleaned, mode, k, None if follow_up else vector
+        )
         threshold = self.calibration.threshold
         if follow_up is not None and confidence < threshold:
             # Read in context, the question matches nothing well: it may be a new subject; try it alone.
             follow_up = None
-            hits, confidence = self._ranked_hits(cleaned, mode, k)
+            hits, confidence = self._ranked_hits(cleaned, mode, k, vector)
+        searched = follow_up.searched if follow_up else cleaned
+        if emergency is not None and (confidence < threshold or not hits):
+            # Never leave an emergency with "no reliable answer": show the condition's NIH information
+            # after the notice when the corpus has it, else the notice alone (no unreliable passages).
+            info_hits, info_confidence = self._ranked_hits(emergency.category.info_query, mode, k)
+            if info_hits and info_confidence >= threshold:
+                hits, confidence, searched = info_hits, info_confidence, emergency.category.info_query
+                label = emergency.label.lower()
+                notes = [*notes, f"NIH information about {label}, after the emergency notice."]
+            else:
+                hits = []
         return SearchResult(
             question=cleaned,
-            searched=follow_up.searched if follow_up else cleaned,
+            searched=searched,
             hits=tuple(hits),
             abstain=confidence < threshold or not hits,
             confidence=confidence,
@@ -413,9 +469,12 @@ class Engine:
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def _ranked_hits(self, text: str, mode: str, k: int) -> tuple[list[Hit], float]:
+    def _ranked_hits(
+        self, text: str, mode: str, k: int, vector: np.ndarray | None = None
+    ) -> tuple[list[Hit], float]:
         """The k best hits for a text (answer parts merged, repeated answers dropped) and the confidence."""
-        rows, scores, similarities = self.rank(text, mode=mode, limit=k * 4)
+        vector = self.encode_queries([text])[0] if vector is None else vector
+        rows, scores, similarities = self.rank(text, mode=mode, limit=k * 4, query_vector=vector)
         hits: list[Hit] = []
         seen_groups: set[int] = set()
         seen_answers: set[str] = set()
@@ -425,7 +484,7 @@ class Engine:
                 continue  # another part of an answer already shown, or the same text from another source
             seen_groups.add(group)
             seen_answers.add(answer_key)
-            hits.append(self._hit(len(hits) + 1, row, score, similarities[row]))
+            hits.append(self._hit(len(hits) + 1, row, score, similarities[row], vector))
             if len(hits) == k:
                 break
         confidence = float(similarities.max()) if len(similarities) else 0.0
