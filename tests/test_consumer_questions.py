@@ -76,10 +76,12 @@ def test_sets_do_not_overlap() -> None:
     assert not consumer & out_of_domain
 
 
-def test_evaluation_questions_do_not_trigger_the_emergency_notice() -> None:
-    # They measure retrieval; an emergency notice on one of them would be a detector false alarm.
+def test_evaluation_questions_do_not_trigger_the_emergency_rules() -> None:
+    # They measure retrieval; a rule firing on one of them would be a rule false alarm. The learned
+    # half is recall-first and flags a few symptom descriptions among them on purpose (#15): its
+    # false alarms on these sets are measured by bench/bench_safety.py, not asserted here.
     questions = [*load_consumer_questions()["question"], *load_out_of_domain_questions()]
-    flagged = [(q, notice.kind) for q in questions if (notice := detect_emergency(q))]
+    flagged = [(q, notice.kind) for q in questions if (notice := detect_emergency(q, learned=False))]
     assert flagged == []
 
 

@@ -6,6 +6,7 @@ caregiver scenario also runs on the real curated corpus when MEDQA_MEDQUAD_SOURC
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from medqa.errors import DataNotFoundError, QuestionError
 from medqa.retrieval import abstain
 from medqa.retrieval.dense import DenseIndex, DenseSettings, indexes_dir
 from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, load_search_corpus
+from medqa.safety import categories
 
 pytestmark = pytest.mark.model
 
@@ -75,6 +77,25 @@ def test_emergency_is_flagged_before_anything_else(engine: Engine) -> None:
     assert suicide.emergency is not None and "988" in suicide.emergency.message
 
 
+def test_an_emergency_is_never_followed_by_unreliable_passages(engine: Engine) -> None:
+    # The fixture corpus has nothing about collapse: the notice comes alone, no "closest passages".
+    result = engine.search("help my grandpa is unconscious on the floor")
+    assert result.emergency is not None and result.emergency.kind == "unconscious"
+    assert result.abstain and result.hits == ()
+
+
+def test_an_emergency_shows_its_condition_information_when_the_corpus_has_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unconscious = categories.BY_KIND["unconscious"]
+    query = "What are the symptoms of Asthma ?"
+    monkeypatch.setitem(categories.BY_KIND, "unconscious", dataclasses.replace(unconscious, info_query=query))
+    result = engine.search("help my grandpa is unconscious on the floor")
+    assert result.emergency is not None and not result.abstain
+    assert result.searched == query and result.hits[0].focus == "Asthma"
+    assert any("after the emergency notice" in note for note in result.notes)
+
+
 @pytest.mark.parametrize(
     "question", ["what causes chest pain in runners long term?", "What are the symptoms of a stroke?"]
 )
@@ -98,9 +119,10 @@ def test_empty_and_huge_questions(engine: Engine) -> None:
 
 
 def test_json_carries_hits_and_both_flags(engine: Engine) -> None:
-    payload = json.loads(json.dumps(engine.search("my chest hurts and i cant breathe", 2).to_dict()))
+    question = "my son has asthma and cant breathe, his inhaler is not helping"
+    payload = json.loads(json.dumps(engine.search(question, 2).to_dict()))
     assert set(payload) >= {"hits", "abstain", "emergency", "follow_up", "confidence", "threshold"}
-    assert payload["emergency"]["kind"] in {"cardiac", "breathing"}
+    assert payload["emergency"]["kind"] == "breathing"
     assert {"id", "score", "question", "answer", "focus", "qtype", "source", "url"} <= set(payload["hits"][0])
 
 

@@ -1,9 +1,10 @@
-"""Tests for medqa.safety: emergency detection policy and the disclaimer."""
+"""Tests for medqa.safety: emergency recognition policy (rules + learned) and the disclaimer."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from medqa.safety import (
@@ -13,6 +14,12 @@ from medqa.safety import (
     detect_emergency,
     normalize_question,
 )
+
+#: The kinds the rules name (the learned half adds the other categories).
+RULE_KINDS = (
+    "suicide", "overdose_poisoning", "anaphylaxis", "cardiac", "stroke", "seizure", "unconscious", "breathing",
+    "bleeding", "burn",
+)  # fmt: skip
 
 # (question, expected kind). Written to cover many phrasings, cases, misspellings and punctuation.
 POSITIVES: list[tuple[str, str]] = [
@@ -35,7 +42,7 @@ POSITIVES: list[tuple[str, str]] = [
     ("I think my grandpa is having a stroke", "stroke"),
     ("sudden numbness on one side of my body", "stroke"),
     ("her smile looks lopsided and she seems confused", "stroke"),
-    ("worst headache of my life came on out of nowhere", "stroke"),
+    ("worst headache of my life came on out of nowhere", "thunderclap_headache"),  # was stroke (#15)
     ("my wife's speech is garbled and she can't find her words", "stroke"),
     ("left side of his face is droopy, started 20 minutes ago", "stroke"),
     ("my grandma fell and now she is confused and slured", "stroke"),
@@ -92,7 +99,7 @@ POSITIVES: list[tuple[str, str]] = [
     ("siezure for 10 min and still shaking", "seizure"),
     # breathing
     ("cant breath", "breathing"),
-    ("My baby is choking!", "breathing"),
+    ("My baby is choking!", "choking"),  # was breathing (#15: its own category)
     ("his lips are turning blue", "breathing"),
     ("I CAN\u2019T BREATHE", "breathing"),
     ("asthma attack and inhaler not helping", "breathing"),
@@ -185,6 +192,39 @@ NEGATIVES: list[str] = [
 ]
 
 
+# The issue's examples (#15), paraphrased: emergencies described the way people type them, the kinds
+# the notice may name, and its false alarms.
+ISSUE_EXAMPLES = [
+    ("tonight I'm going to swallow all the pills I've been saving", {"suicide", "overdose_poisoning"}),
+    ("I've decided to steer my car into a wall on purpose tomorrow", {"suicide"}),
+    ("my 16 year old son told me he has worked out how he will end his life", {"suicide"}),
+    ("crushing pressure in my chest going up into my jaw and I'm in a cold sweat", {"cardiac"}),
+    (
+        "my wife feels a heaviness between her shoulder blades and is nauseous",
+        {"cardiac", "aortic_dissection"},
+    ),
+    ("sudden tearing pain in my chest that goes right through to my back", {"aortic_dissection", "cardiac"}),
+    ("a few minutes after eating prawns my tongue swelled and my voice went hoarse", {"anaphylaxis"}),
+    ("I threw up stuff that looked like coffee grounds and now I'm dizzy", {"gi_bleeding", "bleeding"}),
+    ("my stools have turned black and tarry", {"gi_bleeding", "bleeding"}),
+    ("fever, stiff neck and a purple rash that stays when I press a glass on it", {"meningitis"}),
+    ("my daughter's seizure has been going on for seven minutes", {"seizure"}),
+    ("after hitting his head my son keeps vomiting and sees double", {"head_injury"}),
+    ("type 1 diabetic, vomiting, breath smells fruity and breathing very deep", {"diabetic"}),
+    ("36 weeks pregnant with a severe headache and sparkles in my vision", {"pregnancy"}),
+    ("my six week old baby has a fever", {"infant_fever"}),
+    ("a man at the next table is grabbing his throat and can't speak", {"choking", "breathing"}),
+    ("we pulled our toddler out of the pool and now she's really drowsy", {"drowning", "unconscious"}),
+    ("everyone at home has headaches that get better when we go outside", {"carbon_monoxide"}),
+    ("my 82 year old father became confused all of a sudden today", {"confusion", "stroke"}),
+    ("my neighbour is unresponsive on the floor", {"unconscious"}),
+]
+ISSUE_LOOKALIKES = [
+    "I had a heart attack years ago, what diet should I eat now",
+    "my costochondritis healed last year, is it ok to lift weights again",
+]
+
+
 @pytest.mark.parametrize(("question", "kind"), POSITIVES)
 def test_detects_emergency(question: str, kind: str) -> None:
     notice = detect_emergency(question)
@@ -199,10 +239,60 @@ def test_does_not_flag_educational_or_lookalike(question: str) -> None:
     assert notice is None, f"false alarm on {question!r}: {notice}"
 
 
-def test_case_lists_are_large_and_cover_every_kind() -> None:
+@pytest.mark.parametrize(("question", "kinds"), ISSUE_EXAMPLES)
+def test_detects_the_issue_examples(question: str, kinds: set[str]) -> None:
+    notice = detect_emergency(question)
+    assert notice is not None, f"missed: {question!r}"
+    assert notice.kind in kinds, f"{question!r} read as {notice.kind} ({notice.matched!r})"
+    assert notice.label and notice.message
+
+
+@pytest.mark.parametrize("question", ISSUE_LOOKALIKES)
+def test_no_false_alarm_on_the_issue_lookalikes(question: str) -> None:
+    assert detect_emergency(question) is None
+
+
+def test_case_lists_are_large_and_cover_every_rule_kind() -> None:
     assert len(POSITIVES) >= 40
     assert len(NEGATIVES) >= 30
-    assert {kind for _, kind in POSITIVES} == set(EMERGENCY_KINDS)
+    assert {kind for _, kind in POSITIVES} >= set(RULE_KINDS)
+    assert {kind for _, kind in POSITIVES} <= set(EMERGENCY_KINDS)
+
+
+def test_learned_notice_explains_itself() -> None:
+    notice = detect_emergency("everyone at home has headaches that get better when we go outside")
+    assert notice is not None and notice.source == "learned"
+    assert notice.matched.startswith("reads like") and notice.probability is not None
+
+
+def test_rules_only_mode_needs_no_model() -> None:
+    assert (
+        detect_emergency("everyone at home has headaches that get better when we go outside", learned=False)
+        is None
+    )
+    notice = detect_emergency("i want to kill myself", learned=False)
+    assert notice is not None and notice.kind == "suicide" and notice.probability is None
+
+
+def test_a_given_embedding_is_used_instead_of_encoding() -> None:
+    class Boom:
+        def encode(self, texts: list[str]) -> None:
+            raise AssertionError("should not encode")
+
+    vector = np.zeros(384, dtype=np.float32)
+    detect_emergency("what is a healthy breakfast", embedding=vector, encoder=Boom())
+
+
+def test_encoder_failure_falls_back_to_the_rules() -> None:
+    class Broken:
+        def encode(self, texts: list[str]) -> None:
+            raise RuntimeError("no model")
+
+    notice = detect_emergency("i want to kill myself", encoder=Broken())
+    assert notice is not None and notice.kind == "suicide"
+    assert (
+        detect_emergency("my dad's face is drooping and his speech is slurred", encoder=Broken()) is not None
+    )
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
@@ -251,7 +341,7 @@ def test_normalisation_expands_contractions() -> None:
     assert normalize_question("I'm  sure he WON'T") == "i am sure he will not"
 
 
-@pytest.mark.parametrize("kind", EMERGENCY_KINDS)
+@pytest.mark.parametrize("kind", RULE_KINDS)
 def test_every_message_names_an_emergency_number(kind: str) -> None:
     question = next(q for q, k in POSITIVES if k == kind)
     notice = detect_emergency(question)
@@ -273,7 +363,7 @@ def test_poisoning_message_gives_poison_control() -> None:
     assert "1-800-222-1222" in notice.message
 
 
-@pytest.mark.parametrize("kind", [k for k in EMERGENCY_KINDS if k != "suicide"])
+@pytest.mark.parametrize("kind", [k for k in RULE_KINDS if k != "suicide"])
 def test_only_the_crisis_notice_mentions_988(kind: str) -> None:
     question = next(q for q, k in POSITIVES if k == kind)
     notice = detect_emergency(question)

@@ -1,11 +1,13 @@
-"""Emergency detection and the medical disclaimer shown with every answer.
+"""Emergency rules: precise, auditable patterns for emergencies named or described in usual words.
 
+The rules are one half of :func:`medqa.safety.detect_emergency`; the other half is the learned
+recogniser (:mod:`medqa.safety.learned`), which catches emergencies described without these words.
 Pure Python (``re``, ``difflib``, ``unicodedata``): no model and no Streamlit, so it can run before
 anything heavy is loaded and on every keystroke if need be.
 
 Policy
 ------
-:func:`detect_emergency` flags a question that *describes an emergency happening now or a person at
+:func:`match_rules` flags a question that *describes an emergency happening now or a person at
 risk*; it does not flag questions that ask *about* a condition. Concretely:
 
 1. **Acute phrases always flag**: phrases that only make sense while something is happening
@@ -62,82 +64,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-DISCLAIMER: str = (
-    "This is general educational information from NIH sources, not medical advice or a diagnosis. "
-    "Talk to a doctor or other health professional about your own situation. "
-    "In an emergency, call 911 (or your local emergency number)."
-)
-
 #: Questions are cut to this many characters before matching so a pasted essay cannot slow the app.
 MAX_CHARS = 4000
-
-_CALL_911 = "Call 911 now (or your local emergency number if you are outside the US)."
-
-_MESSAGES: dict[str, str] = {
-    "suicide": (
-        "If you are thinking about suicide or hurting yourself, or are worried about someone who is, "
-        "call or text 988 to reach the 988 Suicide & Crisis Lifeline (US, free, 24/7), or chat at "
-        "988lifeline.org. If someone is in immediate danger, call 911 (or your local emergency "
-        "number). You are not alone, and help is available right now."
-    ),
-    "overdose_poisoning": (
-        f"{_CALL_911} Call 911 first if the person is hard to wake, has trouble breathing or is "
-        "having a seizure. Otherwise call Poison Control at 1-800-222-1222 (US, free, 24/7) right "
-        "away, even if they seem fine. Do not try to make them vomit."
-    ),
-    "anaphylaxis": (
-        "This may be a severe allergic reaction (anaphylaxis). Use an epinephrine auto-injector "
-        f"(such as an EpiPen) right away if one has been prescribed. {_CALL_911}"
-    ),
-    "cardiac": (
-        f"These can be signs of a heart attack. {_CALL_911} Do not drive yourself to the hospital; "
-        "stop what you are doing, rest, and follow the dispatcher's instructions."
-    ),
-    "stroke": (
-        "These can be signs of a stroke (F.A.S.T.: Face drooping, Arm weakness, Speech difficulty, "
-        f"Time to call). {_CALL_911} Note the time the symptoms started: every minute counts."
-    ),
-    "seizure": (
-        "Call 911 (or your local emergency number) if a seizure lasts more than 5 minutes, another "
-        "one follows, or the person is injured, pregnant, has trouble breathing or does not wake up. "
-        "Keep them safe, turn them on their side and put nothing in their mouth."
-    ),
-    "unconscious": (
-        f"{_CALL_911} If the person is not breathing normally, start CPR if you can; the "
-        "dispatcher can guide you until help arrives."
-    ),
-    "breathing": (
-        f"Serious trouble breathing is an emergency. {_CALL_911} If someone is choking and cannot "
-        "speak, cough or breathe, the dispatcher can talk you through what to do."
-    ),
-    "bleeding": (
-        f"{_CALL_911} Press firmly on the wound with a clean cloth or bandage and keep pressing "
-        "until help arrives."
-    ),
-    "burn": (
-        f"Large, deep, chemical or electrical burns are emergencies. {_CALL_911} Cool the burn "
-        "under cool running water (not ice) and do not pop blisters."
-    ),
-}
-
-#: Every ``EmergencyNotice.kind`` the detector can return, in the order they are checked.
-EMERGENCY_KINDS: tuple[str, ...] = tuple(_MESSAGES)
-
-
-@dataclass(frozen=True)
-class EmergencyNotice:
-    """An emergency the question seems to describe, and what to do about it.
-
-    Attributes:
-        kind: Situation, one of ``suicide``, ``overdose_poisoning``, ``anaphylaxis``, ``cardiac``,
-            ``stroke``, ``seizure``, ``unconscious``, ``breathing``, ``bleeding``, ``burn``.
-        message: What to do (emergency numbers first), fit to show as is.
-        matched: The normalised phrase(s) that triggered the notice.
-    """
-
-    kind: str
-    message: str
-    matched: str
 
 
 # --------------------------------------------------------------------------------------------------
@@ -409,7 +337,8 @@ _LOOKALIKES = _rx(
     r"\b(?:heavy|severe) (?:menstrual|period|periods) (?:bleeding|flow)?\b",
     r"\b(?:heavy|severe|bad) bleeding (?:during|with|in|between|after) (?:my |her |their )?"
     r"(?:periods?|menstruation|menstrual|cycles?|menopause)\b",
-    r"\bwake up (?:\w+ ){0,2}(?:for|in time for|early for) (?:school|work|class)\b",
+    r"\b(?:(?:will not|cannot|does not|did not|would not) )?wake up (?:\w+ ){0,2}(?:for|in time for|early for) "
+    r"(?:school|work|class)\b",
     r"\bwake up (?:in the morning|on time|early)\b",
     r"\bchest (?:pain|pressure|tightness) (?:\w+ ){0,6}(?:for (?:years|months)|long term)\b",
     r"\bheart attack (?:prevention|risk|survivors?|statistics|recovery|rehab\w*)\b",
@@ -417,6 +346,7 @@ _LOOKALIKES = _rx(
     r"\bsudden cardiac (?:arrest|death)\b",
     r"\bsun ?burns?\b|\bheart ?burn\w*\b|\brazor burn\b",
     r"\bdie (?:my|his|her|their|the) hair\b",
+    r"\bdying to (?:know|see|try|meet|hear|go|get)\b|\bdead tired\b",
     # Drug-leaflet phrasing ("what to do in case of emergency or overdose of X") describes no one.
     r"\bin case of (?:an? )?(?:emergency|overdose)(?: or (?:an? )?(?:emergency|overdose))?\b",
 )
@@ -749,6 +679,12 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
+def scrub_lookalikes(question: str) -> str:
+    """The normalised question with the look-alike phrases the rules ignore ("killing me", "stops
+    breathing in his sleep", "won't wake up for school"...) blanked out as ``_``."""
+    return _scrub(normalize_question(question))
+
+
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> re.Match[str] | None:
     for pattern in patterns:
         match = pattern.search(text)
@@ -811,8 +747,8 @@ def _evaluate_topics(rule: _Rule, text: str, acute: bool, chronic: bool) -> str 
     return hit.group(0) if hit else None
 
 
-def detect_emergency(question: str) -> EmergencyNotice | None:
-    """Tell whether a question describes an emergency happening now or a person at risk.
+def match_rules(question: str) -> tuple[str, str] | None:
+    """Tell whether the rules read a question as an emergency happening now or a person at risk.
 
     See the module docstring for the policy. The first matching kind wins, in this order:
     suicide, overdose/poisoning, anaphylaxis, cardiac, stroke, seizure, unconscious, breathing,
@@ -823,8 +759,7 @@ def detect_emergency(question: str) -> EmergencyNotice | None:
         question: The user's question, any case and spelling.
 
     Returns:
-        An :class:`EmergencyNotice`, or ``None`` when no emergency is described (including blank
-        input).
+        ``(kind, matched phrase)``, or ``None`` when no rule fires (including blank input).
     """
     if not question or not question.strip():
         return None
@@ -839,5 +774,5 @@ def detect_emergency(question: str) -> EmergencyNotice | None:
             rule, text, acute, chronic
         )
         if matched:
-            return EmergencyNotice(kind=rule.kind, message=_MESSAGES[rule.kind], matched=matched)
+            return rule.kind, matched
     return None

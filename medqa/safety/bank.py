@@ -1,0 +1,95 @@
+"""The labelled bank of emergency phrasings and look-alikes the learned recogniser is fitted on.
+
+``medqa/resources/emergency_bank.csv`` is our own text (no MedQuAD content), written from these
+authoritative red-flag lists and rephrased the way people describe what they see:
+
+* American Heart Association / American Stroke Association: stroke warning signs, **BE FAST**
+  (stroke.org), and heart-attack warning signs, including the symptoms women report more often
+  (heart.org);
+* American College of Emergency Physicians (ACEP), "Warning signs of a medical emergency"
+  (emergencyphysicians.org);
+* NHS, "When to call 999" and the condition pages for sepsis, meningitis (the glass test), head
+  injury, testicular torsion, ectopic pregnancy and heat stroke (nhs.uk);
+* CDC **Hear Her**, urgent maternal warning signs during and after pregnancy (cdc.gov/hearher);
+* 988 Suicide & Crisis Lifeline (988lifeline.org) and America's Poison Centers / Poison Control
+  1-800-222-1222 (poison.org);
+* American Academy of Pediatrics (healthychildren.org): fever in babies under 3 months, dehydration
+  signs, choking and drowning first aid.
+
+Columns:
+
+* ``text``: the question as typed (lower case, misspellings and slang kept on purpose);
+* ``label``: ``emergency`` (a person at risk now), ``lookalike`` (history, "what is", prevention,
+  recovery, mild or resolved symptoms, everyday complaints) or ``offtopic``;
+* ``category``: the emergency kind (:mod:`medqa.safety.categories`) an emergency describes or a
+  look-alike resembles (``general`` for everyday complaints, empty for off-topic);
+* ``style``: how it is written. Emergencies: ``first`` (first person), ``carer`` (about someone
+  else), ``indirect`` (what is seen, without the textbook words), ``hedged`` (with a distractor such as
+  "probably nothing but" or "my labs were normal but"), ``asking`` (as a question: "should I wait",
+  "is it normal"), ``texting`` (lower case, abbreviations, misspellings) and ``story`` (a few
+  sentences of context first). Look-alikes: ``history``, ``whatis``, ``prevent``, ``mild``,
+  ``recovery``, ``everyday`` and ``texting``; off-topic: ``own``;
+* ``split``: ``dev`` or ``test``, fixed by style: the ``texting`` and ``story`` styles are test
+  only, so the test split measures phrasing styles the recogniser never saw. Every category is in
+  both splits (5 texting + 5 story emergencies per category in test, 17 per category in dev).
+
+Fitting and tuning use the dev rows only (:mod:`medqa.safety.learned`); ``bench/bench_safety.py``
+reports the test rows, plus ``medqa/resources/out_of_domain_questions.csv`` (off-topic, never
+trained on).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+BANK_PATH = Path(__file__).resolve().parent.parent / "resources" / "emergency_bank.csv"
+LABELS = ("emergency", "lookalike", "offtopic")
+SPLITS = ("dev", "test")
+
+
+@dataclass(frozen=True)
+class BankItem:
+    """One labelled phrasing (see the module docstring for the columns)."""
+
+    text: str
+    label: str
+    category: str
+    style: str
+    split: str
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.label == "emergency"
+
+
+def load_bank(path: Path = BANK_PATH) -> list[BankItem]:
+    """The bank's rows, in file order.
+
+    Raises:
+        ValueError: a row has an unknown label or split, or an emergency has no category.
+    """
+    with path.open(encoding="utf-8", newline="") as handle:
+        items = [
+            BankItem(
+                text=row["text"].strip(),
+                label=row["label"],
+                category=row["category"] or "",
+                style=row["style"],
+                split=row["split"],
+            )
+            for row in csv.DictReader(handle)
+        ]
+    for number, item in enumerate(items, start=2):
+        if item.label not in LABELS or item.split not in SPLITS or not item.text:
+            raise ValueError(f"{path.name} line {number}: bad label, split or empty text")
+        if item.is_emergency and not item.category:
+            raise ValueError(f"{path.name} line {number}: an emergency needs a category")
+    return items
+
+
+def bank_fingerprint(path: Path = BANK_PATH) -> str:
+    """SHA-256 of the bank file: the fitted model records it, so a stale model is detected."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

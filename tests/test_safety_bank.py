@@ -1,0 +1,65 @@
+"""Tests for medqa.safety.bank: the labelled bank's size, coverage and fixed split."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from medqa.safety.bank import BANK_PATH, bank_fingerprint, load_bank
+from medqa.safety.categories import EMERGENCY_KINDS
+
+ITEMS = load_bank()
+EMERGENCIES = [item for item in ITEMS if item.is_emergency]
+LOOKALIKES = [item for item in ITEMS if item.label == "lookalike"]
+
+
+def test_bank_is_large_enough() -> None:
+    assert len(EMERGENCIES) >= 600
+    assert len(LOOKALIKES) >= 400
+    assert any(item.label == "offtopic" for item in ITEMS)
+
+
+def test_every_category_has_emergencies_in_both_splits() -> None:
+    counts = Counter((item.category, item.split) for item in EMERGENCIES)
+    assert {item.category for item in EMERGENCIES} == set(EMERGENCY_KINDS)
+    for kind in EMERGENCY_KINDS:
+        assert counts[(kind, "dev")] >= 10, kind
+        assert counts[(kind, "test")] >= 10, kind  # one miss still leaves 90%
+
+
+def test_split_is_by_style_so_test_styles_are_unseen() -> None:
+    dev_styles = {item.style for item in ITEMS if item.split == "dev"}
+    test_styles = {item.style for item in ITEMS if item.split == "test"}
+    assert dev_styles.isdisjoint(test_styles)
+    assert {"texting", "story"} <= test_styles
+
+
+def test_no_phrasing_is_repeated() -> None:
+    texts = Counter(item.text.casefold() for item in ITEMS)
+    assert [text for text, count in texts.items() if count > 1] == []
+
+
+def test_issue_lookalikes_are_in_the_bank() -> None:
+    texts = {item.text.casefold(): item for item in LOOKALIKES}
+    assert "my heart attack was years ago, what diet should i follow now" in texts
+    assert any("costochondritis" in text for text in texts)
+
+
+def test_bad_rows_are_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bank.csv"
+    bad.write_text("text,label,category,style,split\nhelp,emergency,,first,dev\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="category"):
+        load_bank(bad)
+    bad.write_text("text,label,category,style,split\nhelp,maybe,stroke,first,dev\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="label"):
+        load_bank(bad)
+
+
+def test_fingerprint_follows_the_content(tmp_path: Path) -> None:
+    copy = tmp_path / "bank.csv"
+    copy.write_bytes(BANK_PATH.read_bytes())
+    assert bank_fingerprint(copy) == bank_fingerprint()
+    copy.write_bytes(BANK_PATH.read_bytes() + b"x,offtopic,,own,dev\n")
+    assert bank_fingerprint(copy) != bank_fingerprint()

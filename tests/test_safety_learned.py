@@ -1,0 +1,81 @@
+"""Tests for medqa.safety.learned: fitting, the framing veto, the committed model and its use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medqa.safety import learned
+from medqa.safety.bank import bank_fingerprint
+from medqa.safety.learned import EmergencyModel, calm_framing, fit_weights, get_model
+
+
+def test_committed_model_was_fitted_on_the_committed_bank() -> None:
+    model = get_model()
+    assert model is not None, "run python -m medqa.safety.learned"
+    assert model.fingerprint == bank_fingerprint(), "bank changed: run python -m medqa.safety.learned"
+    assert model.classes[0] == learned.NONE and len(model.classes) >= 31
+    assert 0.0 < model.threshold < 1.0
+
+
+def test_fit_weights_separates_toy_classes() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 8) * 3
+    targets = np.repeat(np.arange(3), 20)
+    vectors = centres[targets] + rng.normal(scale=0.3, size=(60, 8))
+    weights = fit_weights(vectors, targets, 3, penalty=1e-3)
+    predicted = np.argmax(np.hstack([vectors, np.ones((60, 1))]) @ weights, axis=1)
+    assert (predicted == targets).mean() == 1.0
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my heart attack was years ago, what diet should I follow",
+        "what is a pulmonary embolism",
+        "I bumped my head and have a small lump but feel fine",
+        "how can I prevent heat stroke",
+    ],
+)
+def test_calm_framing(question: str) -> None:
+    assert calm_framing(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my dad suddenly can't lift his arm",
+        "had a fit and now another one started, what do I do",
+        "is it serious that my baby is floppy and has a fever",
+        "tearing pain through to my back",
+    ],
+)
+def test_urgency_or_plain_descriptions_are_not_calm(question: str) -> None:
+    assert not calm_framing(question)
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    model = get_model()
+    assert model is not None
+    path = tmp_path / "model.npz"
+    model.save(path)
+    again = EmergencyModel.load(path)
+    assert again.classes == model.classes and again.threshold == model.threshold
+    vector = model.exemplars[:1]
+    assert np.allclose(again.probabilities(vector), model.probabilities(vector), atol=1e-3)
+
+
+def test_assess_explains_with_a_bank_phrasing_of_the_same_category() -> None:
+    model = get_model()
+    assert model is not None
+    vector = model.exemplars[0]
+    assessment = model.assess("some text", vector)
+    assert assessment.kind in model.classes[1:]
+    assert assessment.nearest
+    assert abs(sum(assessment.probabilities.values()) - assessment.probability) < 1e-4
+
+
+def test_missing_model_means_rules_only(tmp_path: Path) -> None:
+    assert get_model(tmp_path / "absent.npz") is None
