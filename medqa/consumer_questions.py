@@ -214,7 +214,7 @@ def topic_groups(
 
     Args:
         names: Per question, its topic names (expected focus and accept names); compared after
-            :func:`medqa.evaluation.relevance.normalise_name`.
+            :func:`medqa.evaluation.relevance.name_keys`.
         relevant: Per question, the corpus ids that answer it (optional): questions whose answers
             overlap are one topic even when named differently ("lupus" / "systemic lupus
             erythematosus").
@@ -222,7 +222,7 @@ def topic_groups(
     Returns:
         Per question, the group's label: the smallest normalised name in the group.
     """
-    from medqa.evaluation.relevance import normalise_name
+    from medqa.evaluation.relevance import name_keys
 
     parent = list(range(len(names)))
 
@@ -241,12 +241,12 @@ def topic_groups(
                 else:
                     first_with[key] = question
 
-    name_keys = [{normalise_name(name) for name in question_names} - {""} for question_names in names]
-    join(name_keys)
+    keys_of = [{key for name in question_names for key in name_keys(name)} for question_names in names]
+    join(keys_of)
     if relevant is not None:
         join([set(ids) for ids in relevant])
     label: dict[int, str] = {}
-    for question, keys in enumerate(name_keys):
+    for question, keys in enumerate(keys_of):
         root = find(question)
         smallest = min(keys) if keys else f"#{question}"
         label[root] = min(label.get(root, smallest), smallest)

@@ -21,6 +21,7 @@ from medqa.evaluation.relevance import (
     Expectation,
     RelevanceJudge,
     expectation,
+    name_keys,
     normalise_name,
     split_cuis,
 )
@@ -253,3 +254,19 @@ def test_generic_cuis_tag_no_concept(corpus: pd.DataFrame, monkeypatch: pytest.M
     # With the threshold high, "disease" counts as a concept and drags the rare disorders in.
     monkeypatch.setattr("medqa.evaluation.relevance.GENERIC_CUI_FOCI", 40)
     assert RelevanceJudge(table).relevant_ids(expectation("Eating Disorders")) == {"x-1", "x-2", "x-3"}
+
+
+def test_bracketed_abbreviations_and_synonyms_are_optional() -> None:
+    assert name_keys("Tuberculosis (TB)") == {"tb tuberculosis", "tuberculosis"}
+    assert name_keys("Liver (Hepatocellular) Cancer") & name_keys("Liver Cancer")
+    assert name_keys("Gum (Periodontal) Disease") & name_keys("gum disease")
+    assert name_keys("(   )") == frozenset()
+    table = pd.DataFrame(
+        {
+            col.ID: ["tb-1", "tb-2"],
+            col.FOCUS: ["Tuberculosis (TB)", "Tuberculosis"],
+            col.SYNONYMS: ["", ""],
+            col.CUI: ["", ""],
+        }
+    )
+    assert RelevanceJudge(table).relevant_ids(expectation("Tuberculosis")) == {"tb-1", "tb-2"}

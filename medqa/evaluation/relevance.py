@@ -8,7 +8,7 @@ correct. A corpus pair is relevant when **one** of these holds:
 
 1. **Name**: an expected name equals the pair's focus or one of its ``synonyms`` after
    :func:`normalise_name` (case, accents, apostrophes and "'s", punctuation and spacing, word order,
-   regular plurals). So a question about "Alzheimer's Disease" (MedlinePlus) accepts GHR's "Alzheimer
+   regular plurals), with or without a bracketed part (:func:`name_keys`). So a question about "Alzheimer's Disease" (MedlinePlus) accepts GHR's "Alzheimer
    disease", and a lupus question accepts GHR's "systemic lupus erythematosus" (whose synonyms list
    "lupus"), which exact focus matching counted as misses (issue 12: ``bench/results/quality.txt``
    listed them).
@@ -56,6 +56,7 @@ BY_ACCEPT = "accept"
 _APOSTROPHES = re.compile(r"[\u2019\u2018\u02bc`']")
 _POSSESSIVE = re.compile(r"[\u2019\u2018\u02bc`']s\b")
 _NON_WORD = re.compile(r"[\W_]+")
+_BRACKETS = re.compile(r"\([^()]*\)")
 _CUI = re.compile(r"^C\d{7}$")
 #: A CUI tagging more focus names than this in a corpus is a generic word, not a concept.
 GENERIC_CUI_FOCI = 40
@@ -90,6 +91,18 @@ def normalise_name(text: str) -> str:
     folded = _APOSTROPHES.sub("", _POSSESSIVE.sub("", folded))
     words = _NON_WORD.sub(" ", folded).split()
     return " ".join(sorted(_singular(word) for word in words))
+
+
+def name_keys(text: str) -> frozenset[str]:
+    """The keys a name is known by: :func:`normalise_name` of it, and of it without parentheses.
+
+    MedQuAD writes some names with an abbreviation or a synonym in brackets, "Tuberculosis (TB)",
+    "Liver (Hepatocellular) Cancer". On the full corpus, the 9 focus names that equal another
+    focus once the brackets are dropped are all the same concept ("Tuberculosis", "Liver Cancer",
+    "Peripheral Arterial Disease" ...), so both forms are kept as keys.
+    """
+    keys = {normalise_name(text), normalise_name(_BRACKETS.sub(" ", str(text)))}
+    return frozenset(keys - {""})
 
 
 def split_cuis(text: object) -> tuple[str, ...]:
@@ -142,14 +155,12 @@ class RelevanceJudge:
         self._cuis: list[frozenset[str]] = []
         self._focus_key: list[str] = []
         for row, (focus, synonym_cell, cui_cell) in enumerate(zip(foci, synonyms, cuis, strict=True)):
-            key = normalise_name(focus)
-            self._focus_key.append(key)
-            if key:
+            self._focus_key.append(normalise_name(focus))
+            for key in name_keys(focus):
                 self._by_focus[key].add(row)
             for synonym in synonym_cell.split(col.SYNONYM_SEPARATOR.strip()):
-                synonym_key = normalise_name(synonym)
-                if synonym_key:
-                    self._by_synonym[synonym_key].add(row)
+                for key in name_keys(synonym):
+                    self._by_synonym[key].add(row)
             row_cuis = frozenset(split_cuis(cui_cell))
             self._cuis.append(row_cuis)
             for cui in row_cuis:
@@ -175,14 +186,15 @@ class RelevanceJudge:
             return frozenset(split_cuis(" ".join(expectation.cuis))) - self.generic_cuis
         found: set[str] = set()
         for name in expectation.focus:
-            for row in self._by_focus.get(normalise_name(name), ()):
-                found |= self._cuis[row]
+            for key in name_keys(name):
+                for row in self._by_focus.get(key, ()):
+                    found |= self._cuis[row]
         return frozenset(found)
 
     def _rows(self, expectation: Expectation) -> dict[int, str]:
         """Relevant row positions with the first rule that made each relevant."""
         reasons: dict[int, str] = {}
-        keys = {normalise_name(name) for name in expectation.focus} - {""}
+        keys = {key for name in expectation.focus for key in name_keys(name)}
         for key in keys:
             for row in self._by_focus.get(key, ()):
                 reasons.setdefault(row, BY_NAME)
@@ -194,8 +206,8 @@ class RelevanceJudge:
             for row in self._by_cui.get(cui, ()):
                 if row not in reasons and self._cuis[row] <= concept:
                     reasons[row] = BY_CUI
-        for name in expectation.accept:
-            for row in self._by_focus.get(normalise_name(name), ()):
+        for key in {key for name in expectation.accept for key in name_keys(name)}:
+            for row in self._by_focus.get(key, ()):
                 reasons.setdefault(row, BY_ACCEPT)
         return reasons
 
