@@ -7,6 +7,7 @@ sleep, and saves a full-page screenshot to ``artifacts/screenshots/``; the READM
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -17,8 +18,12 @@ from tests.e2e.conftest import DOCS_SCREENSHOTS, FAKE_HF_TOKEN, SCREENSHOTS, App
 
 pytestmark = pytest.mark.browser
 
-#: Seconds a page may take to settle (the first question loads the model and builds the index).
-SLOW = 120_000
+#: Milliseconds a page may take to settle (the first question loads the model and builds the index; on a
+#: busy 2-core machine the curated subset's index took about 5 minutes).
+SLOW = 360_000
+#: The server holds real MedQuAD answers (the curated subset) rather than the fixture collection.
+REAL_DATA = bool(os.environ.get("MEDQA_MEDQUAD_SOURCE"))
+MOBILE = {"width": 390, "height": 844}
 
 _SETTLED = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -105,7 +110,10 @@ def test_home_shows_purpose_disclaimer_and_state(page, app_server: AppServer) ->
     assert "Curated (balanced subset)" in text  # the prepared data is listed as loaded
     assert "Alzheimer" in text  # the caregiver scenario as a starting point
     for label in ("Ask a question", "Explore the data", "Fine-tune the model", "Compare models honestly"):
-        assert main.get_by_role("link", name=label).count() == 1, label
+        assert main.get_by_role("link", name=label, exact=True).count() == 1, label
+    # With data loaded, the next step sits right under the status.
+    assert main.get_by_role("link", name=re.compile(r"^Ask a question (->|→)$")).count() == 1
+    assert "No data loaded yet" not in text
     screenshot(page, "home")
 
 
@@ -120,6 +128,28 @@ def test_explore_shows_category_balance_chart(page, app_server: AppServer) -> No
     assert bars.count() >= 3
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
     assert page.locator('[data-testid="stDataFrame"]').count() >= 2
+    # The answer-length histogram's log axis labels powers of ten only (not "5, 2, 1000, 5, 2, 100").
+    ticks = page.evaluate(
+        """() => {
+            const plots = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
+            const lengths = plots.find(p => p.layout && p.layout.title && /Answer length/.test(p.layout.title.text));
+            return lengths ? [...lengths.querySelectorAll('.ytick text')].map(t => t.textContent) : null;
+        }"""
+    )
+    assert ticks, "no answer-length histogram"
+    assert all(re.fullmatch(r"1(0|,000)*|10k|100k", tick) for tick in ticks), ticks
+    # "Curated vs full" (shown when both datasets exist) uses a linear axis from zero.
+    curated_axis = page.evaluate(
+        """() => {
+            const plots = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
+            const chart = plots.find(p => p.layout && p.layout.title && /Curated subset vs full/.test(p.layout.title.text));
+            return chart ? chart._fullLayout.yaxis.type : null;
+        }"""
+    )
+    assert curated_axis in (None, "linear"), curated_axis
+    # Metric labels are not cut ("Pairs per area (min / m…").
+    for label in page.locator('[data-testid="stMetricLabel"] p, [data-testid="stMetricValue"] > div').all():
+        assert label.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), label.inner_text()
     screenshot(page, "explore")
 
 
@@ -150,9 +180,23 @@ def ask(page, question: str, timeout: float = SLOW):
     return messages.nth(before + 1)
 
 
+def highlighted(reply):
+    """The highlighted (question-matching) sentences of a reply."""
+    return reply.locator(".stMarkdownColoredBackground")
+
+
 def card_titles(reply):
     """The answer cards' titles ("1. Gout · treatment") in a reply."""
     return reply.locator("strong").filter(has_text=re.compile(r"^\d+\. "))
+
+
+def first_card(reply):
+    """The first answer card (a bordered container holding a numbered title) of a reply."""
+    return (
+        reply.locator('[data-testid="stLayoutWrapper"]')
+        .filter(has=reply.page.locator("strong", has_text=re.compile(r"^\d+\. ")))
+        .first
+    )
 
 
 def first_card_title(reply) -> str:
@@ -164,12 +208,59 @@ def test_ask_answers_with_source_link_and_disclaimer(page, app_server: AppServer
     reply = ask(page, "What are the early warning signs of Alzheimer's?")
     text = reply.inner_text()
     assert "Alzheimer" in first_card_title(reply)
-    links = reply.get_by_role("link", name="NIH page")
+    links = reply.get_by_role("link", name="open the original page")
     assert links.count() >= 1
     assert links.first.get_attribute("href").startswith(("https://", "http://"))
     assert DISCLAIMER_START in text
     assert "I don't have a reliable answer" not in text
-    screenshot(page, "ask", docs=True, max_height=1300, anchor='[data-testid="stChatMessage"]')
+    # One confidence per card, from the ranking used; no cosine similarity beside it.
+    assert "similarity" not in text
+    assert re.search(r"(Strong|Good|Partial) match · Source: ", text)
+    assert highlighted(reply).count() >= 1  # the sentences that match the question
+    screenshot(page, "ask-alzheimer")
+
+
+def test_ask_shows_a_formatted_answer_with_its_matched_passage(page, app_server: AppServer) -> None:
+    """Lists as bullets, headings as headings, the matching sentences highlighted; "Read the full
+    answer" replaces the preview instead of repeating it. The README's screenshot."""
+    open_ask(page, app_server)
+    reply = ask(page, "What are the symptoms of gout?")
+    card = first_card(reply)
+    assert "Gout" in first_card_title(reply)
+    assert highlighted(card).count() >= 1
+    if REAL_DATA:  # NIH answers carry flattened lists: they come back as bullets
+        assert card.locator("li").count() >= 2
+    screenshot(page, "ask", docs=True, max_height=1400, anchor='[data-testid="stChatMessage"]')
+    more = card.get_by_role("button", name="Read the full answer")
+    if more.count():
+        preview = card.inner_text()
+        matched = highlighted(card).first.inner_text()
+        more.click()
+        card = first_card(page.locator('[data-testid="stChatMessage"]').nth(1))
+        card.get_by_role("button", name="Show less").wait_for(timeout=SLOW)  # the rerun has drawn the card
+        settle(page)
+        assert_no_exception(page)
+        full = card.inner_text()
+        # The full answer took the preview's place: longer, and the matched sentence is there once.
+        assert len(full) > len(preview) and full.count(matched) == 1
+
+
+def test_ask_on_a_phone(browser, app_server: AppServer) -> None:
+    """At 390 x 844 the answer fits the screen width and its preview stays short."""
+    context = browser.new_context(viewport=MOBILE, device_scale_factor=1, is_mobile=True, has_touch=True)
+    context.set_default_timeout(SLOW)
+    try:
+        page = context.new_page()
+        open_ask(page, app_server)
+        reply = ask(page, "What are the symptoms of gout?")
+        assert "Gout" in first_card_title(reply)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the page scrolls sideways by {overflow} px"
+        card = first_card(reply)
+        assert card.bounding_box()["height"] < 3 * MOBILE["height"]  # a preview, not a 7,600 px wall
+        screenshot(page, "ask-mobile", docs=True, max_height=2600, anchor='[data-testid="stChatMessage"]')
+    finally:
+        context.close()
 
 
 def test_emergency_question_shows_the_notice_first(page, app_server: AppServer) -> None:
@@ -191,7 +282,22 @@ def test_emergency_question_shows_the_notice_first(page, app_server: AppServer) 
     )
     assert order["later"], "no answer card or abstain message after the notice"
     assert all(order["notice"] < position for position in order["later"]), order
+    assert "I don't have a reliable answer" not in reply.inner_text()
     screenshot(page, "ask-emergency")
+
+
+def test_emergency_notice_is_not_followed_by_ask_a_doctor(page, app_server: AppServer) -> None:
+    """A stroke described as happening now: the F.A.S.T. notice, and no "I don't have a reliable answer
+    ... ask a doctor" under it (the test corpora hold no stroke answers)."""
+    open_ask(page, app_server)
+    reply = ask(page, "my mom's face is drooping and her speech is slurred right now")
+    notice = reply.locator('[data-testid="stAlertContentError"]')
+    assert notice.count() == 1 and "911" in notice.inner_text()
+    text = reply.inner_text()
+    assert (
+        "I don't have a reliable answer" not in text and "ask a doctor" not in text.split(DISCLAIMER_START)[0]
+    )
+    assert DISCLAIMER_START in text
 
 
 def test_follow_up_question_uses_the_previous_focus(page, app_server: AppServer) -> None:
@@ -231,9 +337,14 @@ def test_compare_shows_the_metrics_table(page, app_server: AppServer) -> None:
     table = page.locator('[data-testid="stDataFrame"]').first
     table.scroll_into_view_if_needed()
     assert table.is_visible()
+    # The metrics table fits the page: its right edge is inside the main area.
+    main_box, table_box = page.locator(MAIN).bounding_box(), table.bounding_box()
+    assert table_box["x"] + table_box["width"] <= main_box["x"] + main_box["width"] + 1
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
     main_text = page.locator(MAIN).inner_text()
     assert "Verdicts" in main_text
+    assert re.search(r"comes first for \d+% of the questions with .+, against \d+% with ", main_text)
+    assert "does better than" in main_text and "are at the top" in main_text  # the per-topic caption
     # With the run trained above, the default choice is base vs that run; without it, BM25 vs base.
     assert "e2e-tiny" in main_text if (app_server.models_dir / "e2e-tiny").is_dir() else "BM25" in main_text
     screenshot(page, "compare")
@@ -254,6 +365,20 @@ def set_field(page, label: str, value: object) -> None:
     field.fill(str(value))
     field.press("Enter")
     settle(page)
+
+
+def test_train_run_name_follows_the_recipe_until_edited(page, app_server: AppServer) -> None:
+    open_page(page, app_server, "Train", expect='h1:has-text("Fine-tune the model")')
+    name = page.get_by_label("Run name", exact=True)
+    assert name.input_value().startswith("original-")
+    page.get_by_text("Recommended", exact=True).click()
+    settle(page)
+    assert name.input_value().startswith("recommended-")
+    assert "batch_sampler" not in page.locator(MAIN).inner_text()
+    set_field(page, "Run name", "my-choice")
+    page.get_by_text("Original", exact=True).click()
+    settle(page)
+    assert page.get_by_label("Run name", exact=True).input_value() == "my-choice"
 
 
 def start_training(page, server: AppServer, name: str, max_steps: int) -> None:
@@ -284,6 +409,11 @@ def test_train_shows_a_growing_loss_chart_and_saves_the_run(page, app_server: Ap
     settle(page)
     assert_no_exception(page)
     assert page.evaluate(_LOSS_POINTS) >= steps - 1  # the finished run's chart has (nearly) every step
+    right_ticks = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .y2tick text')]
+            .map(t => t.textContent)"""
+    )
+    assert right_ticks and set(right_ticks) <= {"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"}, right_ticks
     assert (app_server.models_dir / "e2e-tiny" / "run.json").is_file()
     screenshot(page, "train")
 
