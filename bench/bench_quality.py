@@ -1,97 +1,219 @@
-"""Answer quality on plain-language questions: hit@1 / hit@3 of the expected focus, per ranking mode.
+"""Answer quality of every ranking mode and model: consumer dev half, test half and curated held-out split.
 
-The consumer question set (``medqa/resources/consumer_questions.csv``, written for medqa in plain words
-with typos, each mapped to the MedQuAD focus areas that answer it) is asked over the **full** corpus
-(16.4k answered pairs) with the base model (all-MiniLM-L6-v2), through :meth:`Engine.search` exactly as
-the app asks it (answer parts merged, repeated answers dropped). A question scores a hit at k when one of
-its first k answers has an expected focus. The default mode (:data:`medqa.retrieval.engine.DEFAULT_MODE`)
-is the one with the best mean of hit@1 and hit@3 here (the Ask page shows three answers).
+For each evaluation set (``consumer-dev``, ``consumer-test``: the plain-language questions of
+``medqa/resources/consumer_questions.csv``, judged by concept over the **full** corpus; ``heldout``:
+the curated test split judged by its answer over the curated corpus) and each system (BM25; dense and
+hybrid with the base model and with every trained run in ``models/``), prints Accuracy@1 ("right topic
+first"), Accuracy@3 and MRR@10 with 95% bootstrap intervals, and the paired difference from the
+app's default pipeline with the base model (hybrid, base) with its 95% CI and randomisation p-value.
 
-Also reported: how the calibrated abstention threshold behaves on the halves of the consumer and
-out-of-domain questions that were not used to fit it (:mod:`medqa.retrieval.abstain`), and the misses of
-the default mode.
+Everything is scored by :func:`medqa.evaluation.runner.evaluate`, the Compare page's and the CLI's
+path (ranking by :class:`medqa.retrieval.engine.Engine` with its default settings, relevance by
+:mod:`medqa.evaluation.relevance`, metrics by :mod:`medqa.evaluation.metrics`), so the figures are
+the ones ``python -m medqa evaluate --set consumer-test --bm25 --hybrid`` prints. Choose settings
+with the dev half; the test half is for reporting once per release. Only the dev half's misses are
+listed.
 
-Run: ``flock /tmp/medqa-cpu.lock .venv/bin/python bench/bench_quality.py`` (the full corpus must be
-built: ``python -m medqa data build``; its embeddings are cached after the first run).
-Writes ``bench/results/quality.txt``.
+Also measured, never tuned here: abstention through :meth:`Engine.search` (the Ask page's call) on the
+consumer questions of each half (share answered; goal >= 95%) and on the out-of-domain questions
+(share refused; goal >= 90%), overall and on the halves the calibration did not fit
+(:func:`medqa.retrieval.abstain.calibration_half`).
+
+Run: ``flock /tmp/medqa-cpu.lock .venv/bin/python bench/bench_quality.py [--models base,RUN]``
+(build the data first: ``python -m medqa data build``; embeddings and per-system results are cached,
+so a second run takes seconds). Writes ``bench/results/quality.txt`` and ``bench/results/quality.json``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+import pandas as pd
 
+from medqa import models
 from medqa.consumer_questions import load_out_of_domain_questions
-from medqa.evaluation import sets
-from medqa.evaluation.metrics import REPORT_METRICS, display_name, first_relevant_rank, rank_metrics
+from medqa.evaluation import runner, sets
+from medqa.evaluation.metrics import REPORT_METRICS, display_name
+from medqa.evaluation.statistics import compare_systems
 from medqa.retrieval.abstain import calibration_half
-from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine
+from medqa.retrieval.engine import DEFAULT_MODE, Engine
 
-RESULTS = Path(__file__).resolve().parent / "results" / "quality.txt"
-K = 10
+RESULTS = Path(__file__).resolve().parent / "results"
+SETS = (sets.CONSUMER_DEV, sets.CONSUMER_TEST, sets.HELDOUT)
+#: The app's default pipeline with the base model: every other system is compared with it.
+REFERENCE = f"{runner.HYBRID}:{models.BASE}"
+#: Goals of issue 12 for abstention through the Ask page's search.
+ANSWER_GOAL = 0.95
+REFUSE_GOAL = 0.90
 
 
-def main() -> None:
+def system_specs(model_names: list[str]) -> list[str]:
+    """The reference first, then BM25, then dense and hybrid for each model."""
+    specs = [REFERENCE, runner.BM25]
+    for model in model_names:
+        specs += [model, f"{runner.HYBRID}:{model}"]
+    return list(dict.fromkeys(specs))
+
+
+def _cell(row: dict, metric: str) -> str:
+    return f"{row[metric]:.3f} [{row[f'{metric} low']:.2f}-{row[f'{metric} high']:.2f}]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--models", help="comma-separated models (default: base and every trained run in models/)"
+    )
+    parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap / randomisation resamples")
+    parser.add_argument("--no-cache", action="store_true", help="recompute cached per-system results")
+    options = parser.parse_args(argv)
+    model_names = (
+        [name.strip() for name in options.models.split(",") if name.strip()]
+        if options.models
+        else [models.BASE, *runner.trained_runs()]
+    )
+    specs = system_specs(model_names)
     lines: list[str] = []
+    record: dict[str, object] = {"systems": specs, "reference": REFERENCE, "sets": {}}
 
     def say(text: str = "") -> None:
         print(text, flush=True)
         lines.append(text)
 
-    engine = Engine.from_dataset("full", "base", progress=lambda done, total: None)
-    consumer = sets.consumer("full")  # judged by concept (medqa.evaluation.relevance)
-    questions = list(consumer.queries)
-    expected = list(consumer.relevant)
-    say(
-        f"consumer questions: {len(questions)} over the full corpus ({len(engine):,} answered pairs), base model"
+    from dataclasses import asdict
+
+    from medqa.retrieval.engine import EngineSettings
+
+    say(f"Ask engine settings (consumer sets are ranked as the Ask page indexes): {asdict(EngineSettings())}")
+    say()
+    metric_header = "  ".join(f"{display_name(metric):<19}" for metric in REPORT_METRICS)
+    dev_result = None
+    for set_name in SETS:
+        started = time.perf_counter()
+        eval_set = sets.load_set(set_name)
+        result = runner.evaluate(
+            specs,
+            eval_set,
+            reference=REFERENCE,
+            use_cache=not options.no_cache,
+            n_resamples=options.resamples,
+        )
+        if set_name == sets.CONSUMER_DEV:
+            dev_result = result
+        say(f"== {eval_set.label} over corpus {eval_set.corpus_name} ({sets.SET_DESCRIPTIONS[set_name]})")
+        say(f"   {len(result.runs)} systems in {time.perf_counter() - started:.0f} s; mean [95% CI]")
+        say(f"   {'system':<24} {metric_header}")
+        summary = {row["system"]: row for row in result.summary.to_dict("records")}
+        reference = result.runs[result.reference].per_query
+        set_record: dict[str, object] = {"queries": len(eval_set), "label": eval_set.label, "systems": {}}
+        for label in result.labels:
+            row = summary[label]
+            say(f"   {label:<24} " + "  ".join(f"{_cell(row, metric):<19}" for metric in REPORT_METRICS))
+            entry: dict[str, object] = {
+                metric: {"mean": row[metric], "low": row[f"{metric} low"], "high": row[f"{metric} high"]}
+                for metric in REPORT_METRICS
+            }
+            if label != result.reference:
+                differences = []
+                for metric in REPORT_METRICS:
+                    comparison = compare_systems(
+                        reference[metric],
+                        result.runs[label].per_query[metric],
+                        metric,
+                        result.reference,
+                        label,
+                        n_resamples=options.resamples,
+                    )
+                    differences.append(
+                        f"{display_name(metric)} {comparison.difference:+.3f} "
+                        f"[{comparison.ci_low:+.2f} to {comparison.ci_high:+.2f}] p={comparison.p_value:.3g}"
+                    )
+                    entry[f"{metric} vs reference"] = {
+                        "difference": comparison.difference,
+                        "low": comparison.ci_low,
+                        "high": comparison.ci_high,
+                        "p": comparison.p_value,
+                    }
+                say(f"   {'':<24} vs {result.reference}: " + "; ".join(differences))
+            set_record["systems"][label] = entry  # type: ignore[index]
+        record["sets"][set_name] = set_record  # type: ignore[index]
+        say()
+
+    assert dev_result is not None
+    base_modes = {
+        runner.parse_system(spec).mode: runner.parse_system(spec).label
+        for spec in (runner.BM25, models.BASE, REFERENCE)
+    }
+    dev_summary = dev_result.summary.set_index("system")
+    best = max(
+        base_modes,
+        key=lambda mode: (
+            dev_summary.loc[base_modes[mode], "accuracy@1"] + dev_summary.loc[base_modes[mode], "accuracy@3"]
+        ),
     )
-    say(f"{'mode':<8} " + " ".join(f"{display_name(metric):>11}" for metric in REPORT_METRICS))
-    scores: dict[str, dict[str, float]] = {}
-    misses: dict[str, list[tuple[str, str, str]]] = {}
-    focus_of = dict(zip(consumer.queries, consumer.focus, strict=True))
-    for mode in MODES:
-        ranks = []
-        misses[mode] = []
-        for question, wanted in zip(questions, expected, strict=True):
-            result = engine.search(question, K, mode=mode)
-            rank = first_relevant_rank([hit.part_ids or (hit.id,) for hit in result.hits], wanted)
-            ranks.append(rank)
-            if rank != 1:
-                top = result.hits[0].focus if result.hits else "(nothing)"
-                misses[mode].append((question, focus_of[question], top))
-        metrics = rank_metrics(ranks).mean().to_dict()
-        scores[mode] = metrics
-        say(f"{mode:<8} " + " ".join(f"{metrics[metric]:11.3f}" for metric in REPORT_METRICS))
-    best = max(MODES, key=lambda mode: scores[mode]["accuracy@1"] + scores[mode]["accuracy@3"])
-    say(f"best mode by the mean of hit@1 and hit@3: {best}; engine default: {DEFAULT_MODE}")
+    say(
+        f"best mode with the base model on the dev half (mean of Accuracy@1 and @3): {best}; app default: {DEFAULT_MODE}"
+    )
     if best != DEFAULT_MODE:
-        say("WARNING: the engine's DEFAULT_MODE is not the best mode measured here")
+        say("WARNING: the engine's DEFAULT_MODE is not the best mode measured on the dev half")
+    record["best_mode_dev"] = best
 
     say()
-    calibration = engine.calibration
-    say(calibration.summary())
-    check = [question for question in questions if not calibration_half(question)]
-    outside = [question for question in load_out_of_domain_questions() if not calibration_half(question)]
-    answered = np.mean([not engine.search(question).abstain for question in check])
-    abstained = np.mean([engine.search(question).abstain for question in outside])
+    say("== Abstention through Engine.search (Ask page), full corpus, base model")
+    engine = Engine.from_dataset("full", models.BASE, progress=lambda done, total: None)
+    say(engine.calibration.summary())
+    rates: dict[str, float] = {}
+    for set_name in (sets.CONSUMER_DEV, sets.CONSUMER_TEST):
+        questions = list(sets.load_set(set_name).queries)
+        answered = np.array([not engine.search(question).abstain for question in questions])
+        unseen = np.array([not calibration_half(question) for question in questions])
+        rates[f"{set_name} answered"] = float(answered.mean())
+        say(
+            f"   {set_name}: answered {answered.mean():.1%} of {len(questions)} "
+            f"(goal >= {ANSWER_GOAL:.0%}); of the {int(unseen.sum())} not used to fit the threshold: "
+            f"{answered[unseen].mean():.1%}"
+        )
+    outside = load_out_of_domain_questions()
+    refused = np.array([engine.search(question).abstain for question in outside])
+    unseen = np.array([not calibration_half(question) for question in outside])
+    rates["out-of-domain refused"] = float(refused.mean())
     say(
-        f"unseen halves through search(): {answered:.1%} of {len(check)} consumer questions answered, "
-        f"{abstained:.1%} of {len(outside)} out-of-domain questions abstained"
+        f"   out-of-domain: refused {refused.mean():.1%} of {len(outside)} (goal >= {REFUSE_GOAL:.0%}); "
+        f"of the {int(unseen.sum())} not used to fit the threshold: {refused[unseen].mean():.1%}"
     )
+    record["abstention"] = rates
 
     say()
-    say(f"misses of {DEFAULT_MODE} at rank 1 (question -> expected | top focus):")
-    for question, wanted, top in misses[DEFAULT_MODE]:
-        say(f"  {question[:70]:<70} -> {wanted[:40]} | {top[:40]}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reference_run = dev_result.runs[dev_result.reference].per_query
+    misses = reference_run[reference_run["accuracy@1"] < 1]
+    queries = dev_result.eval_set.table().set_index("query_id")
+    say(
+        f"== Dev-half misses of {dev_result.reference} at rank 1 ({len(misses)}): question -> expected | top focus (rank)"
+    )
+    for query_id, row in misses.iterrows():
+        rank = row["first_relevant_rank"]
+        rank_text = "-" if pd.isna(rank) else str(int(rank))
+        say(
+            f"   {queries.loc[query_id, 'query'][:70]:<70} -> {queries.loc[query_id, 'focus'][:32]} | "
+            f"{row['top1_focus'][:32]} ({rank_text})"
+        )
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "quality.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / "quality.json").write_text(
+        json.dumps(record, indent=1, default=float) + "\n", encoding="utf-8"
+    )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

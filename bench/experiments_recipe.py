@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "Recipe experiments: base vs fine-tuned variants (bench/experiments_recipe.py; computed, not typed).",
         "Dense unless 'hyb'. HO = curated held-out (120 q vs 520 answers); sel/rep/all = consumer halves.",
-        "'both?' = beats base on held-out MRR@10 AND on consumer-sel MRR@10 with hit@3 not lower.",
+        "'both?' = beats base on held-out MRR@10 AND on consumer-sel MRR@10 with Accuracy@3 not lower.",
         "'(pool)' = screening run: consumer questions ranked within a candidate pool (base dense top-N, BM25",
         "top 100, all relevant pairs) instead of the whole corpus; rows without it rank the whole corpus.",
         "",
