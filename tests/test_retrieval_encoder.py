@@ -33,6 +33,16 @@ def test_numpy_encoder_matches_sentence_transformers(monkeypatch: pytest.MonkeyP
     assert np.min(np.sum(fast * reference, axis=1)) >= 0.9999
 
 
+def test_batches_in_parallel_give_the_same_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    encoder = load_query_encoder("base")
+    texts = [*TEXTS, *(f"question number {n} about {'gout ' * n}" for n in range(12))]
+    seen: list[tuple[int, int]] = []
+    parallel = encoder.encode(texts, batch_size=2, workers=3, progress=lambda d, t: seen.append((d, t)))
+    np.testing.assert_allclose(parallel, encoder.encode(texts, batch_size=2), atol=1e-6)
+    assert seen[-1] == (len(texts), len(texts)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
 def test_unsupported_folders_fall_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     folder = shutil.copytree(models.resolve_model_source("base"), tmp_path / "no-tokenizer-json")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -500,6 +501,14 @@ class DenseIndex:
         return part[np.argsort(-scores[part], kind="stable")]
 
 
+def build_workers() -> int:
+    """Batches a corpus build embeds at once with the numpy encoder: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def embed_corpus(
     texts: list[str], model_name: str, dense_settings: DenseSettings, progress: ProgressCallback | None = None
 ) -> tuple[np.ndarray, str]:
@@ -521,7 +530,7 @@ def embed_corpus(
         except (ModelLoadError, KeyError, ValueError, OSError, json.JSONDecodeError):
             encoder = None  # an architecture the numpy path does not cover
         if encoder is not None:
-            return encoder.encode(texts, batch_size=32, progress=progress), "fp32"
+            return encoder.encode(texts, batch_size=32, progress=progress, workers=build_workers()), "fp32"
     model = models.load_model(model_name)
     model.max_seq_length = dense_settings.max_seq_length
     precision = models.choose_precision(model, dense_settings.precision)
