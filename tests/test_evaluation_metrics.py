@@ -290,3 +290,17 @@ def test_similarity_metrics_ranks_by_dot_product() -> None:
         similarity_metrics(queries, docs[:, :1], ["a", "b", "c"], [{"c"}, {"a"}])
     with pytest.raises(EvaluationError, match="document ids"):
         similarity_metrics(queries, docs, ["a", "b"], [{"c"}, {"a"}])
+
+
+def test_similarity_metrics_lets_the_best_passage_score_a_pair() -> None:
+    import numpy as np
+
+    from medqa.evaluation.metrics import similarity_metrics
+
+    # Pair "p" has two passages; its second one matches the query best.
+    docs = np.array([[0.0, 1.0], [1.0, 0.0], [0.6, 0.8]], dtype=np.float32)
+    query = np.array([[1.0, 0.0]], dtype=np.float32)
+    table = similarity_metrics(query, docs, ["p", "p", "q"], [{"p"}])
+    assert table["accuracy@1"].iloc[0] == 1.0
+    table = similarity_metrics(query, docs, ["p", "p", "q"], [{"q"}])
+    assert table["mrr@10"].iloc[0] == pytest.approx(0.5)  # q is second: p counts once

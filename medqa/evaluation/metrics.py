@@ -298,6 +298,8 @@ def similarity_metrics(
 
     What sentence-transformers' ``InformationRetrievalEvaluator`` does with cosine similarity, through
     medqa's one scoring path; used by the trainer's in-run evaluation and the recipe experiments.
+    Several rows may share a document id (an answer's passages, as the Ask index embeds them): the
+    ranking keeps each id at its best row, so the best passage scores the pair.
 
     Args:
         query_vectors: One row per query.
@@ -317,5 +319,10 @@ def similarity_metrics(
     if len(doc_ids) != len(doc_vectors):
         raise EvaluationError(f"Got {len(doc_ids)} document ids for {len(doc_vectors)} embeddings.")
     ids = np.asarray([str(value) for value in doc_ids], dtype=object)
-    ranked = [ids[top_rows(scores, depth)].tolist() for scores in query_vectors @ doc_vectors.T]
+    # Rank rows deep enough that ``depth`` distinct ids survive when ids repeat (passages of one pair).
+    rows = depth * max(1, round(len(ids) / max(len(set(ids)), 1)))
+    ranked = [
+        list(dict.fromkeys(ids[top_rows(scores, rows)].tolist()))[:depth]
+        for scores in query_vectors @ doc_vectors.T
+    ]
     return per_query_metrics(ranked, relevant, query_ids=query_ids)
