@@ -373,10 +373,12 @@ def _terms(text: str) -> set[str]:
 def matched_parts(blocks: Sequence[Block], question: str, passage: str | None = None) -> set[tuple[int, int]]:
     """``(block, part)`` positions of the sentences or list items that answer the question.
 
-    With the passage the retriever matched, the parts sharing most of their words with it; else
-    (and when the passage gives nothing) the parts sharing the most question words, each word weighted
-    by how rare it is in the answer (the condition's name, in every sentence, counts little). At most
-    :data:`MAX_HIGHLIGHTS`, never headings, and none when no part shares a word of the question.
+    Parts are scored by the question words they share, each word weighted by how rare it is in the
+    answer (the condition's name, in every sentence, counts little); the best ones are highlighted (at
+    most :data:`MAX_HIGHLIGHTS`, within 60% of the best score; never headings; none when no part shares
+    a question word). With the passage the retriever matched (:attr:`medqa.retrieval.engine.Hit.passage`)
+    only the parts inside it compete, and its first part is highlighted when none shares a question
+    word, unless the passage is (nearly) the whole answer, where it tells nothing.
     """
     parts = [
         (block_index, part_index, _terms(part))
@@ -386,28 +388,22 @@ def matched_parts(blocks: Sequence[Block], question: str, passage: str | None = 
     ]
     if not parts:
         return set()
+    candidates = parts
     if passage:
         wanted = _terms(passage)
-        inside = [
-            (len(terms & wanted) / len(terms), block_index, part_index)
-            for block_index, part_index, terms in parts
-            if terms
-        ]
-        chosen = {(b, p) for share, b, p in inside if share >= 0.8}
-        if chosen:
-            return chosen
+        inside = [part for part in parts if part[2] and len(part[2] & wanted) / len(part[2]) >= 0.8]
+        if inside and len(inside) < 0.8 * len(parts):
+            candidates = inside
     asked = _terms(question)
-    if not asked:
-        return set()
     document_frequency = {term: sum(term in terms for *_, terms in parts) for term in asked}
     weight = {term: math.log(1 + len(parts) / count) for term, count in document_frequency.items() if count}
     scored = sorted(
-        ((sum(weight.get(term, 0.0) for term in terms & asked), -b, -p) for b, p, terms in parts),
+        ((sum(weight.get(term, 0.0) for term in terms & asked), -b, -p) for b, p, terms in candidates),
         reverse=True,
     )
     best = scored[0][0]
     if best <= 0:
-        return set()
+        return {candidates[0][:2]} if candidates is not parts else set()
     return {(-b, -p) for score, b, p in scored[:MAX_HIGHLIGHTS] if score >= 0.6 * best}
 
 
@@ -548,8 +544,8 @@ class AnswerView:
         abstain_message: "I don't have a reliable answer ..." or ``None``. Never after an emergency
             notice: a frightened caregiver is told to call for help, not to ask a doctor later.
         answers: the reliable hits, in ranking order.
-        closest: hits that may not answer the question, shown apart (none after an emergency notice
-            when nothing reliable was found: the notice alone is clearer).
+        closest: hits that may not answer the question, shown apart (never after an emergency notice:
+            the notice and reliable information only).
     """
 
     emergency: EmergencyNotice | None
@@ -562,7 +558,9 @@ def answer_view(result: SearchResult, *, upload: bool = False) -> AnswerView:
     """The policy for showing a result: emergency notice first; the abstain message only without one."""
     answers, closest = split_hits(result)
     if result.emergency is not None:
-        return AnswerView(result.emergency, None, answers, () if not answers else closest)
+        # The engine answers an emergency with its condition's NIH information when it has it reliably
+        # (SearchResult.emergency); nothing unreliable follows the notice.
+        return AnswerView(result.emergency, None, answers, ())
     message = abstain_message(upload=upload) if result.abstain else None
     return AnswerView(None, message, answers, closest)
 

@@ -171,10 +171,16 @@ def test_matching_sentences_are_highlighted_rare_words_first() -> None:
     )
     assert presentation.matched_parts(blocks, "how to ease a gout flare") == {(0, 2)}
     assert presentation.matched_parts(blocks, "weather in Paris") == set()
-    # The passage the retriever matched wins over word overlap.
+    # Only the sentences of the passage the retriever matched compete (the first when none shares a word)...
     assert presentation.matched_parts(blocks, "gout flare", passage="Gout often starts in the big toe.") == {
         (0, 1)
     }
+    assert presentation.matched_parts(blocks, "weather", passage="Gout often starts in the big toe.") == {
+        (0, 1)
+    }
+    # ... unless the passage is the whole answer.
+    whole = "Gout is a joint disease. Gout often starts in the big toe. Ice and rest ease a gout flare."
+    assert presentation.matched_parts(blocks, "how to ease a gout flare", passage=whole) == {(0, 2)}
 
 
 def test_preview_keeps_the_highlighted_block_and_says_when_it_cut() -> None:
@@ -229,5 +235,10 @@ def test_emergency_view_never_ends_with_the_abstain_reply() -> None:
     plain = presentation.answer_view(_result("how do I bake bread", abstain=True, confidence=0.2))
     assert plain.emergency is None and plain.abstain_message == presentation.ABSTAIN_MESSAGE
     assert len(plain.closest) == 2
+    # With its condition's information found, weak passages still never follow the notice.
+    mixed = presentation.answer_view(
+        _result(emergency, hits=(_hit(1, similarity=0.7), _hit(2, similarity=0.2)))
+    )
+    assert [hit.rank for hit in mixed.answers] == [1] and not mixed.closest and mixed.abstain_message is None
     text = presentation.result_text(_result(emergency, abstain=True, confidence=0.2))
     assert "EMERGENCY" in text and presentation.ABSTAIN_MESSAGE not in text

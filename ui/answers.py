@@ -27,9 +27,8 @@ def _toggle(state_key: str) -> None:
 
 
 def matched_passage(hit: Hit) -> str | None:
-    """The passage of the answer the retriever matched, when the engine reports one."""
-    passage = getattr(hit, "passage", None)
-    return passage if isinstance(passage, str) and passage.strip() else None
+    """The passage of the answer the retriever matched (:attr:`Hit.passage`), when there is one."""
+    return hit.passage_text.strip() or None
 
 
 def render_hit(hit: Hit, result: SearchResult, *, number: int, key: str, reliable: bool = True) -> None:
