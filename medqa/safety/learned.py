@@ -60,20 +60,21 @@ THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
 _CALM = re.compile(
     r"\b(?:years? ago|months? ago|weeks? ago|last (?:year|yr|month|week|summer|winter|spring|fall|season|time)|"
     r"in (?:19|20)\d\d|as a (?:child|kid|baby|teen|teenager)|when i was|used to|history of|"
-    r"what (?:is|are|does)|whats|how (?:do|does|can|should|long|often|soon|much|many)|"
+    r"what (?:is|are)|whats|how (?:do|does|can|should|often|soon|much|many)|how long (?:does|do|is|will)|"
     r"when (?:can|should|does|do|will)|which|where should|"
     r"prevent\w*|avoid|risk|tips?|recover\w*|rehab\w*|after (?:my|his|her|the) (?:surgery|operation|treatment)|"
-    r"a bit|a little|a lil|lil|slightly|mild|mildly|small|tiny|minor|kinda|once|for a (?:second|sec|minute)|"
-    r"went away|goes away|go away|passed|fine now|all good|(?:is|am|feel|feels|seems|totally) fine|fine after|"
+    r"a bit|a little|a lil|slightly|mild|mildly|minor|kinda|once|for a (?:second|sec|minute)|"
+    r"went away|goes away|go away|passed|fine now|all good|(?:feel|feels|totally) fine|fine after|"
     r"warmed up|playing|lol|normal for|usually|always|sometimes|"
     r"for (?:my|his|her|their) (?:headaches?|pain|fever|cold|back|migraines?|period)|"
     r"every (?:spring|winter|month|morning|night|evening|time))\b"
 )
 _URGENT = re.compile(
-    r"\b(?:suddenly|sudden|all of a sudden|out of nowhere|right now|now|just|tonight|"
+    r"\b(?:suddenly|sudden|all of a sudden|out of nowhere|right now|now|just|today|tonight|tomorrow|last night|"
     r"this (?:morning|afternoon|evening)|since (?:this|last night|yesterday|lunch|noon|breakfast)|"
     r"minutes? ago|an hour|hours? ago|for (?:an|\d+|two|three|ten|twenty|thirty) (?:hour|hours|minutes|min)|"
-    r"worst|cannot|will not|does not stop|not breathing|help|911|999|ambulance|hospital|er|"
+    r"still|keeps?|anymore|worst|cannot|will not|does not stop|not (?:breathing|feeding|eating|drinking|waking)|"
+    r"help|911|999|ambulance|hospital|er|"
     r"should i (?:wait|go|call)|can (?:i|it|this) wait|what (?:do|should) (?:i|we) do|"
     r"is (?:it|this) (?:serious|bad|dangerous)|worried|scared|getting worse|worse)\b"
 )

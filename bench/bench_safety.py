@@ -1,0 +1,158 @@
+"""Emergency recognition: recall per category, false alarms, latency (``bench/results/safety.txt``).
+
+Run ``python bench/bench_safety.py`` (about a minute on 2 cores: the bank is embedded once with the
+base model's numpy encoder, as the server does).
+
+* **Recall** per category and overall on the bank's dev and test splits
+  (``medqa/resources/emergency_bank.csv``; test = the ``texting`` and ``story`` styles, never used for
+  fitting or tuning), for the rules alone, the learned half alone and the combination the app uses
+  (:func:`medqa.safety.detect_emergency`); plus how often the notice names the bank's category.
+* **False alarms** on the look-alikes (dev and test), on off-topic questions (the bank's own, dev;
+  ``medqa/resources/out_of_domain_questions.csv``, never trained on) and, for information, on the
+  consumer health questions the retrieval benchmarks use (``consumer_questions.csv``).
+* **Latency** per question in the server process: with the embedding the engine already computed
+  (what :meth:`medqa.retrieval.engine.Engine.search` does) and with the embedding computed here
+  (what a caller without one pays), p50 and p95 over the test questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np
+
+from medqa.retrieval.encoder import load_query_encoder
+from medqa.safety import detect_emergency
+from medqa.safety.bank import BankItem, load_bank
+from medqa.safety.learned import ENCODER, get_model
+from medqa.safety.rules import match_rules
+
+RESOURCES = ROOT / "medqa" / "resources"
+RESULTS = ROOT / "bench" / "results" / "safety.txt"
+
+
+def _questions(name: str) -> list[str]:
+    with (RESOURCES / name).open(encoding="utf-8", newline="") as handle:
+        return [row["question"] for row in csv.DictReader(handle)]
+
+
+def _rate(flags: list[bool]) -> str:
+    return f"{sum(flags)}/{len(flags)} ({100 * sum(flags) / max(len(flags), 1):.1f}%)"
+
+
+def _percentiles(values: list[float]) -> str:
+    return f"p50 {np.percentile(values, 50):.2f} ms, p95 {np.percentile(values, 95):.2f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    arguments = parser.parse_args(argv)
+    model = get_model()
+    if model is None:
+        print("no emergency model: run python -m medqa.safety.learned", file=sys.stderr)
+        return 1
+    encoder = load_query_encoder(ENCODER)
+    items = load_bank()
+    started = time.perf_counter()
+    vectors = encoder.encode([item.text for item in items])
+    off_topic = _questions("out_of_domain_questions.csv")
+    consumer = _questions("consumer_questions.csv")
+    off_vectors, consumer_vectors = encoder.encode(off_topic), encoder.encode(consumer)
+    embed_seconds = time.perf_counter() - started
+
+    notices = [detect_emergency(item.text, embedding=v) for item, v in zip(items, vectors, strict=True)]
+    rules = [match_rules(item.text) is not None for item in items]
+    learned = [model.assess(item.text, v).flagged for item, v in zip(items, vectors, strict=True)]
+    lines = [
+        "Emergency recognition (python bench/bench_safety.py)",
+        f"bank: {len(items)} rows; model: penalty {model.penalty:g}, threshold {model.threshold:.2f}; "
+        f"embedding {len(items) + len(off_topic) + len(consumer)} questions took {embed_seconds:.0f} s",
+        "",
+    ]
+    for split in ("dev", "test"):
+        rows = [i for i, item in enumerate(items) if item.split == split]
+        emergencies = [i for i in rows if items[i].is_emergency]
+        lookalikes = [i for i in rows if items[i].label == "lookalike"]
+        own_off = [i for i in rows if items[i].label == "offtopic"]
+        styles = sorted({items[i].style for i in emergencies})
+        lines += [
+            f"== {split} split (emergency styles: {', '.join(styles)}) ==",
+            f"emergency recall, combined: {_rate([notices[i] is not None for i in emergencies])}",
+            f"  rules alone: {_rate([rules[i] for i in emergencies])}; "
+            f"learned alone: {_rate([learned[i] for i in emergencies])}",
+            "  notice names the bank's category: "
+            + _rate([notices[i] is not None and notices[i].kind == items[i].category for i in emergencies]),
+            f"false alarms on look-alikes: {_rate([notices[i] is not None for i in lookalikes])}",
+        ]
+        if own_off:
+            lines.append(
+                f"false alarms on the bank's off-topic questions: {_rate([notices[i] is not None for i in own_off])}"
+            )
+        by_category: dict[str, list[bool]] = defaultdict(list)
+        for i in emergencies:
+            by_category[items[i].category].append(notices[i] is not None)
+        worst = min(by_category, key=lambda c: sum(by_category[c]) / len(by_category[c]))
+        lines.append(
+            f"recall per category (lowest: {worst} "
+            f"{100 * sum(by_category[worst]) / len(by_category[worst]):.0f}%):"
+        )
+        lines += [f"  {category:22s} {_rate(flags)}" for category, flags in sorted(by_category.items())]
+        missed = [items[i] for i in emergencies if notices[i] is None]
+        lines.append(f"missed ({len(missed)}):")
+        lines += [f"  [{item.category}] {item.text}" for item in missed]
+        alarms: list[BankItem] = [items[i] for i in lookalikes if notices[i] is not None]
+        lines.append(f"look-alike false alarms ({len(alarms)}):")
+        lines += [f"  [{item.category}] {item.text}" for item in alarms]
+        lines.append("")
+
+    off_flags = [
+        detect_emergency(q, embedding=v) is not None for q, v in zip(off_topic, off_vectors, strict=True)
+    ]
+    consumer_notices = [
+        detect_emergency(q, embedding=v) for q, v in zip(consumer, consumer_vectors, strict=True)
+    ]
+    lines += [
+        "== outside the bank ==",
+        f"false alarms on out_of_domain_questions.csv (off-topic, never trained on): {_rate(off_flags)}",
+        "for information, notices on consumer_questions.csv (health questions written for retrieval; a "
+        f"few describe urgent situations): {_rate([n is not None for n in consumer_notices])}",
+    ]
+    lines += [f"  [{n.kind}] {q}" for q, n in zip(consumer, consumer_notices, strict=True) if n is not None]
+    lines.append("")
+
+    test_rows = [i for i, item in enumerate(items) if item.split == "test"]
+    with_vector, with_encoding = [], []
+    for i in test_rows:
+        started = time.perf_counter()
+        detect_emergency(items[i].text, embedding=vectors[i])
+        with_vector.append((time.perf_counter() - started) * 1000)
+    for i in test_rows[:100]:
+        started = time.perf_counter()
+        detect_emergency(items[i].text, encoder=encoder)
+        with_encoding.append((time.perf_counter() - started) * 1000)
+    lines += [
+        "== latency per question in the server process (torch-free) ==",
+        f"with the engine's embedding (Engine.search): {_percentiles(with_vector)} ({len(with_vector)} questions)",
+        f"embedding computed here (CLI, other callers): {_percentiles(with_encoding)} ({len(with_encoding)} questions)",
+        f"torch imported: {'torch' in sys.modules}",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
