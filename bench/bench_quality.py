@@ -68,6 +68,36 @@ def _cell(row: dict, metric: str) -> str:
     return f"{row[metric]:.3f} [{row[f'{metric} low']:.2f}-{row[f'{metric} high']:.2f}]"
 
 
+def area_rank_changes(result: runner.EvaluationResult, say) -> dict[str, float]:
+    """Per trained model: the focus area whose mean first-relevant rank got worst against base, same mode.
+
+    Issue 12 asks that no focus area of the curated held-out split gets worse by more than one rank
+    on average. A question with no relevant pair in the top 100 counts as rank 101.
+    """
+    areas = dict(zip(result.eval_set.query_ids, result.eval_set.focus, strict=True))
+    by_spec = {system.spec: system.label for system in result.systems}
+    worst: dict[str, float] = {}
+    for system in result.systems:
+        if system.model in (None, models.BASE):
+            continue
+        base_spec = models.BASE if system.mode == runner.DENSE else f"{system.mode}:{models.BASE}"
+        if base_spec not in by_spec:
+            continue
+
+        def area_means(label: str) -> pd.Series:
+            ranks = result.runs[label].per_query["first_relevant_rank"].astype("Float64").fillna(101.0)
+            return ranks.groupby(ranks.index.map(areas)).mean()
+
+        change = (area_means(system.label) - area_means(by_spec[base_spec])).sort_values(ascending=False)
+        worst[system.label] = float(change.iloc[0])
+        say(
+            f"   {system.label}: worst focus area against {by_spec[base_spec]}: {change.index[0]} "
+            f"{change.iloc[0]:+.2f} ranks on average (goal <= +1.00); "
+            f"{int((change > 1).sum())} of {len(change)} areas worse by more than one rank"
+        )
+    return worst
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -145,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 say(f"   {'':<24} vs {result.reference}: " + "; ".join(differences))
             set_record["systems"][label] = entry  # type: ignore[index]
+        if set_name == sets.HELDOUT:
+            set_record["worst_area_rank_change"] = area_rank_changes(result, say)
         record["sets"][set_name] = set_record  # type: ignore[index]
         say()
 
