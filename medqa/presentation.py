@@ -147,6 +147,10 @@ _SENTENCE_STARTERS = frozenset(
 _MAX_HEADING_WORDS = 10
 #: Dashes allowed inside a heading ("Memory Problems — A Common Early Sign").
 _HEADING_DASHES = frozenset({"—", "–", "-", "&"})
+#: Capitalised words that start a sentence even without a full stop before them (a list's last item ends).
+_LIST_TAIL_STARTERS = frozenset(
+    {"These", "This", "The", "There", "It", "You", "Your", "If", "Many", "Most", "Some"}
+)
 #: A question sentence this short, followed by its answer, is a heading ("What causes gout?").
 _MAX_QUESTION_HEADING_WORDS = 20
 
@@ -189,10 +193,17 @@ def _list_end(items: list[str], piece: str) -> tuple[str, str] | None:
                 return last, piece[start + 1 + len(copy) :]
             start = piece.find(first, start + 1)
     parts = _SENTENCE_END.split(piece, maxsplit=1)
-    # "- c Next Heading Starts here": the item ends where a heading starts.
+    # "- c Next Heading Starts here" or "- c These resources ...": the item ends where a heading (of two
+    # words or more) or an unpunctuated sentence starts.
     words = parts[0].split()
     for index in range(1, len(words)):
-        if words[index - 1][-1:].islower() and _heading_split(" ".join(words[index:])) is not None:
+        if not (words[index - 1][-1:].islower() or words[index - 1][-1:].isdigit()):
+            continue
+        starts_sentence = (
+            words[index] in _LIST_TAIL_STARTERS and index + 1 < len(words) and words[index + 1][:1].islower()
+        )
+        heading = _heading_split(" ".join(words[index:]))
+        if starts_sentence or (heading is not None and len(heading[0].split()) >= 2):
             parts = [" ".join(words[:index]), " ".join([*words[index:], *parts[1:]])]
             break
     if len(parts) < 2:
@@ -227,17 +238,28 @@ def _heading_split(sentence: str) -> tuple[str, str] | None:
             break
     while run and words[run - 1] in _MINOR_WORDS:
         run -= 1
-    if run < 2 or run >= len(words):
+    if run < 2 or run >= len(words) or not words[run][:1].islower():
         return None
-    starter = words[run - 1]
-    restated = starter.casefold() == words[0].casefold()  # "Memory Problems Memory problems are ..."
+    if words[0].casefold() in {"the", "a", "an"}:
+        return None
+    # The run's last word starts the sentence when it is a sentence starter ("Preventing Heart Failure
+    # There are ..."), an -ing word ("Medical History Taking a ...") or the heading's first word
+    # restated ("Memory Problems — A Common Early Sign Memory problems are ..."); an article right
+    # before it goes with the sentence ("Kasai Procedure The Kasai procedure ..."); never after a dash.
+    index = run - 1
+    starter, before = words[index], words[index - 1]
+    folded = starter.casefold()
+    if before in _HEADING_DASHES or (folded in {"you", "your"} and index < 2):
+        return None
     if not (
-        restated or starter.casefold() in _SENTENCE_STARTERS or (starter.endswith("ing") and len(starter) > 5)
+        folded == words[0].casefold()
+        or folded in _SENTENCE_STARTERS
+        or (folded.endswith("ing") and len(folded) > 5)
     ):
         return None
-    if words[0].casefold() in {"the", "a", "an"} or not words[run][:1].islower():
-        return None
-    return " ".join(words[: run - 1]), " ".join(words[run - 1 :])
+    if index > 1 and before.casefold() in {"the", "a", "an"}:
+        index -= 1
+    return " ".join(words[:index]), " ".join(words[index:])
 
 
 def _prose_blocks(text: str) -> list[Block]:

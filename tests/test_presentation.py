@@ -102,6 +102,15 @@ def test_lists_after_colons_and_lists_without_a_full_stop() -> None:
     ]
 
 
+def test_a_last_item_ends_where_an_unpunctuated_sentence_starts() -> None:
+    text = "Resources: - Registry: Made-up ataxia 35 These pages offer more help."
+    assert _kinds(text) == [
+        ("paragraph", ("Resources:",)),
+        ("list", ("Registry: Made-up ataxia 35",)),
+        ("paragraph", ("These pages offer more help.",)),
+    ]
+
+
 def test_a_single_dash_in_prose_is_not_a_list() -> None:
     assert _kinds("Parasites - Roundworms are common. They spread in soil.") == [
         ("paragraph", ("Parasites - Roundworms are common.", "They spread in soil."))
@@ -124,6 +133,10 @@ def test_headings_running_into_sentences_are_split_off() -> None:
     assert _kinds("Joint Pain — An Early Sign Joint pain often comes first.")[0] == (
         "heading",
         ("Joint Pain — An Early Sign",),
+    )
+    assert _kinds("Liver Transplant The liver transplant replaces a sick liver.")[0] == (
+        "heading",
+        ("Liver Transplant",),
     )
     # A name followed by a verb is a sentence, not a heading.
     assert _kinds("The National Eye Institute funds studies.") == [
