@@ -52,6 +52,7 @@ def test_question_gets_answer_cards_with_source_and_disclaimer(fixture_data: Pat
     assert re.search(r"(Strong|Good|Partial) match · Source", captions)
     assert len(app.chat_message) == 2  # the question and the answer
     assert app.chat_message[1].caption[-1].value == DISCLAIMER
+    assert app.chat_message[1].caption[-2].value == "Ranked by meaning and keywords together (hybrid)."
     assert not app.error
 
 

@@ -20,6 +20,12 @@ from medqa import presentation
 from medqa.retrieval.engine import Hit, SearchResult
 
 CLOSEST_LABEL = "Closest passages (may not answer your question)"
+#: How each ranking mode is named under an answer (the Ask page says which mode answered).
+MODE_WORDS = {
+    "hybrid": "meaning and keywords together (hybrid)",
+    "dense": "meaning (embeddings)",
+    "bm25": "keywords (BM25)",
+}
 
 
 def _toggle(state_key: str) -> None:
@@ -111,6 +117,8 @@ def render_results(
             with column:
                 st.markdown(f"**{presentation.escape_markdown(label)}**")
                 render_result(result, key=f"{key}_{index}", upload=upload)
+    modes = sorted({result.mode for _, result in items})
+    st.caption("Ranked by " + " and ".join(MODE_WORDS.get(mode, mode) for mode in modes) + ".")
     st.caption(presentation.disclaimer(upload=upload))
 
 
