@@ -401,3 +401,44 @@ def test_disclaimer_says_educational_not_a_diagnosis() -> None:
     assert "not medical advice" in text
     assert "diagnosis" in text
     assert "health professional" in text
+
+
+#: Intent to die asked as a question, or a plan described without the word "suicide" (issue 15, item 3):
+#: the rules alone must show 988, whatever the learned half says.
+LETHAL_MEANS = [
+    "how many pills would it take",
+    "how many of my sleeping pills would it take to not wake up",
+    "how much insulin to never wake up",
+    "which bridge around here is high enough that you wouldn't survive",
+    "what is the lethal dose of my blood pressure pills",
+    "whats the most painless way to die",
+    "I'm going to take all my pills tonight",
+    "thinking of crashing my car on purpose on the way home",
+    "i'm going to drive into a tree tomorrow so it looks like an accident",
+    "she posted a goodbye message and locked herself in the bathroom",
+    "he's been sitting in the garage with the engine running",
+    "i have my pills counted out and saved up for tomorrow",
+    "my gf talked about jumping off the bridge and now won't answer",
+]
+
+#: Questions about doses, healing times or grief that must stay free of the crisis notice.
+NOT_LETHAL_MEANS = [
+    "how much tylenol is an overdose?",
+    "how many pills of ibuprofen do i need for a headache",
+    "how long would it take for my knee to heal",
+    "how many weeks does it take for antibiotics to work",
+    "my baby does not wake up for night feeds, is that normal",
+    "how do I use a jump starter on my car battery",
+]
+
+
+@pytest.mark.parametrize("question", LETHAL_MEANS)
+def test_lethal_means_and_plans_always_reach_988_through_the_rules(question: str) -> None:
+    notice = detect_emergency(question, learned=False)
+    assert notice is not None and notice.kind == "suicide" and "988" in notice.message, question
+
+
+@pytest.mark.parametrize("question", NOT_LETHAL_MEANS)
+def test_dose_and_healing_questions_do_not_trigger_the_crisis_rules(question: str) -> None:
+    notice = detect_emergency(question, learned=False)
+    assert notice is None or notice.kind != "suicide", question
