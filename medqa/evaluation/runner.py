@@ -20,7 +20,8 @@ is judged:
   text only* (dense and BM25). The held-out questions themselves are in the corpus, so matching
   questions would be a lookup, not retrieval; this is also the task the models are trained on
   (question -> answer).
-* **judged by focus** (consumer questions, CSV with focus): pairs are represented exactly as the Ask
+* **judged by topic** (consumer questions, CSV with focus; relevance by concept, see
+  :mod:`medqa.evaluation.relevance`): pairs are represented exactly as the Ask
   engine indexes them (its default settings), so the scores describe what a user of the app gets.
 
 Every system is ranked to depth 100 (``map@100``); metrics come from
@@ -635,7 +636,7 @@ def evaluate(
         notes.append("Pairs are matched by their answer text only (the questions are in the corpus).")
     else:
         notes.append(
-            "Pairs are indexed as the Ask page indexes them; any pair about the expected focus counts."
+            "Pairs are indexed as the Ask page indexes them; any pair about the expected topic counts."
         )
     return EvaluationResult(
         eval_set=eval_set,
