@@ -164,7 +164,8 @@ if st.button(
     disabled=running or not can_train,
 ):
     try:
-        distilling = settings["distill_weight"] > 0
+        # Distilling against a sample of corpus texts needs some; on the batch's own texts it needs none.
+        distilling = settings["distill_weight"] > 0 and defaults.distill_on == "sample"
         config = defaults.with_overrides(
             data=data_name,
             base_model=base_model,
