@@ -23,12 +23,12 @@ import time
 
 LAUNCHED = time.perf_counter()  # before the heavy imports: the warm-start clock of the child process
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ RESULTS = ROOT / "bench" / "results" / "ask.txt"
 P95_TARGET_MS = 50.0
 WARM_START_TARGET_S = 3.0
 RSS_TARGET_MB = 1024.0
-BUILD_SAMPLE = 1000
+BUILD_SAMPLE = 256
 REPEATS = 2
 
 
@@ -104,38 +104,156 @@ def warm_child() -> None:
     )
 
 
-def build_rates(say) -> None:
-    """Embed a seeded sample of corpus texts with fp32 and bf16 autocast; report docs/s and agreement."""
+def _flops_per_text(config: dict[str, int], tokens: int) -> float:
+    """Multiply-adds x 2 of one BERT forward pass over ``tokens`` tokens (projections, FFN, attention)."""
+    hidden, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    per_token = 2 * (4 * hidden * hidden + 2 * hidden * inner) + 2 * 2 * tokens * hidden
+    return float(layers * per_token * tokens)
+
+
+def matmul_peak(threads: int | None) -> float:
+    """Measured float32 GFLOP/s of numpy matrix products of the encoder's FFN shape (best of 5)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).standard_normal((1024, 384), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((384, 1536), dtype=np.float32)
+    best = float("inf")
+    with threadpool_limits(limits=threads, user_api="blas"):
+        a @ b
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(20):
+                a @ b
+            best = min(best, time.perf_counter() - started)
+    return 20 * 2 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
+
+
+def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
+    """Index build section: docs/s and GFLOP/s of each encoder path and lever, against a matmul peak.
+
+    A seeded sample of the default layout's texts (answer passages and questions, in the corpus's
+    proportion) is embedded by the torch-free numpy encoder (length-sorted batches, as builds run; and
+    unsorted, to show the padding it saves; one BLAS thread, as builds run, and all threads), by torch
+    fp32 and bf16 autocast, and by torch int8 dynamic quantisation (kept only if its cosine to fp32 is
+    >= 0.99). The full build is projected from the measured rate and the corpus's token count.
+    """
+    import contextlib
+    import json as json_module
+
     import numpy as np
 
     from medqa import models
     from medqa.data.store import load_corpus
-    from medqa.retrieval.dense import DenseSettings, document_texts
+    from medqa.retrieval import encoder as encoder_module
+    from medqa.retrieval.dense import DenseSettings, document_units
+    from medqa.retrieval.encoder import NumpyBertEncoder
 
     corpus = load_corpus("full")
     dense = DenseSettings()
-    texts = document_texts(corpus, dense.fields)
-    rows = np.random.default_rng(7).choice(len(texts), size=min(BUILD_SAMPLE, len(texts)), replace=False)
-    sample = [texts[row] for row in rows]
+    units = document_units(corpus, dense)
+    source = models.resolve_model_source("base")
+    config = json_module.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
+    encoder = NumpyBertEncoder(source, max_length=dense.max_seq_length)
+    all_tokens = np.array([len(item.ids) for item in encoder._tokenizer.encode_batch(units.texts)])
+    rows = np.random.default_rng(7).choice(
+        len(units.texts), size=min(sample_size, len(units.texts)), replace=False
+    )
+    sample = [units.texts[row] for row in rows]
+    flops = sum(_flops_per_text(config, int(tokens)) for tokens in all_tokens[rows])
+    corpus_flops = sum(_flops_per_text(config, int(tokens)) for tokens in all_tokens)
+    peak_one, peak_all = matmul_peak(1), matmul_peak(None)
+    say(
+        f"index build ({dense.fields}, {dense.passage_words} words per passage, cap {dense.max_passages or 'none'}): "
+        f"{len(units.texts):,} texts for {len(corpus):,} pairs, {all_tokens.sum():,} tokens, "
+        f"{corpus_flops / 1e12:.1f} TFLOP; sample of {len(sample)} texts ({all_tokens[rows].mean():.0f} tokens "
+        f"on average)"
+    )
+    say(
+        f"measured float32 matmul peak (FFN shape): {peak_one:.0f} GFLOP/s on 1 thread, {peak_all:.0f} on all"
+    )
+    vectors: dict[str, np.ndarray] = {}
+
+    def timed(label: str, run, peak: float) -> None:
+        started = time.perf_counter()
+        vectors[label] = run()
+        seconds = time.perf_counter() - started
+        achieved = flops / seconds / 1e9
+        say(
+            f"  {label:<36} {len(sample) / seconds:6.1f} docs/s  {achieved:6.1f} GFLOP/s "
+            f"({achieved / peak:4.0%} of peak)  -> full build {corpus_flops / (flops / seconds):6.0f} s"
+        )
+
+    encoder.encode(sample[:8])  # warm-up
+    timed("numpy fp32, length-sorted, 1 thread", lambda: encoder.encode(sample), peak_one)
+    timed(
+        "numpy fp32, unsorted batches of 32",
+        lambda: np.concatenate([encoder.encode(sample[i : i + 32]) for i in range(0, len(sample), 32)]),
+        peak_one,
+    )
+    from medqa.retrieval.dense import build_workers
+
+    workers = build_workers()
+    timed(
+        f"numpy fp32, {workers} batches at once (builds)",
+        lambda: encoder.encode(sample, workers=workers),
+        peak_all,
+    )
+    real_limit = encoder_module.single_thread_blas
+    encoder_module.single_thread_blas = contextlib.nullcontext  # type: ignore[assignment]
+    try:
+        timed("numpy fp32, length-sorted, all threads", lambda: encoder.encode(sample), peak_all)
+    finally:
+        encoder_module.single_thread_blas = real_limit
+    if not models.torch_available():
+        say("  torch is not installed: torch fp32 / bf16 / int8 not measured")
+        return
+    import torch
+
     model = models.load_model("base")
     model.max_seq_length = dense.max_seq_length
-    models.encode(model, sample[:64], precision="fp32")  # warm-up
-    vectors = {}
+    models.encode(model, sample[:16], precision="fp32")  # warm-up
     for precision in ("fp32", "bf16"):
-        started = time.perf_counter()
-        vectors[precision] = models.encode(model, sample, precision=precision)
-        seconds = time.perf_counter() - started
-        rate = len(sample) / seconds
-        say(
-            f"cold index build, {precision:<4}: {rate:7.1f} docs/s on {len(sample):,} sampled texts "
-            f"({dense.fields}, max {dense.max_seq_length} tokens) -> full corpus {len(texts) / rate:5.0f} s"
+        timed(
+            f"torch {precision}, {torch.get_num_threads()} threads",
+            lambda p=precision: models.encode(model, sample, precision=p),
+            peak_all,
         )
-    agreement = np.sum(vectors["fp32"] * vectors["bf16"], axis=1)
+    quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    timed("torch int8 dynamic", lambda: models.encode(quantized, sample, precision="fp32"), peak_all)
+    reference = vectors["numpy fp32, length-sorted, 1 thread"]
+    for label in (f"torch bf16, {torch.get_num_threads()} threads", "torch int8 dynamic"):
+        agreement = np.sum(reference * vectors[label], axis=1)
+        verdict = "usable" if agreement.min() >= 0.99 else "REJECTED (< 0.99)"
+        say(
+            f"  {label}: cosine to numpy fp32 mean {agreement.mean():.4f}, min {agreement.min():.4f} -> {verdict}"
+        )
     say(
-        f"bf16 vs fp32 embeddings: mean cosine {agreement.mean():.5f}, min {agreement.min():.5f}; "
-        f"native bf16 on this CPU: {models.bf16_supported()}; precision='auto' builds with "
+        f"  native bf16 on this CPU: {models.bf16_supported()}; precision='auto' builds with "
         f"{models.choose_precision(model, 'auto')}"
     )
+
+
+def storage_section(say) -> None:
+    """Memory and query time of the dense index stored as float32 vs float16 (full corpus, cached)."""
+    import numpy as np
+
+    from medqa.retrieval.engine import Engine
+
+    engine = Engine.from_dataset("full", "base")
+    matrix = engine.dense.embeddings
+    vector = engine.encode_queries(["what helps with gout pain"])[0]
+    for dtype in (np.float32, np.float16):
+        stored = matrix.astype(dtype)
+        query = vector.astype(dtype)
+        started = time.perf_counter()
+        for _ in range(20):
+            stored @ query
+        per_query = (time.perf_counter() - started) / 20 * 1000
+        say(
+            f"dense index as {np.dtype(dtype).name}: {stored.nbytes / 2**20:5.1f} MB for {len(stored):,} texts, "
+            f"{per_query:6.1f} ms per query product"
+        )
 
 
 def _verdict(ok: bool) -> str:
@@ -146,6 +264,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip-build", action="store_true", help="skip the cold build rates")
+    parser.add_argument(
+        "--build-only", action="store_true", help="only the index build section (writes ask_build.txt)"
+    )
+    parser.add_argument("--sample", type=int, default=BUILD_SAMPLE, help="texts embedded per build path")
     arguments = parser.parse_args()
     if arguments.warm_child:
         warm_child()
@@ -155,6 +277,13 @@ def main() -> None:
     def say(text: str = "") -> None:
         print(text, flush=True)
         lines.append(text)
+
+    if arguments.build_only:
+        say(f"machine: {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.1f}")
+        build_rates(say, arguments.sample)
+        say(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        RESULTS.with_name("ask_build.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return
 
     from medqa.retrieval.engine import Engine
 
@@ -198,8 +327,9 @@ def main() -> None:
         f"peak RSS with the full corpus loaded: {peak:.0f} MB "
         f"(target <= {RSS_TARGET_MB:.0f} MB: {_verdict(peak <= RSS_TARGET_MB)})"
     )
+    storage_section(say)
     if not arguments.skip_build:
-        build_rates(say)
+        build_rates(say, arguments.sample)
     say(f"load average at the end: {os.getloadavg()[0]:.1f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")

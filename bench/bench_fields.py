@@ -13,8 +13,12 @@ Dense layouts: question only, "focus: question", answer only, "focus: question a
 late fusion of a question index and an answer index. Embeddings are cached under ``data/indexes``, so a
 second run only re-scores. Answer layouts on the full corpus take ~10 minutes each to embed on 2 cores.
 
+A third part (:func:`passage_choice`, ``--passages-only``) chose the Ask default: answer passages
+(several per answer, the best one scoring the pair) plus "focus: question", the passage cap and the
+fusion weights, on the dev half of the consumer questions over the full corpus.
+
 Run: ``flock /tmp/medqa-cpu.lock nice -n 5 .venv/bin/python bench/bench_fields.py [--skip-full-answers]``;
-writes ``bench/results/fields.txt``.
+writes ``bench/results/fields.txt`` (``--passages-only``: ``bench/results/passages.txt``).
 """
 
 from __future__ import annotations
@@ -135,13 +139,94 @@ def run_task(
         print(_line("dense focus_question + dense answer", _ranks(rankings, ids, relevant)), file=out)
 
 
+#: Passage caps compared by :func:`passage_choice` (0: every passage) and the fusion grid searched. Only
+#: the first passage was measured so far: embedding the later ones (2.6M more tokens) did not fit in the
+#: session's CPU time on the shared 2-core machine; add 2, 3, 0 to compare them.
+PASSAGE_CAPS = (1,)
+DENSE_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+RRF_KS = (5, 10, 30, 60)
+FUSION_CANDIDATES = (20, 50, 100)
+
+
+def passage_choice(out, split: str = "consumer-dev") -> None:
+    """The default index and fusion, chosen on the consumer dev half over the full corpus.
+
+    For each passage cap (``DenseSettings.max_passages``): dense alone, hybrid with the previous
+    fusion settings (weights 1/1, k=60, 100 candidates), and the best hybrid of the grid
+    (dense weight x rrf_k x candidates; BM25 weight 1) by the mean of Accuracy@1 and Accuracy@3 (the
+    page shows three answers). "focus: question" alone is the previous default, for reference.
+    Indexes reuse each other's embeddings (a cap is a subset of the uncapped index), so only the
+    uncapped one costs embedding time.
+    """
+    from dataclasses import replace
+
+    from medqa.evaluation.sets import load_set
+
+    corpus = load_corpus("full")
+    eval_set = load_set(split, corpus=corpus)
+    ids = corpus[col.ID].astype(str).to_numpy()
+    queries = list(eval_set.queries)
+    print(
+        f"\n== passages and fusion on {eval_set.label} over {len(corpus):,} pairs ==",
+        file=out,
+    )
+    vectors = load_query_encoder("base").encode(queries)
+    bm25 = BM25Index(corpus, "all")
+    lexical = [top_rows(bm25.scores(query), max(FUSION_CANDIDATES), positive_only=True) for query in queries]
+
+    def ranks(rankings) -> list[int | None]:
+        return _ranks(rankings, ids, list(eval_set.relevant))
+
+    layouts = [("focus: question (previous default)", DenseSettings(fields="focus_question"))]
+    layouts += [
+        (f"passages, cap {cap or 'none'}", replace(DenseSettings(), max_passages=cap)) for cap in PASSAGE_CAPS
+    ]
+    for label, settings in layouts:
+        started = time.perf_counter()
+        index = DenseIndex.build_or_load(corpus, "base", settings)
+        note = "cached" if index.from_cache else f"built in {time.perf_counter() - started:.0f} s"
+        dense = [top_rows(index.scores(vector), max(FUSION_CANDIDATES)) for vector in vectors]
+        print(f" {label} ({index.texts:,} texts, {note}):", file=out)
+        print(_line("dense", ranks(dense)), file=out)
+        grid = []
+        for weight in DENSE_WEIGHTS:
+            for k in RRF_KS:
+                for candidates in FUSION_CANDIDATES:
+                    fused = [
+                        np.array(
+                            [row for row, _ in reciprocal_rank_fusion(
+                                [d[:candidates].tolist(), b[:candidates].tolist()], weights=[weight, 1.0], k=k
+                            )[:DEPTH]],
+                            dtype=np.int64,
+                        )
+                        for d, b in zip(dense, lexical, strict=True)
+                    ]  # fmt: skip
+                    means = rank_metrics(ranks(fused), accuracy_at=(1, 3), mrr_at=(10,)).mean()
+                    grid.append(
+                        ((means["accuracy@1"] + means["accuracy@3"]) / 2, weight, k, candidates, fused)
+                    )
+        previous = next(entry for entry in grid if entry[1:4] == (1.0, 60, 100))
+        print(_line("hybrid, dense weight 1, k 60, 100 candidates", ranks(previous[4])), file=out)
+        best = max(grid, key=lambda entry: entry[0])  # first of equals: lower weight, k, candidates
+        label = f"best hybrid: dense weight {best[1]}, k {best[2]}, {best[3]} candidates"
+        print(_line(label, ranks(best[4])), file=out, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--skip-full-answers", action="store_true", help="no answer layouts on the full corpus"
     )
+    parser.add_argument(
+        "--passages-only", action="store_true", help="only the passage and fusion choice (dev half)"
+    )
     arguments = parser.parse_args()
     out = _Tee()
+    if arguments.passages_only:
+        passage_choice(out)
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.with_name("passages.txt").write_text("".join(out.parts), encoding="utf-8")
+        return
     curated = load_corpus("curated")
     train = curated[curated[col.SPLIT] == col.TRAIN].reset_index(drop=True)
     test = curated[curated[col.SPLIT] == col.TEST].reset_index(drop=True)

@@ -2,7 +2,10 @@
 
 Each ranking contributes ``weight / (k + rank)`` (rank 1 = best) to every row it ranks; rows are
 ordered by the summed contributions. Ranks make BM25 scores (unbounded) and cosine similarities
-([-1, 1]) comparable without calibrating either. ``k = 60`` is the value from the paper.
+([-1, 1]) comparable without calibrating either. ``k = 60`` is the value from the paper; the Ask
+engine uses ``k = 5`` with the dense ranking weighted 1.5 and 50 candidates per ranking, chosen on the
+consumer dev half (:mod:`medqa.retrieval.engine`): a small ``k`` lets a row both rankings put near
+the top win clearly over one that only one of them likes.
 """
 
 from __future__ import annotations
