@@ -179,12 +179,12 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
     }
 
 
-def throughput(work: Path, steps: int, peak: dict[str, tuple[float, float]]) -> None:
+def throughput(work: Path, steps: int, peak: dict[str, tuple[float, float]], presets: list[str]) -> None:
     say(f"## Throughput ({steps} steps per preset and precision, no evaluation)")
     say(
         f"CPU computes bf16 natively: {models.bf16_supported()} (auto precision: {'bf16' if models.bf16_supported() else 'fp32'})"
     )
-    for name in (arguments.ORIGINAL, arguments.RECOMMENDED):
+    for name in presets:
         base = arguments.preset(name, max_steps=steps, evaluation="none", eval_baseline=False)
         work_done = epoch_flops(arguments.preset(name))
         say(
@@ -265,7 +265,7 @@ def main() -> int:
         "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}"
     )
     parser.add_argument(
-        "--presets", default="original,recommended", help="presets the 'presets' section runs"
+        "--presets", default="original,recommended", help="presets the throughput and presets sections run"
     )
     parser.add_argument("--keep", help="folder to keep the trained runs in (default: a temporary folder)")
     options = parser.parse_args()
@@ -293,12 +293,13 @@ def main() -> int:
             for name, (wall, cpu) in peak.items():
                 say(f"  {name}: {wall:.0f} GFLOP/s wall, {cpu:.0f} GFLOP per CPU-second (load {load()})")
             say()
+        presets = [p.strip() for p in options.presets.split(",") if p.strip()]
         if "throughput" in sections:
-            throughput(work, options.steps, peak)
+            throughput(work, options.steps, peak, presets)
         paths: dict[str, Path] = {}
         if "presets" in sections or "quality" in sections:
             say("## Whole runs as the Train page starts them (child process, precision auto)")
-            for name in [p.strip() for p in options.presets.split(",") if p.strip()]:
+            for name in presets:
                 paths[name] = run_preset(name, work)
             say()
         if "quality" in sections and paths:

@@ -59,6 +59,11 @@ MAIN_METRIC = "mrr@10"
 #: Tokens per text when judging held-out answers: the Ask engine's and the Compare page's, so the
 #: chart's figures are the ones Compare reports for the saved run.
 EVAL_MAX_SEQ_LENGTH = DenseSettings().max_seq_length
+#: Texts per forward pass when embedding without gradients (held-out answers, distillation targets).
+#: Memory, not speed, decides: a batch of 64 answers at 256 tokens holds ~200 MB of attention scores
+#: per layer, and the allocator keeps that peak for the rest of the run (the training child's RSS was
+#: 1.66 GB with 64); on CPU, 16 texts per pass embed as fast (bench/bench_train.py, child peak RSS).
+EVAL_BATCH_SIZE = 16
 _LIBRARIES = ("sentence-transformers", "transformers", "torch", "datasets", "accelerate", "huggingface-hub")
 
 
@@ -143,7 +148,13 @@ class HeldOutEvaluator:
 
 
 def _sample_distilled_loss(
-    model: SentenceTransformer, inner: Any, texts: list[str], weight: float, batch_size: int, seed: int
+    model: SentenceTransformer,
+    inner: Any,
+    texts: list[str],
+    weight: float,
+    batch_size: int,
+    seed: int,
+    precision: str,
 ) -> Any:
     """Wrap a ranking loss with an MSE term that keeps embeddings of ``texts`` near the starting model's.
 
@@ -164,7 +175,7 @@ def _sample_distilled_loss(
             self.texts = texts
             self.weight = weight
             self.batch_size = batch_size
-            self.register_buffer("targets", _teacher_embeddings(model, texts), persistent=False)
+            self.register_buffer("targets", _teacher_embeddings(model, texts, precision), persistent=False)
             self.generator = torch.Generator().manual_seed(seed)
             self.order = torch.randperm(len(texts), generator=self.generator)
             self.cursor = 0
@@ -197,24 +208,27 @@ def _sample_distilled_loss(
     return DistilledLoss()
 
 
-def _teacher_embeddings(model: SentenceTransformer, texts: list[str]) -> Any:
-    """The starting model's embeddings of ``texts`` (eval mode, no gradient), as a float32 tensor."""
+def _teacher_embeddings(model: SentenceTransformer, texts: list[str], precision: str = "fp32") -> Any:
+    """The starting model's embeddings of ``texts`` (eval mode, no gradient), as a float32 tensor.
+
+    Through :func:`medqa.models.encode`: sorted by length (little padding) and, where the CPU computes
+    bf16 natively and the run trains in bf16, under bf16 autocast (about twice the fp32 matmul rate on
+    such a CPU, bench/results/train.txt); elsewhere fp32.
+    """
     import torch
 
     was_training = model.training
     try:
         with torch.no_grad():
-            return (
-                model.encode(texts, batch_size=64, convert_to_tensor=True, show_progress_bar=False)
-                .detach()
-                .float()
-                .clone()
-            )
+            vectors = models.encode(model, texts, batch_size=EVAL_BATCH_SIZE, precision=precision)
+        return torch.from_numpy(vectors)
     finally:
         model.train(was_training)
 
 
-def _batch_distilled_loss(model: SentenceTransformer, inner: Any, data: TrainingData, weight: float) -> Any:
+def _batch_distilled_loss(
+    model: SentenceTransformer, inner: Any, data: TrainingData, weight: float, precision: str
+) -> Any:
     """Ranking loss + an MSE term on the batch's own anchors and positives, against precomputed targets.
 
     Policy: the anti-forgetting term compares the embeddings MNRL already computed for the batch with
@@ -229,7 +243,7 @@ def _batch_distilled_loss(model: SentenceTransformer, inner: Any, data: Training
     positives = data.pairs["positive"].tolist()
     unique = list(dict.fromkeys(anchors + positives))
     where = {text: row for row, text in enumerate(unique)}
-    targets = _teacher_embeddings(model, unique)
+    targets = _teacher_embeddings(model, unique, precision)
     import torch
 
     anchor_rows = torch.tensor([where[text] for text in anchors], dtype=torch.long)
@@ -272,11 +286,18 @@ def _make_loss(model: SentenceTransformer, config: TrainingConfig, data: Trainin
         inner = losses.MultipleNegativesRankingLoss(model)
     if config.distill_weight <= 0:
         return inner
+    precision = choose_precision(config.precision)
     if config.distill_on == "batch":
-        return _batch_distilled_loss(model, inner, data, config.distill_weight)
+        return _batch_distilled_loss(model, inner, data, config.distill_weight, precision)
     if data.distill_texts:
         return _sample_distilled_loss(
-            model, inner, data.distill_texts, config.distill_weight, config.batch_size, config.seed
+            model,
+            inner,
+            data.distill_texts,
+            config.distill_weight,
+            config.batch_size,
+            config.seed,
+            precision,
         )
     return inner
 
@@ -506,7 +527,9 @@ def _prepare(
     saved_max_length = model.max_seq_length
     model.max_seq_length = config.max_seq_length
     evaluate = (
-        HeldOutEvaluator(data.heldout) if data.heldout is not None and config.evaluation != "none" else None
+        HeldOutEvaluator(data.heldout, batch_size=EVAL_BATCH_SIZE)
+        if data.heldout is not None and config.evaluation != "none"
+        else None
     )
     _check_cancel(progress)
     if evaluate is not None and config.eval_baseline:
