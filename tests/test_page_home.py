@@ -58,7 +58,7 @@ def test_upload_csv_then_listed(workdirs: Path) -> None:
     # The status above the panel is read after the import (no stale "No data loaded yet"), with a next step.
     text = _texts(home)
     assert "No data loaded yet" not in text and "Uploaded: upload-my-pairs" in text
-    assert [link.label for link in home.get("page_link")][0] == "Ask a question ->"
+    assert home.get("page_link")[0].label == "Ask a question ->"
 
 
 @pytest.mark.parametrize(
