@@ -237,7 +237,18 @@ def run_preset(name: str, work: Path) -> Path:
         f"{flops / wall / 1e9:.0f} GFLOP/s wall, {flops / cpu / 1e9:.0f} per CPU-s (load {before_load} -> {load()})"
         + (f" -> {'; '.join(verdicts)}" if verdicts else "")
     )
+    say(held_out_line(record))
     return run.path
+
+
+def held_out_line(record: object) -> str:
+    """The run's own held-out evaluation (trainer's scoring path): starting model vs trained."""
+    before, after = record.baseline_metrics, record.metrics  # type: ignore[attr-defined]
+    cells = [
+        f"{metric} {before.get(metric, float('nan')):.3f} -> {after.get(metric, float('nan')):.3f}"
+        for metric in QUALITY_METRICS
+    ]
+    return f"  held-out ({record.heldout}): " + ", ".join(cells)  # type: ignore[attr-defined]
 
 
 def quality(paths: dict[str, Path]) -> None:
