@@ -16,7 +16,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from medqa import settings
+from medqa import atomic, settings
 from medqa.data import schema as col
 from medqa.data.parquet import read_parquet
 from medqa.errors import DataSourceError
@@ -415,20 +414,8 @@ def download(url: str, timeout: float = 60.0) -> Path:
         )
     if not zipfile.is_zipfile(io.BytesIO(payload)):
         raise DataSourceError(f"{shown} did not return a zip archive.")
-    write_bytes_atomic(target, payload)
+    atomic.write_bytes(target, payload)
     return target
-
-
-def write_bytes_atomic(target: Path, payload: bytes) -> None:
-    """Write bytes so that readers see the old file or the whole new one, never a part."""
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def resolve_source(source: str | os.PathLike[str] | None = None) -> Path:
@@ -450,16 +437,8 @@ def cache_path(fingerprint: str) -> Path:
 
 
 def write_parquet_atomic(table: pd.DataFrame, target: Path) -> None:
-    """Write a table as parquet so that readers never see a half-written file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        table.to_parquet(temp, index=False)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Write a table as parquet so that readers never see a half-written file (:mod:`medqa.atomic`)."""
+    atomic.write_file(target, lambda temp: table.to_parquet(temp, index=False))
 
 
 def load_medquad(
@@ -521,7 +500,7 @@ def set_current(parsed: ParsedSource) -> None:
         "answered": len(answered),
         "focus_areas": int(answered[col.FOCUS].nunique()),
     }
-    write_bytes_atomic(_current_marker(), json.dumps(summary).encode())
+    atomic.write_bytes(_current_marker(), json.dumps(summary).encode())
 
 
 def current_summary() -> dict[str, object] | None:

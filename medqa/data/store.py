@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from medqa import settings
+from medqa import atomic, settings
 from medqa.data import schema as col
 from medqa.data.curate import (
     DEFAULT_CATEGORIES,
@@ -36,7 +36,6 @@ from medqa.data.medquad import (
     load_cached_medquad,
     load_medquad,
     set_current,
-    write_bytes_atomic,
     write_parquet_atomic,
 )
 from medqa.data.parquet import read_parquet, release_unused_memory
@@ -148,7 +147,7 @@ def save_dataset(
     )
     try:
         write_parquet_atomic(table, _table_path(name))
-        write_bytes_atomic(_info_path(name), json.dumps(asdict(info), indent=2).encode())
+        atomic.write_bytes(_info_path(name), json.dumps(asdict(info), indent=2).encode())
     except OSError as error:
         raise storage_error(error, f"dataset {name!r}") from error
     return info
@@ -210,7 +209,7 @@ def save_upload_archive(data: bytes) -> Path:
     target = settings.data_dir() / "downloads" / f"upload-{hashlib.sha256(data).hexdigest()[:12]}.zip"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(target, data)
+        atomic.write_bytes(target, data)
     except OSError as error:
         raise storage_error(error, "the uploaded archive") from error
     return target

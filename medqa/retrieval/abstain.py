@@ -36,10 +36,9 @@ fitted on (92.9% of all 70), against the targets of 95% answered and 90% refused
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,7 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from medqa import settings
+from medqa import atomic, settings
 from medqa.data import schema as col
 from medqa.errors import DataNotFoundError, EvaluationError
 
@@ -266,13 +265,8 @@ def calibrate(engine: Engine, *, save: bool = True) -> Calibration:
     )
     if save:
         target = calibration_dir() / f"{calibration.key}.json"
-        try:
-            handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(asdict(calibration), stream, indent=2)
-            os.replace(temp, target)
-        except OSError:
-            pass  # read-only data folder: the threshold still applies to this process
+        with contextlib.suppress(OSError):  # read-only data folder: the threshold still applies here
+            atomic.write_text(target, json.dumps(asdict(calibration), indent=2))
     return calibration
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medqa import atomic
 from medqa.data import schema as col
 from medqa.data.store import table_fingerprint
-from medqa.retrieval.cache_folder import replacing
 
 #: Field layouts measured by ``bench/bench_fields.py``.
 FIELD_CHOICES = ("question", "question_focus_synonyms", "question_answer", "all")
@@ -149,7 +149,7 @@ class BM25Index:
             return None
 
     def _save(self, folder: Path) -> None:
-        with replacing(folder) as temp:
+        with atomic.replacing_folder(folder) as temp:
             self._retriever.save(str(temp), show_progress=False)
             meta = {"docs": self._size, "fields": self.fields, "sha256": _file_digests(temp)}
             (temp / "meta.json").write_text(json.dumps(meta), "utf-8")

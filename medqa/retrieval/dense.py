@@ -29,12 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medqa import models, settings
+from medqa import atomic, models, settings
 from medqa.child_process import run_medqa
 from medqa.data import schema as col
 from medqa.data.store import table_fingerprint
 from medqa.errors import IndexBuildError, IndexCacheError, ModelLoadError
-from medqa.retrieval.cache_folder import replacing
 from medqa.retrieval.encoder import NumpyBertEncoder, single_thread_blas
 
 #: Bump when the embedding texts or file layout change, so older caches are not reused.
@@ -253,7 +252,7 @@ def load_cached(folder: Path, ids: pd.Series | None) -> StoredIndex:
 def _save(folder: Path, stored: StoredIndex, ids: pd.Series) -> None:
     """Write a cache entry atomically: build it in a temporary sibling folder, then rename it in place."""
     units = np.column_stack([stored.rows, stored.spans]).astype(np.int64)
-    with replacing(folder) as temp:
+    with atomic.replacing_folder(folder) as temp:
         np.save(temp / "embeddings.npy", stored.embeddings, allow_pickle=False)
         np.save(temp / "units.npy", units, allow_pickle=False)
         np.save(temp / "digests.npy", stored.digests, allow_pickle=False)

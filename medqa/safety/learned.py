@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medqa import atomic
 from medqa.safety.bank import BANK_PATH, BankItem, bank_fingerprint, load_bank
 from medqa.safety.categories import EMERGENCY_KINDS
 from medqa.safety.rules import match_rules, normalize_question, scrub_lookalikes
@@ -169,18 +170,20 @@ class EmergencyModel:
 
     def save(self, path: Path = MODEL_PATH) -> None:
         """Write the model (compressed ``.npz``, no pickles)."""
-        temp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(
-            temp,
-            classes=np.array(self.classes),
-            weights=self.weights,
-            threshold=np.float64(self.threshold),
-            penalty=np.float64(self.penalty),
-            exemplars=self.exemplars.astype(np.float16),
-            exemplar_rows=self.exemplar_rows,
-            fingerprint=np.array(self.fingerprint),
-        )
-        temp.replace(path)
+        atomic.write_file(path, lambda temp: self._write(temp))
+
+    def _write(self, temp: Path) -> None:
+        with temp.open("wb") as stream:  # a file object: numpy would add ".npz" to a bare temp name
+            np.savez_compressed(
+                stream,
+                classes=np.array(self.classes),
+                weights=self.weights,
+                threshold=np.float64(self.threshold),
+                penalty=np.float64(self.penalty),
+                exemplars=self.exemplars.astype(np.float16),
+                exemplar_rows=self.exemplar_rows,
+                fingerprint=np.array(self.fingerprint),
+            )
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> EmergencyModel:
