@@ -35,6 +35,7 @@ from medqa.data import schema as col
 from medqa.data.store import table_fingerprint
 from medqa.errors import IndexBuildError, IndexCacheError, ModelLoadError
 from medqa.retrieval.encoder import NumpyBertEncoder, single_thread_blas
+from medqa.retrieval.texts import focus_prefixed
 
 #: Bump when the embedding texts or file layout change, so older caches are not reused.
 INDEX_VERSION = 2
@@ -91,22 +92,21 @@ _WORD = re.compile(r"\S+")
 
 def document_texts(corpus: pd.DataFrame, fields: str) -> list[str]:
     """The text embedded for each pair of a corpus, in row order (one-text-per-pair layouts)."""
-    question = corpus[col.QUESTION].astype(str)
-    focus = corpus[col.FOCUS].astype(str)
-    answer = corpus[col.ANSWER].astype(str)
+    question = corpus[col.QUESTION].astype(str).tolist()
+    focus = corpus[col.FOCUS].astype(str).tolist()
+    answer = corpus[col.ANSWER].astype(str).tolist()
+    pairs = zip(focus, question, answer, strict=True)
     if fields == "question":
-        texts = question
-    elif fields == "focus_question":
-        texts = focus + ": " + question
-    elif fields == "answer":
-        texts = answer
-    elif fields == "question_answer":
-        texts = question + " " + answer
-    elif fields == "focus_question_answer":
-        texts = focus + ": " + question + " " + answer
-    else:
-        raise ValueError(f"fields must be one of {FIELD_CHOICES}, not {fields!r}")
-    return texts.tolist()
+        return question
+    if fields == "focus_question":
+        return [focus_prefixed(f, q) for f, q, _ in pairs]
+    if fields == "answer":
+        return answer
+    if fields == "question_answer":
+        return [f"{q} {a}" for _, q, a in pairs]
+    if fields == "focus_question_answer":
+        return [focus_prefixed(f, f"{q} {a}") for f, q, a in pairs]
+    raise ValueError(f"fields must be one of {FIELD_CHOICES}, not {fields!r}")
 
 
 def passage_spans(answer: str, words: int, max_passages: int = 0) -> list[tuple[int, int]]:
@@ -158,11 +158,11 @@ def document_units(corpus: pd.DataFrame, dense_settings: DenseSettings) -> Units
     spans: list[tuple[int, int]] = []
     columns = (corpus[name].astype(str).tolist() for name in (col.FOCUS, col.QUESTION, col.ANSWER))
     for row, (focus, question, answer) in enumerate(zip(*columns, strict=True)):
-        texts.append(f"{focus}: {question}")
+        texts.append(focus_prefixed(focus, question))
         rows.append(row)
         spans.append((-1, -1))
         for start, end in passage_spans(answer, dense_settings.passage_words, dense_settings.max_passages):
-            texts.append(f"{focus}: {answer[start:end]}")
+            texts.append(focus_prefixed(focus, answer[start:end]))
             rows.append(row)
             spans.append((start, end))
     return Units(texts, np.asarray(rows, dtype=np.int64), np.asarray(spans, dtype=np.int64).reshape(-1, 2))

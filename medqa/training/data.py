@@ -49,6 +49,7 @@ from medqa.data import schema as col
 from medqa.data import store
 from medqa.data.templates import match_template, normalise_focus
 from medqa.errors import DataNotFoundError, TrainingError
+from medqa.retrieval.texts import focus_prefixed
 from medqa.training.arguments import TrainingConfig
 
 if TYPE_CHECKING:
@@ -359,7 +360,7 @@ def _description_rows(
     if not _clean(focus):
         return []
     return [
-        (described, f"{_clean(focus)}: {question}", "description")
+        (described, focus_prefixed(_clean(focus), question), "description")
         for described in description_queries(
             answer, focus, _synonym_list(synonyms), rng, boilerplate, config.descriptions_per_pair
         )
