@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from medqa.data import store
-from medqa.training.registry import list_runs
+from medqa.runs.registry import list_runs
 from ui import common
 
 st.set_page_config(page_title="medqa · grounded health answers", page_icon=":material/medical_services:")

@@ -32,11 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from medqa import settings  # noqa: E402
-from medqa.data import store  # noqa: E402
-from medqa.errors import MedQAError  # noqa: E402
-from medqa.evaluation import export, runner, sets  # noqa: E402
-from medqa.evaluation.metrics import metric_names  # noqa: E402
+from medqa import settings
+from medqa.data import store
+from medqa.errors import MedQAError
+from medqa.evaluation import export, runner, sets
+from medqa.evaluation.metrics import metric_names
 
 RESULTS = ROOT / "bench" / "results" / "compare.txt"
 PRESETS = ("original", "recommended")
@@ -58,7 +58,7 @@ def save(*, finished: bool) -> None:
 
 
 def _run_of_preset(preset: str) -> str | None:
-    from medqa.training.registry import list_runs
+    from medqa.runs.registry import list_runs
 
     return next((run.name for run in list_runs() if run.preset == preset), None)
 

@@ -37,9 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from medqa.data import store  # noqa: E402
+from medqa.data import store
 
 TARGET_MB = 1024
 RESULTS = ROOT / "bench" / "results" / "memory.txt"

@@ -10,7 +10,7 @@ from medqa import models, presentation
 from medqa.conversation import MAX_TURNS, Conversation
 from medqa.errors import MedQAError, QuestionError
 from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, SearchResult
-from medqa.training.registry import list_runs
+from medqa.runs.registry import list_runs
 from ui import answers, common
 from ui.engines import load_engine
 

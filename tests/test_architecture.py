@@ -75,3 +75,15 @@ def test_the_cycle_finder_finds_a_circle() -> None:
 
 def test_retrieval_does_not_reach_into_the_conversation_state() -> None:
     assert "medqa.conversation" not in import_graph()["medqa.retrieval.engine"]
+
+
+def test_evaluation_and_pages_read_runs_without_reaching_into_training() -> None:
+    """The run registry lives in ``medqa.runs``; evaluation never imports the training code at all."""
+    for path in (PACKAGE / "evaluation").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert not {name for name in imported if name.startswith("medqa.training")}, path.name

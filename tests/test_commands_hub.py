@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from medqa.cli import main
-from medqa.training import hub, registry
+from medqa.runs import registry
+from medqa.training import hub
 from tests.conftest import saved_run
 from tests.test_training_hub import FakeHub
 

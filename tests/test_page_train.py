@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from medqa.errors import TrainingCancelled
-from medqa.training import arguments, job, registry
+from medqa.runs import registry
+from medqa.training import arguments, job
 from medqa.training.progress import CANCELLED, FINISHED
 from tests.conftest import open_page, saved_run
 
@@ -166,6 +167,22 @@ def test_a_small_server_is_told_to_train_elsewhere(
     app = open_page(PAGE)
     assert not app.exception
     assert "about 1.0 GB of memory" in _texts(app) and "import it below" in _texts(app)
+
+
+def test_a_server_without_torch_explains_how_to_enable_training(
+    training_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medqa import models
+
+    app = open_page(PAGE)
+    assert "requirements-train.txt" not in _texts(app)
+    assert not app.button(key="start_training").disabled
+    monkeypatch.setattr(models, "torch_available", lambda: False)
+    app = open_page(PAGE)
+    assert not app.exception
+    assert "requirements-train.txt" in _texts(app) and "import it below" in _texts(app)
+    assert app.button(key="start_training").disabled
+    assert any(button.label == "Import" for button in app.button)  # importing a run still works
 
 
 def _import(app, repo_id: str, token: str = "") -> None:

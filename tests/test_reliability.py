@@ -31,7 +31,7 @@ from medqa.errors import ModelLoadError, QuestionError, RunNameError
 from medqa.evaluation import export
 from medqa.retrieval import dense
 from medqa.retrieval.query import MAX_QUESTION_CHARS
-from medqa.training import registry
+from medqa.runs import registry
 from tests.conftest import APP_ROOT, open_page, write_collection, zip_collection
 
 ARTIFACTS = APP_ROOT / "artifacts" / "reliability"

@@ -10,7 +10,8 @@ import pytest
 
 from medqa import settings
 from medqa.errors import HubImportError, PublishError, RunNameError
-from medqa.training import hub, registry
+from medqa.runs import registry
+from medqa.training import hub
 from tests.conftest import saved_run
 
 TOKEN = "hf_TestTokenThatMustNeverLeak1234567890"

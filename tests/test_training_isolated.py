@@ -14,7 +14,8 @@ import pytest
 
 from medqa import settings
 from medqa.errors import DataNotFoundError, TrainingCancelled, TrainingError
-from medqa.training import isolated, registry
+from medqa.runs import registry
+from medqa.training import isolated
 from medqa.training.arguments import preset
 from medqa.training.isolated import ReportingProgress, cancel_on_request, replay, train_in_child
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from medqa.runs.record import RunRecord
+from medqa.runs.registry import Run
 from medqa.training import summary
-from medqa.training.record import RunRecord
-from medqa.training.registry import Run
 
 
 def _run(name: str, metrics: dict[str, float], baseline: dict[str, float] | None = None) -> Run:

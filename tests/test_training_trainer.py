@@ -10,7 +10,7 @@ import yaml
 
 from medqa import settings
 from medqa.errors import DataNotFoundError, RunNameError, TrainingCancelled
-from medqa.training import registry
+from medqa.runs import registry
 from medqa.training.arguments import preset
 from medqa.training.progress import CANCELLED, FINISHED, Progress
 from medqa.training.trainer import resolve_output, train

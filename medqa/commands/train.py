@@ -8,9 +8,9 @@ import sys
 import threading
 import time
 
+from medqa.runs.record import RunRecord
 from medqa.training import arguments
 from medqa.training.progress import Progress, format_seconds
-from medqa.training.record import RunRecord
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -504,7 +504,7 @@ def _summary(runs: dict[str, SystemRun], labels: list[str], n_resamples: int) ->
 
 def trained_runs() -> list[str]:
     """Names of the complete trained runs in the model registry, newest first."""
-    from medqa.training.registry import list_runs
+    from medqa.runs.registry import list_runs
 
     return [run.name for run in list_runs()]
 

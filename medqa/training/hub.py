@@ -27,7 +27,8 @@ from pathlib import Path
 
 from medqa.errors import HubError, HubImportError, PublishError, RunNameError
 from medqa.models import _hub_offline as hub_offline  # the one HF_HUB_OFFLINE reading (models.py)
-from medqa.training import model_card, registry
+from medqa.runs import registry
+from medqa.training import model_card
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -153,7 +154,7 @@ def _staging_copy(run: registry.Run, repo_id: str, into: Path) -> Path:
     shutil.copytree(run.path, target, copy_function=link_or_copy)
     card = target / model_card.CARD_FILE
     card.unlink(missing_ok=True)  # a hard link: replace the file rather than write through it
-    model_card.write_model_card(target, run.record or run.info, repo_id=repo_id)
+    model_card.write_model_card(target, run.info, repo_id=repo_id)
     return target
 
 
@@ -170,7 +171,7 @@ def publish_run(
     """Create (or reuse) a Hub model repository and upload the run folder with its card.
 
     Args:
-        run: a :class:`~medqa.training.registry.Run` or a run name.
+        run: a :class:`~medqa.runs.registry.Run` or a run name.
         repo_id: ``owner/name`` on the Hub.
         token: a Hub token with write access; defaults to ``HF_TOKEN``.
         private: create the repository private (an existing repository keeps its visibility).

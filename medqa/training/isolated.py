@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from medqa.child_process import run_medqa
 from medqa.errors import MedQAError, TrainingCancelled, TrainingError
-from medqa.training import registry
+from medqa.runs import registry
 from medqa.training.arguments import TrainingConfig
 from medqa.training.progress import CANCELLED, FAILED, Progress
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from medqa.errors import MedQAError, TrainingBusyError
-from medqa.training import registry
+from medqa.runs import registry
 from medqa.training.arguments import TrainingConfig
 from medqa.training.progress import Progress, Snapshot
 
@@ -99,7 +99,7 @@ def start_job(
 
     Args:
         config: the training config.
-        name: run name (checked with :func:`~medqa.training.registry.sanitize_run_name`).
+        name: run name (checked with :func:`~medqa.runs.registry.sanitize_run_name`).
         overwrite: replace an existing run of that name once the new one is complete.
         train_function: the training entry point (tests pass a stand-in); defaults to
             :func:`medqa.training.isolated.train_in_child`, so this process never imports torch.

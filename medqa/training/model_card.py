@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from medqa.evaluation.metrics import display_name
-from medqa.training.record import RunRecord, TrainingStats
+from medqa.runs.record import RunRecord, TrainingStats
 
 CARD_FILE = "README.md"
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from medqa.evaluation.metrics import display_name
-from medqa.training.registry import Run
+from medqa.runs.registry import Run
 
 #: Held-out metrics shown after a training, in this order.
 HEADLINE_METRICS = ("accuracy@1", "accuracy@3", "mrr@10", "ndcg@10")

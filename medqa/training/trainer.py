@@ -8,13 +8,13 @@ Stable entry point (other code and benchmarks rely on this signature)::
 * ``config``: a :class:`~medqa.training.arguments.TrainingConfig` (e.g. ``arguments.preset("original")``).
 * ``out_dir``: a run name (saved under :func:`medqa.settings.models_dir`) or a folder path such as
   ``models/my-run``; the last part is the run name and must pass
-  :func:`~medqa.training.registry.sanitize_run_name`.
+  :func:`~medqa.runs.registry.sanitize_run_name`.
 * ``progress``: an optional :class:`~medqa.training.progress.Progress` that receives steps, losses,
   evaluation points and log lines, and whose ``cancel()`` stops the run after the current step.
 * ``overwrite``: replace an existing folder of that name (only once the new run is complete).
 * ``data``: pre-built :class:`~medqa.training.data.TrainingData` (benchmarks reuse one build).
 
-Returns the finished :class:`~medqa.training.registry.Run`. Raises
+Returns the finished :class:`~medqa.runs.registry.Run`. Raises
 :class:`~medqa.errors.TrainingCancelled` when cancelled, :class:`~medqa.errors.TrainingError` (or a
 data / model error) when it cannot run. The model is written to ``<parent>/.tmp-<name>-<random>/`` and
 renamed into place only when everything (model, ``run.json``, model card) is written, so a cancelled or
@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Any
 from medqa import models, settings
 from medqa.errors import MedQAError, RunNameError, TrainingCancelled, TrainingError
 from medqa.retrieval.dense import DenseSettings
-from medqa.training import registry
+from medqa.runs import registry
+from medqa.runs.record import RECORD_FORMAT, EvaluationPoint, LossPoint, RunRecord, TrainingStats
 from medqa.training.arguments import TrainingConfig
 from medqa.training.data import TrainingData, build_training_data
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
-from medqa.training.record import RECORD_FORMAT, EvaluationPoint, LossPoint, RunRecord, TrainingStats
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

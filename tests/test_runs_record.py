@@ -1,10 +1,10 @@
-"""The typed run record (medqa.training.record): old run.json files load, new ones round-trip."""
+"""The typed run record (medqa.runs.record): old run.json files load, new ones round-trip."""
 
 from __future__ import annotations
 
 import json
 
-from medqa.training.record import RECORD_FORMAT, RunRecord, TrainingStats
+from medqa.runs.record import RECORD_FORMAT, RunRecord, TrainingStats
 
 #: A format-1 run.json as the trainer wrote it before the record was typed (abridged, real keys).
 FORMAT_1 = {

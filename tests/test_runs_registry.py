@@ -8,7 +8,7 @@ import pytest
 
 from medqa import settings
 from medqa.errors import RunNameError
-from medqa.training import registry
+from medqa.runs import registry
 from tests.conftest import saved_run
 
 

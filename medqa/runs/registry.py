@@ -21,7 +21,7 @@ from typing import Any
 
 from medqa import settings
 from medqa.errors import RunNameError
-from medqa.training.record import RunRecord
+from medqa.runs.record import RunRecord
 
 RUN_FILE = "run.json"
 #: Longest accepted run name (keeps folder names and Hub repo names sane).
@@ -43,7 +43,7 @@ class Run:
         config: the full training config as saved.
         metrics: final held-out metrics (may be empty when evaluation was off).
         duration_seconds: wall time of the training.
-        record: the whole ``run.json``, typed (:class:`~medqa.training.record.RunRecord`).
+        record: the whole ``run.json``, typed (:class:`~medqa.runs.record.RunRecord`).
     """
 
     name: str
