@@ -49,8 +49,11 @@ def exit_with_parent(
     lines = sys.stdin if stream is None else stream
 
     def watch() -> None:
-        for _line in lines:
-            pass
+        try:
+            for _line in lines:
+                pass
+        except (OSError, ValueError):  # no readable stdin (e.g. captured in tests): nothing to watch
+            return
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
         exit(PARENT_GONE_EXIT)
