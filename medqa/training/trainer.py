@@ -23,20 +23,20 @@ crashed run leaves nothing the registry lists.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import platform
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medqa import models, settings
+from medqa import atomic, models, settings
 from medqa.errors import MedQAError, RunNameError, TrainingCancelled, TrainingError
 from medqa.retrieval.dense import DenseSettings
 from medqa.runs import registry
@@ -334,13 +334,8 @@ def _baseline_metrics(
     except (OSError, ValueError, AttributeError):
         pass
     metrics = evaluate(model)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{uuid.uuid4().hex[:6]}.tmp")
-        tmp.write_text(json.dumps(metrics), encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only data folder: just no cache
+    with contextlib.suppress(OSError):  # a read-only data folder: just no cache
+        atomic.write_text(path, json.dumps(metrics))
     return metrics
 
 
