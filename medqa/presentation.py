@@ -511,8 +511,9 @@ def match_label(hit: Hit, result: SearchResult) -> str:
     never better than the label of a card ranked above it).
 
     * hybrid: the fused reciprocal-rank score as a share of its maximum (first in both the meaning and
-      the keyword ranking): "strong" from 0.75 (e.g. first in one, in the top 40 of the other), "good"
-      from 0.45 (e.g. first in one ranking only), else "partial";
+      the keyword ranking): "strong" from 0.75 (near the top of both rankings), "good" from 0.45, else
+      "partial" (with the engine's defaults, ``rrf_k`` 5 and weights 1.5 / 1: first by meaning only is
+      "good", first by keywords only "partial");
     * dense: the cosine similarity against the calibrated abstention threshold;
     * bm25: the BM25 score as a share of the first hit's.
     """

@@ -37,7 +37,7 @@ def test_import_with_a_prompted_token(
 
     repo = saved_run("published")
     fake = FakeHub(Path(repo))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # online, whatever the environment says
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
     monkeypatch.setattr(getpass, "getpass", lambda prompt: TOKEN)
     assert main(["import", "someone/published", "--name", "again", "--ask-token"]) == 0

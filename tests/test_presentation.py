@@ -213,15 +213,24 @@ def test_preview_keeps_the_highlighted_block_and_says_when_it_cut() -> None:
 
 
 def test_match_labels_follow_the_ranking_used() -> None:
+    from medqa.retrieval.engine import EngineSettings
+
+    settings = EngineSettings()
+
+    def rrf(dense_rank: int | None, bm25_rank: int | None) -> float:
+        parts = ((settings.dense_weight, dense_rank), (settings.bm25_weight, bm25_rank))
+        return sum(weight / (settings.rrf_k + rank) for weight, rank in parts if rank is not None)
+
     top, second, third = (_hit(1, similarity=0.5), _hit(2, similarity=0.9), _hit(3, similarity=0.2))
-    fused = [
-        _replace(top, score=2 / 61),
-        _replace(second, score=1 / 61 + 1 / 70),
-        _replace(third, score=1 / 61),
+    fused = [  # first in both rankings; second in both; first among the keywords only
+        _replace(top, score=rrf(1, 1)),
+        _replace(second, score=rrf(2, 2)),
+        _replace(third, score=rrf(None, 1)),
     ]
     result = _result(hits=tuple(fused))
     labels = [presentation.match_label(hit, result) for hit in fused]
-    assert labels == ["strong match", "strong match", "good match"]  # cosine 0.9 at #2 changes nothing
+    assert labels[:2] == ["strong match", "strong match"]  # cosine 0.9 at #2 changes nothing
+    assert labels[2] != "strong match"  # found by one ranking only
     order = ["strong match", "good match", "partial match"]
     assert [order.index(label) for label in labels] == sorted(order.index(label) for label in labels)
 

@@ -38,7 +38,7 @@ def test_offline_fails_cleanly(run: registry.Run, monkeypatch: pytest.MonkeyPatc
 
 
 def test_unreachable_hub_fails_cleanly(run: registry.Run, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # online, whatever the environment says
     monkeypatch.setenv("HF_TOKEN", TOKEN)  # taken from the environment this time
     caplog.set_level(logging.DEBUG)
     with pytest.raises(PublishError, match=r"Cannot reach|offline") as caught:
@@ -75,7 +75,7 @@ def test_http_errors_are_explained_without_the_token() -> None:
 def test_publish_creates_the_repo_and_uploads_the_folder_with_its_card(
     run: registry.Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # online, whatever the environment says
     calls: dict[str, object] = {}
 
     class FakeApi:
@@ -164,7 +164,7 @@ def fake_hub(run: registry.Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     (repo / "custom_code.py").write_text("raise SystemExit('never fetched')")
     registry.delete_run(run.name)
     fake = FakeHub(repo)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # online, whatever the environment says
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
     return fake
 

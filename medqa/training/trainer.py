@@ -593,7 +593,7 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
         bf16=prepared.precision == "bf16",
         use_cpu=True,
         batch_sampler=batch_sampler_for(config.batch_sampler, config.max_seq_length),
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,  # transformers 5 name for it
         logging_steps=1,
         logging_first_step=True,
         save_strategy="no",
