@@ -91,16 +91,17 @@ class AppServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def _build_data(root: Path, env: dict[str, str]) -> None:
+def _build_data(root: Path, env: dict[str, str], *, fixture_only: bool = False) -> None:
     """Prepare the server's data folder.
 
     With ``MEDQA_MEDQUAD_SOURCE`` set (CI), the curated subset of the real archive (40 focus areas x 13
     real NIH answers) is the only dataset, so the screenshots show real answers while every index stays
-    small; without it, the fixture collection of ``tests/conftest.py`` is built (full + curated 3 x 5).
+    small; without it (or with ``fixture_only``: a server whose tests need a shared ``full`` corpus), the
+    fixture collection of ``tests/conftest.py`` is built (full + curated 3 x 5).
     """
     from medqa.data import store
 
-    real_source = os.environ.get("MEDQA_MEDQUAD_SOURCE")
+    real_source = None if fixture_only else os.environ.get("MEDQA_MEDQUAD_SOURCE")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MEDQA_MODELS_DIR", env["MEDQA_MODELS_DIR"])
         if real_source:
@@ -154,7 +155,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def start_server(root: Path, env_overrides: dict[str, str] | None = None) -> AppServer:
+def start_server(
+    root: Path, env_overrides: dict[str, str] | None = None, *, fixture_only: bool = False
+) -> AppServer:
     """Start ``streamlit run Home.py`` with data under ``root`` and wait until it is healthy."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -170,7 +173,7 @@ def start_server(root: Path, env_overrides: dict[str, str] | None = None) -> App
     )
     env.update(env_overrides or {})
     if not (root / "data" / "datasets").exists():
-        _build_data(root, env)
+        _build_data(root, env, fixture_only=fixture_only)
     log_path = root / "streamlit.log"
     url = f"http://127.0.0.1:{port}"
     command = [

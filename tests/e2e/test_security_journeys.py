@@ -46,7 +46,8 @@ def _link_dataset(server: AppServer) -> None:
 
 @pytest.fixture(scope="module")
 def public_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    server = start_server(tmp_path_factory.mktemp("e2e-public"), {"MEDQA_PUBLIC": "1"})
+    # A shared corpus exists (full + curated from the fixture collection): what a visitor must not replace.
+    server = start_server(tmp_path_factory.mktemp("e2e-public"), {"MEDQA_PUBLIC": "1"}, fixture_only=True)
     try:
         _link_dataset(server)
         yield server
