@@ -43,9 +43,11 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_data.py
 	$(BIN)/python bench/bench_ask.py
 	$(BIN)/python bench/bench_quality.py
+	$(BIN)/python bench/bench_safety.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_compare.py
 	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_install.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
