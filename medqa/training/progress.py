@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from medqa.runs.record import EvaluationPoint, LossPoint
+
 #: Run states, in the order a run normally goes through them.
 PENDING = "pending"
 RUNNING = "running"
@@ -25,25 +27,6 @@ MAX_LOG_LINES = 500
 
 
 @dataclass(frozen=True)
-class LossPoint:
-    """Training loss logged at an optimizer step."""
-
-    step: int
-    epoch: float
-    loss: float
-
-
-@dataclass(frozen=True)
-class EvalPoint:
-    """Held-out metrics measured at a step (step 0: before training)."""
-
-    step: int
-    epoch: float
-    metrics: dict[str, float]
-    label: str = ""
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """A consistent copy of a run's progress at one moment."""
 
@@ -52,7 +35,7 @@ class Snapshot:
     total_steps: int
     epoch: float
     losses: tuple[LossPoint, ...]
-    evals: tuple[EvalPoint, ...]
+    evals: tuple[EvaluationPoint, ...]
     log: tuple[str, ...]
     started: float
     elapsed_seconds: float
@@ -102,7 +85,7 @@ class Progress:
     _total: int = 0
     _epoch: float = 0.0
     _losses: list[LossPoint] = field(default_factory=list)
-    _evals: list[EvalPoint] = field(default_factory=list)
+    _evals: list[EvaluationPoint] = field(default_factory=list)
     _log: list[str] = field(default_factory=list)
     _started: float = field(default_factory=time.time)
     _created_clock: float = field(default_factory=time.monotonic)
@@ -158,7 +141,7 @@ class Progress:
     def add_eval(self, step: int, epoch: float, metrics: dict[str, float], label: str = "") -> None:
         """Record held-out metrics measured at ``step`` (``label``: "before training", "epoch 1", "final"...)."""
         with self._lock:
-            self._evals.append(EvalPoint(int(step), float(epoch), dict(metrics), label))
+            self._evals.append(EvaluationPoint(int(step), float(epoch), label, dict(metrics)))
 
     def finish(self, state: str, *, error: str | None = None, result_name: str | None = None) -> None:
         """Mark the run ended (``finished``, ``cancelled`` or ``failed``)."""

@@ -40,7 +40,7 @@ from medqa import atomic, models, settings
 from medqa.errors import MedQAError, RunNameError, TrainingCancelled, TrainingError
 from medqa.retrieval.dense import DenseSettings
 from medqa.runs import registry
-from medqa.runs.record import RECORD_FORMAT, EvaluationPoint, LossPoint, RunRecord, TrainingStats
+from medqa.runs.record import RECORD_FORMAT, LossPoint, RunRecord, TrainingStats
 from medqa.training.arguments import TrainingConfig
 from medqa.training.data import TrainingData, build_training_data
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
@@ -663,7 +663,7 @@ def _record(prepared: _Prepared, fitted: _Fitted, progress: Progress, started: f
 
     config, data = prepared.config, prepared.data
     snapshot = progress.snapshot()
-    evaluations = tuple(EvaluationPoint(e.step, e.epoch, e.label, dict(e.metrics)) for e in snapshot.evals)
+    evaluations = tuple(snapshot.evals)  # the progress already holds the record's EvaluationPoint
     source = prepared.source
     return RunRecord(
         name=prepared.name,
