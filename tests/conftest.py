@@ -109,6 +109,24 @@ def _build_documents() -> None:
 _build_documents()
 
 
+#: A focus name that would render a link and a remote image if a page treated data as markdown.
+LINK_FOCUS = "Alzheimer's Disease [win a prize](https://evil.example/x) ![pixel](https://evil.example/p.png)"
+
+
+def link_focus_csv() -> bytes:
+    """The fixture collection as a ``Question,Answer,Focus`` CSV whose Alzheimer's focus is :data:`LINK_FOCUS`."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Question", "Answer", "Focus"])
+    for _folder, _source, focus, _synonyms, pairs in FIXTURE_DOCUMENTS:
+        for _qtype, question, answer in pairs:
+            writer.writerow([question, answer, LINK_FOCUS if focus.startswith("Alzheimer") else focus])
+    return buffer.getvalue().encode()
+
+
 def document_xml(
     doc_id: str, source: str, focus: str, synonyms: list[str], pairs: list[tuple[str, str, str]]
 ) -> str:

@@ -444,24 +444,13 @@ def test_a_visitor_never_publishes_or_imports_with_the_deployer_token(
 
 # --- untrusted input (issue 14 items 4-9) ---------------------------------------------------------------
 
-LINK_FOCUS = "Alzheimer's Disease [win a prize](https://evil.example/x) ![pixel](https://evil.example/p.png)"
-
 
 @pytest.mark.model
 def test_a_focus_name_cannot_inject_links_or_images_in_the_follow_up(workdirs: Path) -> None:
     """Item 7: the follow-up notice and the "Not about ...?" button show a focus name literally."""
-    import csv
-    import io
+    from tests.conftest import link_focus_csv
 
-    from tests.conftest import FIXTURE_DOCUMENTS
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["Question", "Answer", "Focus"])
-    for _folder, _source, focus, _synonyms, pairs in FIXTURE_DOCUMENTS:
-        for _qtype, question, answer in pairs:
-            writer.writerow([question, answer, LINK_FOCUS if focus.startswith("Alzheimer") else focus])
-    imported = import_csv(buffer.getvalue().encode())
+    imported = import_csv(link_focus_csv())
     store.save_dataset(imported.pairs, "upload-links", kind="upload", origin="links.csv")
     page = open_page("pages/2_Ask.py")
     page.chat_input(key="ask_input").set_value("What are the early warning signs of Alzheimer's?").run()

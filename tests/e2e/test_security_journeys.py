@@ -9,20 +9,16 @@ deployer's token, and a focus name cannot put a link or a remote image on the As
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE_DOCUMENTS, saved_run
+from tests.conftest import link_focus_csv, saved_run
 from tests.e2e.conftest import FAKE_HF_TOKEN, AppServer, _stop, start_server
 from tests.e2e.test_journeys import ask, assert_no_exception, open_page, settle
 
 pytestmark = pytest.mark.browser
-
-LINK_FOCUS = "Alzheimer's Disease [win a prize](https://evil.example/x) ![pixel](https://evil.example/p.png)"
 
 
 def _link_dataset(server: AppServer) -> None:
@@ -30,16 +26,10 @@ def _link_dataset(server: AppServer) -> None:
     from medqa.data import store
     from medqa.data.upload import import_csv
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["Question", "Answer", "Focus"])
-    for _folder, _source, focus, _synonyms, pairs in FIXTURE_DOCUMENTS:
-        for _qtype, question, answer in pairs:
-            writer.writerow([question, answer, LINK_FOCUS if focus.startswith("Alzheimer") else focus])
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MEDQA_DATA_DIR", str(server.data_dir))
         patch.setenv("MEDQA_MODELS_DIR", str(server.models_dir))
-        pairs = import_csv(buffer.getvalue().encode()).pairs
+        pairs = import_csv(link_focus_csv()).pairs
         store.save_dataset(pairs, "upload-links", kind="upload", origin="links.csv")
         saved_run("ready-to-publish")
 
