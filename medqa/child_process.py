@@ -31,6 +31,8 @@ from medqa import errors, settings
 FAILED_PREFIX = "failed"
 #: Exit code of a child that stopped because its parent went away.
 PARENT_GONE_EXIT = 3
+#: Set in a child's environment by :func:`run_medqa`, so the child knows a parent is reading its reports.
+CHILD_ENV = "MEDQA_CHILD_PROCESS"
 
 
 def exit_with_parent(
@@ -61,6 +63,25 @@ def exit_with_parent(
     watcher = threading.Thread(target=watch, name="medqa-parent-watch", daemon=True)
     watcher.start()
     return watcher
+
+
+def end_child(code: int, *, exit: Callable[[int], None] = os._exit) -> int:
+    """Child side: end the process right after its last report, skipping the interpreter's teardown.
+
+    The parent waits for the child's stdout to close and judges the child by its exit code. Tearing down
+    an interpreter that holds torch's thread pools and a daemon thread blocked on stdin can hang or abort
+    (CPython refuses to finalize a buffered stream another thread holds), turning finished work into a
+    "crash", and there is nothing left to do by then: the work is saved atomically and reported. So a
+    child started by :func:`run_medqa` flushes its streams and exits at once; anywhere else (the CLI,
+    tests calling ``main`` in-process) this just returns ``code``.
+    """
+    if os.environ.get(CHILD_ENV) != "1":
+        return code
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    exit(code)
+    return code  # only reached when ``exit`` is a stand-in (tests)
 
 
 def report_failure(error: errors.MedQAError, stream: TextIO | None = None) -> None:
@@ -116,6 +137,7 @@ def run_medqa(
             stderr=log,
             text=True,
             cwd=settings.PROJECT_ROOT,
+            env={**os.environ, CHILD_ENV: "1"},
         )
         try:
             if on_start is not None:

@@ -57,16 +57,17 @@ def _live_panel() -> None:
         elif st.button("Cancel", icon=":material/stop:", key="cancel_training"):
             current.cancel()
             st.caption("Cancelling after the current step...")
-    elif st.session_state.get("watched_job") == current.id:
-        # The job ended while this page polled it: rerun the whole page to show the result and the form.
-        st.session_state.watched_job = None
+    elif st.session_state.get("drawn_running") == current.id:
+        # The page was last drawn while this job ran, and it has ended: redraw the whole page to show the
+        # result and the form. Asked again on every poll until the redraw happens (a rerun asked for
+        # while another is starting can be lost; a one-shot flag then left the page stuck).
         st.rerun()
 
 
 current = job.current_job()
 running = current is not None and current.running
+st.session_state.drawn_running = current.id if running else None
 if running:
-    st.session_state.watched_job = current.id
     st.info(
         f"A training ({current.name}) is running on this server; its progress is shown below. "
         "One training runs at a time.",
@@ -84,7 +85,7 @@ if current is not None and not running:
         st.page_link("pages/4_Compare.py", label="Compare it with the base model", icon=":material/compare:")
     elif snap.state == CANCELLED:
         st.warning("The training was cancelled; nothing was saved.", icon=":material/cancel:")
-    elif snap.state == FAILED:
+    else:
         st.error(snap.error or current.error or "The training failed.", icon=":material/error:")
 
 st.header("New training")
@@ -177,7 +178,7 @@ if st.button(
     except MedQAError as error:
         st.error(str(error), icon=":material/error:")
     else:
-        st.session_state.watched_job = started.id
+        st.session_state.drawn_running = started.id
         st.rerun()
 
 st.header("Trained runs")

@@ -218,3 +218,25 @@ def test_an_imported_run_is_listed(
     assert "Imported from-laptop" in _texts(app)
     listed = app.dataframe[0].value
     assert "from-laptop" in set(listed["run"])
+
+
+def test_a_job_that_reported_finished_but_failed_says_so(
+    training_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished report without a saved run (the child failed on its way out) is an error, not silence."""
+    from medqa.errors import TrainingError
+
+    def finished_then_crashed(config, name, progress, overwrite=False):
+        progress.start(1)
+        progress.finish(FINISHED, result_name=name)
+        raise TrainingError("Training failed (stopped by SIGABRT): Fatal Python error")
+
+    monkeypatch.setattr(job, "_default_train", lambda: finished_then_crashed)
+    app = open_page(PAGE)
+    app.button(key="start_training").click().run()
+    assert job.current_job().wait(20)
+    app.run()
+    assert not app.exception and not app.success
+    assert [error.value for error in app.error] == [
+        "Training failed (stopped by SIGABRT): Fatal Python error"
+    ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from medqa import settings
+from medqa import child_process, settings
 from medqa.errors import DataNotFoundError, TrainingCancelled, TrainingError
 from medqa.runs import registry
 from medqa.training import isolated
@@ -166,6 +166,54 @@ def test_a_killed_child_is_reported_and_its_scratch_removed(
     snap = progress.snapshot()
     assert snap.state == FAILED and "SIGKILL" in (snap.error or "")
     assert _leftovers() == [] and registry.list_runs() == []
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_a_child_that_fails_after_saving_still_gives_the_run(
+    training_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is saved atomically before "finished" is reported: a bad exit after that loses nothing."""
+    real = isolated.run_medqa
+
+    def then_abort(*args, **kwargs):
+        real(*args, **kwargs)
+        raise TrainingError("Training failed (stopped by SIGABRT): Fatal Python error")
+
+    monkeypatch.setattr(isolated, "run_medqa", then_abort)
+    progress = Progress()
+    run = train_in_child(preset("original", **TINY), "saved-then-aborted", progress)
+    assert run.name == "saved-then-aborted" and _leftovers() == ["saved-then-aborted"]
+    snap = progress.snapshot()
+    assert snap.state == FINISHED and "ended badly after saving" in snap.log[-1]
+
+
+def test_a_child_ends_at_once_after_its_last_report(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Started by the app (``MEDQA_CHILD_PROCESS``): flush, then exit without the interpreter's teardown;
+    called anywhere else (CLI, in-process tests): just the exit code back."""
+    exits: list[int] = []
+    monkeypatch.delenv(child_process.CHILD_ENV, raising=False)
+    assert child_process.end_child(2, exit=exits.append) == 2 and exits == []
+    monkeypatch.setenv(child_process.CHILD_ENV, "1")
+    print("last report", end="")
+    assert child_process.end_child(0, exit=exits.append) == 0 and exits == [0]
+    assert capsys.readouterr().out == "last report"
+
+
+def test_the_app_marks_its_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    environments: list[dict[str, str]] = []
+    popen = subprocess.Popen
+
+    def recording(*args, **kwargs):
+        environments.append(kwargs.get("env") or {})
+        return popen(*args, **kwargs)
+
+    monkeypatch.setattr(child_process.subprocess, "Popen", recording)
+    child_process.run_medqa(["--help"], lambda line: None, what="Help", crash_error=TrainingError)
+    assert environments and environments[0].get(child_process.CHILD_ENV) == "1"
+    assert child_process.CHILD_ENV not in os.environ  # this process is no child
 
 
 def test_events_go_to_their_own_stream(capsys: pytest.CaptureFixture[str]) -> None:

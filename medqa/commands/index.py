@@ -62,19 +62,20 @@ def _not_negative(text: str) -> int:
 
 
 def _index(arguments: argparse.Namespace) -> int:
-    from medqa.child_process import exit_with_parent, report_failure
+    from medqa.child_process import end_child, exit_with_parent, report_failure
     from medqa.errors import MedQAError
 
     if arguments.progress_lines:  # the app's child: stop (and drop the parent's scratch) if the app dies
         scratch = Path(arguments.corpus).parent
         exit_with_parent(cleanup=scratch if scratch.name.startswith(".corpus-") else None)
     try:
-        return _build(arguments)
+        code = _build(arguments)
     except MedQAError as error:
         if not arguments.progress_lines:
             raise
         report_failure(error)
-        return 2
+        code = 2
+    return end_child(code) if arguments.progress_lines else code
 
 
 def _build(arguments: argparse.Namespace) -> int:

@@ -73,7 +73,7 @@ def _print_metrics(record: RunRecord) -> None:
 
 
 def _train_as_child(options: argparse.Namespace) -> int:
-    from medqa.child_process import report_failure
+    from medqa.child_process import end_child, report_failure
     from medqa.errors import MedQAError
     from medqa.training.isolated import ReportingProgress, cancel_on_request
     from medqa.training.trainer import train
@@ -88,10 +88,10 @@ def _train_as_child(options: argparse.Namespace) -> int:
         train(config, options.out, progress, overwrite=options.overwrite)
     except MedQAError as error:
         report_failure(error, events)
-        return 2
+        return end_child(2)
     finally:
         sys.stdout = events
-    return 0
+    return end_child(0)
 
 
 def _train(options: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from medqa.child_process import run_medqa
 from medqa.errors import MedQAError, TrainingCancelled, TrainingError
 from medqa.runs import registry
 from medqa.training.arguments import TrainingConfig
-from medqa.training.progress import CANCELLED, FAILED, Progress
+from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
 
 #: Start of a progress event line on the child's stdout.
 EVENT_PREFIX = "event"
@@ -158,6 +158,10 @@ def train_in_child(
                 scratch_dir=Path(scratch),
             )
         except MedQAError as error:
+            if progress.snapshot().state == FINISHED and registry.run_exists(name):
+                # The run was saved (atomically) and reported before the child went wrong on its way out.
+                progress.log(f"The training process ended badly after saving the run: {error}")
+                return registry.get_run(name)
             if not progress.snapshot().done:  # the child could not say so itself (crashed, killed)
                 registry.remove_scratch_folders(registry.run_path(name))
                 progress.log(f"Failed: {error}")
