@@ -6,7 +6,7 @@ import streamlit as st
 
 from medqa.data import store
 from medqa.runs.registry import list_runs
-from ui import common
+from ui import common, engines
 
 st.set_page_config(page_title="medqa · grounded health answers", page_icon=":material/medical_services:")
 
@@ -24,6 +24,7 @@ st.write(
     "(all-MiniLM-L6-v2) can be adapted to the medical domain — and how to measure honestly whether that helped."
 )
 common.disclaimer()
+engines.build_status()
 
 st.header("Where things stand")
 common.show_flash()

@@ -8,10 +8,11 @@ from medqa import charts
 from medqa.data import schema as col
 from medqa.data import stats, store
 from medqa.errors import MedQAError
-from ui import common
+from ui import common, engines
 
 st.set_page_config(page_title="Explore · medqa", page_icon=":material/bar_chart:", layout="wide")
 st.title("Explore the data")
+engines.build_status()
 
 info = common.dataset_picker("Dataset to explore")
 if info is None:

@@ -12,7 +12,7 @@ from medqa.errors import MedQAError, QuestionError
 from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, SearchResult
 from medqa.runs.registry import list_runs
 from ui import answers, common
-from ui.engines import load_engine
+from ui.engines import build_status, load_engine
 
 st.set_page_config(page_title="Ask · medqa", page_icon=":material/chat:")
 
@@ -25,7 +25,7 @@ EXAMPLES = (
     "how do i know if i have glaucoma",
 )
 MODE_LABELS = {"hybrid": "Hybrid (BM25 + embeddings)", "dense": "Embeddings only", "bm25": "BM25 only"}
-BASE_LABEL = "Base model (all-MiniLM-L6-v2)"
+BASE_LABEL = common.BASE_MODEL_LABEL
 
 
 @dataclass
@@ -100,6 +100,7 @@ def render_turn(turn: Turn, index: int, latest: bool, upload: bool) -> None:
 st.title("Ask a question")
 intro = st.empty()
 common.disclaimer()
+build_status()
 
 runs = list_runs()
 run_paths = {run.name: str(run.path) for run in runs}
@@ -142,12 +143,12 @@ if info is None:
 try:
     if compare and runs:
         engines = {
-            BASE_LABEL: load_engine(info, models.BASE, "base model"),
-            model_label: load_engine(info, run_paths[model_label], model_label),
+            BASE_LABEL: load_engine(info, models.BASE, BASE_LABEL, quick=True),
+            model_label: load_engine(info, run_paths[model_label], model_label, quick=True),
         }
     else:
         model = models.BASE if model_label == BASE_LABEL else run_paths[model_label]
-        engines = {model_label: load_engine(info, model, model_label)}
+        engines = {model_label: load_engine(info, model, model_label, quick=True)}
 except MedQAError as error:
     st.error(str(error), icon=":material/error:")
     st.stop()

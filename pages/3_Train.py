@@ -13,7 +13,7 @@ from medqa.runs import registry
 from medqa.training import arguments, hub, job, summary
 from medqa.training.chart import loss_chart
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, format_seconds
-from ui import common, train_settings
+from ui import common, engines, train_settings
 
 st.set_page_config(page_title="Train · medqa", page_icon=":material/model_training:", layout="wide")
 st.title("Fine-tune the model")
@@ -22,6 +22,7 @@ st.write(
     "Held-out questions are never trained on; their score is plotted as training goes."
 )
 common.disclaimer()
+engines.build_status()
 
 #: How often the live panel refreshes while a job runs, in seconds.
 REFRESH_SECONDS = 1.5

@@ -13,7 +13,7 @@ from medqa.errors import MedQAError, QuestionError
 from medqa.evaluation import export, runner, sets
 from medqa.evaluation.metrics import display_name, metric_names
 from ui import answers, common
-from ui.engines import load_engine
+from ui.engines import build_status, load_engine
 
 st.set_page_config(page_title="Compare · medqa", page_icon=":material/compare_arrows:", layout="wide")
 st.title("Compare systems")
@@ -220,6 +220,7 @@ st.dataframe(
 # ---- wins and losses -----------------------------------------------------------------------------
 st.header(f"Where {other} and {result.reference} disagree")
 common.disclaimer()
+build_status()
 counts = result.outcome_counts(result.reference, other, metric=metric)
 wins_column, losses_column, ties_column = st.columns(3)
 wins_column.metric(f"{other} better", counts["wins"])

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -195,6 +197,18 @@ def zip_collection(folder: Path, target: Path) -> Path:
 FIXTURE_PAIRS = len(FIXTURE_DOCUMENTS) * len(_QUESTIONS) + 2 + 1
 
 
+@pytest.fixture(autouse=True)
+def _background_builds_end_with_their_test() -> Iterator[None]:
+    """A page that starts an index build in the background (Home, Ask) leaves a thread behind: wait for
+    it here, so no build outlives its test's data folder or competes with the next test for the CPU."""
+    yield
+    builds = sys.modules.get("medqa.retrieval.builds")
+    if builds is not None:
+        for build in builds.active():
+            build.wait(600)
+        builds._builds.clear()
+
+
 @pytest.fixture
 def workdirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point medqa's data and model folders at a fresh temporary directory."""
@@ -265,10 +279,12 @@ def saved_run(name: str, **info: Any) -> Path:
 def fixture_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder with the fixture collection built once per session (full + a 3 x 5 curated subset).
 
-    Shared by the retrieval, CLI and Ask page tests, so the fixture corpus is embedded only once; tests
-    that damage caches use their own ``workdirs`` instead.
+    Shared by the retrieval, CLI and Ask page tests, so the fixture corpus is embedded only once (here,
+    with the base model: the Ask page answers from the real index, not in quick mode); tests that damage
+    caches use their own ``workdirs`` instead.
     """
     from medqa.data import store
+    from medqa.retrieval.dense import DenseIndex
 
     root = tmp_path_factory.mktemp("fixture-data")
     folder = write_collection(root / "unpacked")
@@ -276,6 +292,8 @@ def fixture_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         patch.setenv("MEDQA_DATA_DIR", str(root / "data"))
         patch.delenv("MEDQA_MEDQUAD_SOURCE", raising=False)
         store.build_datasets(str(folder), categories=3, per_category=5, test_per_category=1)
+        for name in (store.FULL, store.CURATED):
+            DenseIndex.build_or_load(store.load_corpus(name), "base")
     return root / "data"
 
 

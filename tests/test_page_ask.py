@@ -187,3 +187,33 @@ def test_markup_in_answers_is_shown_as_text(workdirs: Path) -> None:
     assert "Gout hurts" in sources
     for raw in ("<b>", "<script>", ":red[", "](javascript", "[x]("):
         assert raw not in sources
+
+
+def test_a_question_is_answered_at_once_while_the_index_builds(
+    fixture_data_dir: Path, workdirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh server: no index yet. The page does not wait for it: a background build (stood in for
+    here, so it stays "running") is started, and a quick engine answers, saying so."""
+    from medqa.retrieval import builds
+    from medqa.retrieval.engine import QUICK_NOTE
+
+    for folder in ("datasets", "cache"):
+        shutil.copytree(fixture_data_dir / folder, workdirs / "data" / folder)
+    started: list[str] = []
+    monkeypatch.setattr(builds, "_builds", {})
+
+    def running_build(corpus, model, *, label, **kwargs):
+        started.append(label)
+        build = builds._builds["fake"] = builds.IndexBuild(key="fake", label=label, done=10, total=40)
+        return build
+
+    monkeypatch.setattr(builds, "start", running_build)
+    app = open_page(PAGE)
+    assert not app.exception and started == ["Full MedQuAD · Base model (all-MiniLM-L6-v2)"]
+    _ask(app, "What are the symptoms of glaucoma?")
+    assert "**1. Glaucoma · symptoms**" in _markdown(app)
+    assert _plain(QUICK_NOTE) in _texts(app)
+    sidebar = "\n".join(str(bar.proto.text) for bar in app.sidebar.get("progress"))
+    assert (
+        "Building the search index of Full MedQuAD · Base model (all-MiniLM-L6-v2): 10 of 40 texts" in sidebar
+    )

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from medqa import access, safety, settings
+from medqa import access, models, safety, settings
 from medqa.data import store
 from medqa.data.medquad import display_source, is_url
 from medqa.data.upload import decode_csv, guess_columns, import_csv, read_csv_text
 from medqa.errors import MedQAError
+from medqa.retrieval import builds
 
 
 def disclaimer() -> None:
@@ -104,11 +105,24 @@ def load_corpus(info: store.DatasetInfo) -> pd.DataFrame:
     return corpus(info.name, info.fingerprint)
 
 
+#: How the untrained model is named on every page.
+BASE_MODEL_LABEL = "Base model (all-MiniLM-L6-v2)"
+
+
+def index_label(info: store.DatasetInfo, model_label: str) -> str:
+    """What a search index is of, for people: ``"Full MedQuAD · Base model (all-MiniLM-L6-v2)"``."""
+    return f"{dataset_name(info)} · {model_label}"
+
+
+def dataset_name(info: store.DatasetInfo) -> str:
+    """A dataset's short name for people."""
+    labels = {store.FULL: "Full MedQuAD", store.CURATED: "Curated (balanced subset)"}
+    return labels.get(info.name, f"Uploaded: {info.name}")
+
+
 def dataset_label(info: store.DatasetInfo) -> str:
     """How a dataset is named in pickers."""
-    labels = {store.FULL: "Full MedQuAD", store.CURATED: "Curated (balanced subset)"}
-    base = labels.get(info.name, f"Uploaded: {info.name}")
-    return f"{base} — {info.answered:,} answered pairs, {info.focus_areas:,} focus areas"
+    return f"{dataset_name(info)} — {info.answered:,} answered pairs, {info.focus_areas:,} focus areas"
 
 
 def dataset_picker(label: str = "Dataset", *, key: str = "dataset") -> store.DatasetInfo | None:
@@ -166,9 +180,14 @@ def _build(source: str) -> None:
         return
     bar.empty()
     st.cache_data.clear()
+    # The search index of the full corpus is built at once, in the background (Ask answers meanwhile).
+    builds.start(
+        corpus(full.name, full.fingerprint), models.BASE, label=f"{dataset_name(full)} with the base model"
+    )
     flash(
         f"MedQuAD loaded: {full.rows:,} pairs ({full.answered:,} with answers). "
-        f"Curated subset: {curated.rows} pairs in {curated.focus_areas} focus areas."
+        f"Curated subset: {curated.rows} pairs in {curated.focus_areas} focus areas. The search index is "
+        "being built in the background; questions get quick answers until it is ready."
     )
 
 

@@ -282,6 +282,16 @@ def load_calibration(engine: Engine) -> Calibration | None:
     return calibration
 
 
+def uncalibrated(engine: Engine) -> Calibration:
+    """No threshold (cosine -1: everything found is answered), for an engine that cannot be calibrated
+    yet (a quick engine, :mod:`medqa.retrieval.quick`); its rates are NaN, so it is recognisable."""
+    nan = float("nan")
+    return Calibration(
+        threshold=-1.0, in_domain=0, out_of_domain=0, in_domain_answered=nan, out_of_domain_abstained=nan,
+        held_out_source="none (not calibrated)", key=calibration_key(engine), created="",
+    )  # fmt: skip
+
+
 def load_or_calibrate(engine: Engine) -> Calibration:
     """The stored calibration, computed (and stored) first when there is none."""
     return load_calibration(engine) or calibrate(engine)

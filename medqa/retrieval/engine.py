@@ -39,18 +39,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medqa import models
 from medqa.data import schema as col
 from medqa.data.store import load_corpus, table_fingerprint
 from medqa.errors import DataNotFoundError
-from medqa.retrieval.abstain import Calibration, calibrate, load_or_calibrate
+from medqa.retrieval.abstain import Calibration, calibrate, load_calibration, load_or_calibrate, uncalibrated
 from medqa.retrieval.bm25 import DEFAULT_FIELDS as DEFAULT_BM25_FIELDS
 from medqa.retrieval.bm25 import BM25Index
 from medqa.retrieval.conditions import ConditionLexicon, ConditionMention
-from medqa.retrieval.dense import DenseIndex, DenseSettings
+from medqa.retrieval.dense import DenseIndex, DenseSettings, cache_key
 from medqa.retrieval.encoder import QueryEncoder, load_query_encoder
 from medqa.retrieval.follow_up import FollowUp, interpret
 from medqa.retrieval.fusion import reciprocal_rank_fusion, top_rows
 from medqa.retrieval.query import clean_question
+from medqa.retrieval.quick import QuickScorer
 from medqa.safety import EmergencyNotice, detect_emergency
 
 MODES = ("hybrid", "dense", "bm25")
@@ -60,6 +62,12 @@ DEFAULT_K = 5
 MAX_K = 50
 
 ProgressCallback = Callable[[int, int], None]
+
+#: Said under a quick engine's answers (:mod:`medqa.retrieval.quick`) until its threshold is known.
+QUICK_NOTE = (
+    "Quick answer: the search index is still being built, so the model ranked only the best keyword "
+    "matches, and whether the collection really answers this question was not checked."
+)
 
 #: Only these columns are kept in memory (the corpus is not duplicated).
 _HIT_COLUMNS = (col.ID, col.QUESTION, col.ANSWER, col.FOCUS, col.QTYPE, col.SOURCE, col.URL)
@@ -290,6 +298,7 @@ class Engine:
         progress: ProgressCallback | None = None,
         use_cache: bool = True,
         isolated: bool = False,
+        quick: bool = False,
     ) -> None:
         """Index a corpus (answered pairs) with a model.
 
@@ -302,6 +311,8 @@ class Engine:
             use_cache: read and write the on-disk embedding cache.
             isolated: build a missing embedding index in a child process (what the app does, so the
                 server never imports torch; see :mod:`medqa.retrieval.dense`).
+            quick: build no index: rank with the model over BM25's candidates only, embedded per
+                question (:mod:`medqa.retrieval.quick`), while the index is built elsewhere.
 
         Raises:
             DataNotFoundError: the corpus is empty.
@@ -316,10 +327,16 @@ class Engine:
         self.corpus_fingerprint = table_fingerprint(corpus)
         # Before the index: a model only torch can run is refused in the (isolated, torch-free) server.
         self.encoder: QueryEncoder = load_query_encoder(model, allow_torch=not isolated)
-        self.dense = DenseIndex.build_or_load(
-            corpus, model, self.settings.dense, corpus_fingerprint=self.corpus_fingerprint,
-            progress=progress, use_cache=use_cache, isolated=isolated,
-        )  # fmt: skip
+        self.quick = quick
+        self.dense: DenseIndex | QuickScorer
+        if quick:
+            key = cache_key(models.model_fingerprint(model), self.corpus_fingerprint, self.settings.dense)
+            self.dense = QuickScorer(corpus, self.encoder, self.settings.dense, key=key)
+        else:
+            self.dense = DenseIndex.build_or_load(
+                corpus, model, self.settings.dense, corpus_fingerprint=self.corpus_fingerprint,
+                progress=progress, use_cache=use_cache, isolated=isolated,
+            )  # fmt: skip
         # Engines over one corpus (the Ask page's side-by-side models) share what only the corpus decides.
         parts = _CorpusParts.shared(corpus, self.corpus_fingerprint, self.settings.bm25_fields, use_cache)
         self._parts = parts
@@ -338,8 +355,14 @@ class Engine:
 
     @property
     def calibration(self) -> Calibration:
-        """The abstention calibration for this model and corpus (computed once, then stored)."""
+        """The abstention calibration for this model and corpus (computed once, then stored).
+
+        A quick engine uses the stored calibration of the index being built when there is one; else it
+        answers with what it found, and says so (:data:`QUICK_NOTE`): it cannot calibrate on candidates.
+        """
         if self._calibration is None:
+            if self.quick:
+                return load_calibration(self) or uncalibrated(self)
             self._calibration = load_or_calibrate(self)
         return self._calibration
 
@@ -359,7 +382,7 @@ class Engine:
         vectors = self.encode_queries(queries)
         result = np.empty(len(vectors), dtype=np.float64)
         for index, vector in enumerate(vectors):
-            scores = self.dense.scores(vector)
+            scores = self._similarities(queries[index], vector)
             if hidden is not None and len(hidden[index]):
                 scores[hidden[index]] = -np.inf
             result[index] = float(scores.max())
@@ -379,11 +402,12 @@ class Engine:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         vector = query_vector if query_vector is not None else self.encode_queries([query])[0]
-        similarities = self.dense.scores(vector)
+        lexical = self.bm25.scores(query) if mode != "dense" or self.quick else None
+        similarities = self._similarities(query, vector, lexical)
         if mode == "dense":
             rows = top_rows(similarities, limit)
             return rows.tolist(), similarities[rows].astype(float).tolist(), similarities
-        lexical = self.bm25.scores(query)
+        assert lexical is not None
         if mode == "bm25":
             rows = top_rows(lexical, limit, positive_only=True)
             return rows.tolist(), lexical[rows].astype(float).tolist(), similarities
@@ -394,6 +418,13 @@ class Engine:
             k=self.settings.rrf_k,
         )[:limit]
         return [row for row, _ in fused], [score for _, score in fused], similarities
+
+    def _similarities(self, query: str, vector: np.ndarray, lexical: np.ndarray | None = None) -> np.ndarray:
+        """Cosine of the query with every pair: from the index, or (quick) for BM25's candidates only."""
+        if isinstance(self.dense, QuickScorer):
+            lexical = self.bm25.scores(query) if lexical is None else lexical
+            return self.dense.scores(vector, top_rows(lexical, self.settings.candidates, positive_only=True))
+        return self.dense.scores(vector)
 
     def _hit(self, rank: int, row: int, score: float, similarity: float, vector: np.ndarray) -> Hit:
         values = {name: self._columns[name][row] for name in _HIT_COLUMNS}
@@ -454,7 +485,10 @@ class Engine:
             follow_up = None
             hits, confidence = self._ranked_hits(cleaned, mode, k, vector)
         searched = follow_up.searched if follow_up else cleaned
-        if emergency is not None and (confidence < threshold or not hits):
+        unchecked = self.quick and not np.isfinite(self.calibration.in_domain_answered)
+        if unchecked:
+            notes = [*notes, QUICK_NOTE]
+        if emergency is not None and (confidence < threshold or not hits or unchecked):
             # Never leave an emergency with "no reliable answer": show the condition's NIH information
             # after the notice when the corpus has it, else the notice alone (no unreliable passages).
             info_hits, info_confidence = self._ranked_hits(emergency.category.info_query, mode, k)

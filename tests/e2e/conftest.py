@@ -91,7 +91,9 @@ class AppServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def _build_data(root: Path, env: dict[str, str], *, fixture_only: bool = False) -> None:
+def _build_data(
+    root: Path, env: dict[str, str], *, fixture_only: bool = False, prebuild: bool = True
+) -> None:
     """Prepare the server's data folder.
 
     With ``MEDQA_MEDQUAD_SOURCE`` set (CI), the curated subset of the real archive (40 focus areas x 13
@@ -118,6 +120,11 @@ def _build_data(root: Path, env: dict[str, str], *, fixture_only: bool = False) 
             patch.setenv("MEDQA_DATA_DIR", env["MEDQA_DATA_DIR"])
             store.build_datasets(str(archive), categories=3, per_category=5, test_per_category=1)
             env["MEDQA_MEDQUAD_SOURCE"] = str(archive)
+        if prebuild:  # the journeys answer from the real index (quick mode has a journey of its own)
+            from medqa.retrieval.dense import DenseIndex
+
+            for info in store.list_datasets():
+                DenseIndex.build_or_load(store.load_corpus(info.name), "base")
 
 
 def _wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
@@ -156,9 +163,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def start_server(
-    root: Path, env_overrides: dict[str, str] | None = None, *, fixture_only: bool = False
+    root: Path,
+    env_overrides: dict[str, str] | None = None,
+    *,
+    fixture_only: bool = False,
+    prebuild: bool = True,
 ) -> AppServer:
-    """Start ``streamlit run Home.py`` with data under ``root`` and wait until it is healthy."""
+    """Start ``streamlit run Home.py`` with data under ``root`` and wait until it is healthy; with
+    ``prebuild``, the base model's indexes are built first (else the server builds them itself)."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MEDQA_", "STREAMLIT_"))}
@@ -173,7 +185,7 @@ def start_server(
     )
     env.update(env_overrides or {})
     if not (root / "data" / "datasets").exists():
-        _build_data(root, env, fixture_only=fixture_only)
+        _build_data(root, env, fixture_only=fixture_only, prebuild=prebuild)
     log_path = root / "streamlit.log"
     url = f"http://127.0.0.1:{port}"
     command = [

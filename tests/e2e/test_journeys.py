@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import DOCS_SCREENSHOTS, FAKE_HF_TOKEN, SCREENSHOTS, AppServer
+from tests.e2e.conftest import DOCS_SCREENSHOTS, FAKE_HF_TOKEN, SCREENSHOTS, AppServer, _stop, start_server
 
 pytestmark = pytest.mark.browser
 
@@ -201,6 +201,44 @@ def first_card(reply):
 
 def first_card_title(reply) -> str:
     return card_titles(reply).first.inner_text()
+
+
+def test_a_fresh_server_answers_at_once_while_its_index_builds(browser, tmp_path_factory) -> None:
+    """No index yet: the chat box is there at once, the first answer comes in quick mode (and says so)
+    while the sidebar shows the background build; once it ends, answers come from the full index."""
+    import time
+
+    server = start_server(tmp_path_factory.mktemp("e2e-fresh"), prebuild=False)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    try:
+        started = time.perf_counter()
+        open_ask(page, server)
+        reply = ask(page, "What are the symptoms of glaucoma?", timeout=60_000)
+        first_answer = time.perf_counter() - started
+        assert "Quick answer: the search index is still being built" in reply.inner_text()
+        assert "glaucoma" in first_card_title(reply).lower()
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert "Building the search index of" in sidebar.inner_text()
+        # The status polls itself; the page is redrawn when the build has ended.
+        page.wait_for_function(
+            """() => !document.querySelector('[data-testid="stSidebar"]').innerText
+                .includes('Building the search index of')""",
+            timeout=SLOW,
+            polling=500,
+        )
+        settle(page)
+        reply = ask(page, "What are the symptoms of glaucoma?")
+        assert "Quick answer" not in reply.inner_text()
+        assert "glaucoma" in first_card_title(reply).lower()
+        (SCREENSHOTS.parent / "first-answer.txt").parent.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS.parent / "first-answer.txt").write_text(
+            f"fresh server, no index: first answer {first_answer:.1f} s after opening Ask\n", encoding="utf-8"
+        )
+    finally:
+        context.close()
+        _stop(server.process)
 
 
 def test_ask_answers_with_source_link_and_disclaimer(page, app_server: AppServer) -> None:

@@ -1,0 +1,162 @@
+"""Embedding indexes built in the background: one build per index, shared by every session of a server.
+
+A full MedQuAD index takes minutes on 2 cores; it must not be built inside a page's script run, where a
+visitor waits behind a spinner and a page change throws the work away. :func:`start` runs
+:meth:`DenseIndex.build_or_load <medqa.retrieval.dense.DenseIndex.build_or_load>` (in its child process)
+on a server thread, and every page reads the same :class:`IndexBuild` for its progress and ETA, like the
+training job. Home starts the base model's index right after **Load MedQuAD**; Ask starts the one it
+needs and meanwhile answers with a quick engine (:mod:`medqa.retrieval.quick`). Starting an index that
+is already being built returns the running build; a finished one is forgotten once its index is on disk.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from medqa import models
+from medqa.data import store
+from medqa.data.store import table_fingerprint
+from medqa.errors import MedQAError
+from medqa.retrieval.dense import DenseIndex, DenseSettings, cache_key
+
+#: Progress reports needed before an ETA is shown (the first ones include the model's start-up).
+ETA_AFTER = 2
+
+
+@dataclass
+class IndexBuild:
+    """One background build and what pages show about it.
+
+    Attributes:
+        key: the index's cache key.
+        label: what is being indexed, for people ("full MedQuAD with the base model").
+        started: when the build started (``time.time()``).
+        done: texts embedded so far.
+        total: texts to embed (0 until the child reports).
+        finished: when it ended, or ``None`` while it runs.
+        error: why it failed, or ``None``.
+    """
+
+    key: str
+    label: str
+    started: float = field(default_factory=time.time)
+    done: int = 0
+    total: int = 0
+    finished: float | None = None
+    error: str | None = None
+    _reports: list[tuple[float, int]] = field(default_factory=list, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        """Whether the build is still working."""
+        return self.finished is None
+
+    @property
+    def fraction(self) -> float:
+        """Share of the texts embedded, 0 to 1."""
+        return min(self.done / self.total, 1.0) if self.total else 0.0
+
+    def eta_seconds(self, now: float | None = None) -> float | None:
+        """Seconds left at the rate measured since the first progress report; ``None`` until known."""
+        if len(self._reports) < ETA_AFTER or not self.total:
+            return None
+        (first_time, first_done), (last_time, last_done) = self._reports[0], self._reports[-1]
+        if last_done <= first_done or last_time <= first_time:
+            return None
+        rate = (last_done - first_done) / (last_time - first_time)
+        elapsed_since = (now or time.time()) - last_time
+        return max((self.total - last_done) / rate - elapsed_since, 0.0)
+
+    def report(self, done: int, total: int) -> None:
+        """Progress from the build (``progress(done, total)``)."""
+        self.done, self.total = done, total
+        self._reports.append((time.time(), done))
+        del self._reports[1:-1]  # the first and the latest are all the rate needs
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the build ends (or ``timeout`` seconds pass); ``True`` when it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+
+_lock = threading.Lock()
+_builds: dict[str, IndexBuild] = {}
+
+
+def index_key(corpus_fingerprint: str, model: str, dense_settings: DenseSettings | None = None) -> str:
+    """The cache key of a corpus's index with a model (what :func:`start` and :func:`find` use)."""
+    return cache_key(models.model_fingerprint(model), corpus_fingerprint, dense_settings or DenseSettings())
+
+
+def find(key: str) -> IndexBuild | None:
+    """The build of this index (running, or failed), or ``None``."""
+    with _lock:
+        return _builds.get(key)
+
+
+def active() -> list[IndexBuild]:
+    """Builds still running, oldest first."""
+    with _lock:
+        return [build for build in _builds.values() if build.running]
+
+
+def start(
+    corpus: pd.DataFrame,
+    model: str,
+    *,
+    label: str,
+    corpus_fingerprint: str | None = None,
+    dense_settings: DenseSettings | None = None,
+) -> IndexBuild:
+    """Build this index in the background unless it is being built already; the build either way.
+
+    A build that failed is started again. Nothing happens (a finished build is returned) when the
+    index is cached.
+    """
+    dense_settings = dense_settings or DenseSettings()
+    corpus_fingerprint = corpus_fingerprint or table_fingerprint(corpus)
+    key = index_key(corpus_fingerprint, model, dense_settings)
+    with _lock:
+        current = _builds.get(key)
+        if current is not None and (current.running or current.error is None):
+            return current
+        build = IndexBuild(key=key, label=label)
+        if DenseIndex.is_cached(corpus, model, dense_settings, corpus_fingerprint=corpus_fingerprint):
+            build.finished = build.started
+            return build
+
+        def work() -> None:
+            try:
+                DenseIndex.build_or_load(
+                    corpus, model, dense_settings, corpus_fingerprint=corpus_fingerprint,
+                    progress=build.report, isolated=True,
+                )  # fmt: skip
+            except MedQAError as error:
+                build.error = str(error)
+            except Exception as error:  # the thread must never die silently
+                build.error = f"{type(error).__name__}: {error}"
+            finally:
+                build.finished = time.time()
+                if build.error is None:
+                    with _lock:  # on disk now: nothing left to show
+                        _builds.pop(key, None)
+
+        build._thread = threading.Thread(target=work, name=f"medqa-index-{key[:8]}", daemon=True)
+        _builds[key] = build
+        build._thread.start()
+        return build
+
+
+def start_for_dataset(name: str, model: str = models.BASE) -> IndexBuild | None:
+    """Start the index of a stored dataset (Home, after loading data); ``None`` when it has no answers."""
+    corpus = store.load_corpus(name)
+    if corpus.empty:
+        return None
+    model_label = "the base model" if model == models.BASE else f"run {model}"
+    return start(corpus, model, label=f"the {name} corpus with {model_label}")
