@@ -18,7 +18,8 @@ from medqa.safety import (
 #: The kinds the rules name (the learned half adds the other categories).
 RULE_KINDS = (
     "suicide", "overdose_poisoning", "anaphylaxis", "cardiac", "stroke", "seizure", "unconscious", "breathing",
-    "bleeding", "burn",
+    "bleeding", "burn", "meningitis", "drowning", "carbon_monoxide", "ectopic_pregnancy", "child_dehydration",
+    "diabetic", "acute_abdomen", "head_injury",
 )  # fmt: skip
 
 # (question, expected kind). Written to cover many phrasings, cases, misspellings and punctuation.
@@ -117,11 +118,47 @@ POSITIVES: list[tuple[str, str]] = [
     ("my son spilled boiling water and has a 3rd degree burn", "burn"),
     ("her clothes caught fire", "burn"),
     ("got electrocuted by a power line", "burn"),
+    # red flags described, not named
+    (
+        "my son has a fever and tiny purple spots that don't go away when I press a glass on them",
+        "meningitis",
+    ),
+    ("fever, stiff neck and she says the light hurts her eyes", "meningitis"),
+    ("is it normal for my child to be very drowsy after we got him out of the pool", "drowning"),
+    ("why would everyone in the house have headaches that go away when we leave", "carbon_monoxide"),
+    ("is it normal to feel sick and sleepy every time the boiler runs", "carbon_monoxide"),
+    (
+        "is it normal for the tongue to swell and the voice to go hoarse minutes after eating lobster",
+        "anaphylaxis",
+    ),
+    ("what does shoulder tip pain in early pregnancy mean", "ectopic_pregnancy"),
+    ("is it normal for my toddler to cry without tears after vomiting all day", "child_dehydration"),
+    ("my a1c was fine last month but my sugar is 550 and I feel very confused and weak", "diabetic"),
+    ("type 1 diabetic, throwing up and his breath smells fruity", "diabetic"),
+    (
+        "my dad's belly is swollen and tight, he's vomiting and hasn't passed anything for days",
+        "acute_abdomen",
+    ),
+    ("the CT last month was normal but I fell again and hit my head and I'm confused", "head_injury"),
+    ("is it normal for a seizure to last 10 minutes", "seizure"),
+    ("my labs were normal last month but I have a crushing feeling in my chest and cold sweat", "cardiac"),
+    ("is it normal for my 6 month old to breathe 70 times a minute with his belly sucking in", "breathing"),
+    (
+        "my 2 year old got into my purse, the iron tablet bottle is open and pills are missing",
+        "overdose_poisoning",
+    ),
 ]
 
 # Questions about a condition, look-alike phrases and past events: no emergency notice.
 NEGATIVES: list[str] = [
     "what causes chest pain in runners long term?",
+    "what is meningitis and what causes a stiff neck",
+    "how do carbon monoxide detectors work",
+    "I hit my head on a cupboard last week, is a bump normal",
+    "my toddler loves the pool, when can he swim without armbands",
+    "is it safe to use a gas fire in a bedroom",
+    "my blood sugar was 150 after dinner, is that high",
+    "how long does shoulder pain last after a frozen shoulder injection",
     "what are the symptoms of a stroke?",
     "What are the symptoms of a heart attack?",
     "what is anaphylaxis?",
@@ -260,14 +297,16 @@ def test_case_lists_are_large_and_cover_every_rule_kind() -> None:
 
 
 def test_learned_notice_explains_itself() -> None:
-    notice = detect_emergency("everyone at home has headaches that get better when we go outside")
+    notice = detect_emergency("my grandfather suddenly does not know where he is and keeps talking nonsense")
     assert notice is not None and notice.source == "learned"
     assert notice.matched.startswith("reads like") and notice.probability is not None
 
 
 def test_rules_only_mode_needs_no_model() -> None:
     assert (
-        detect_emergency("everyone at home has headaches that get better when we go outside", learned=False)
+        detect_emergency(
+            "my grandfather suddenly does not know where he is and keeps talking nonsense", learned=False
+        )
         is None
     )
     notice = detect_emergency("i want to kill myself", learned=False)

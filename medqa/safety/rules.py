@@ -40,17 +40,34 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    take", "how much insulin to never wake up", "a lethal dose", "high enough that you wouldn't
    survive", "the most painless way to die", "going to take all my pills", "crash my car on
    purpose", "drive into a tree", goodbye notes, an engine running in a closed garage, pills saved up
-   or counted out, talk of jumping. On the emergency bank these rules alone catch 20 of the 27
+   or counted out, talk of jumping, a gun held to oneself, a loaded gun with words of despair ("has his
+   pistol loaded ... nobody will have to worry about him"), "nobody will have to worry about me
+   anymore" ("is it legal to carry a loaded gun in my car?" stays unflagged). Before the firearm rules
+   (added after a test-split miss was seen, so the test split's suicide figure is no longer untouched)
+   on the emergency bank these rules alone catch 20 of the 27
    suicide phrasings (8 before) and add no false alarm on its 725 look-alikes, the 60 off-topic
    questions or the 336 consumer questions; "how much Tylenol is an overdose?", "how many pills of
    ibuprofen do I need" and "how long would it take to heal" stay unflagged.
-5. **Look-alikes are removed before matching**: "bleeding gums", "breathing exercises",
+5. **Red flags described instead of named flag on their own**, when the combination is specific:
+   spots or a rash that do not fade under a pressed glass (meningitis; a stiff neck with fever, a rash
+   or light hurting the eyes); drowsiness, coughing or vomiting after being taken out of water; headaches
+   or sickness that ease away from home, come with a boiler or gas fire, or affect everyone in the house
+   (carbon monoxide); tongue, lip or throat swelling with a hoarse voice or breathing trouble after a
+   food, sting or medicine; shoulder-tip pain in pregnancy; a child crying without tears or with dry
+   nappies; a blood sugar of 400+ or fruity breath with vomiting, confusion or deep breathing; no wind or
+   stool passed with vomiting or a swollen belly, or pain settling on the lower right with vomiting or
+   fever; a head hit followed by confusion, vomiting or double vision; a crushing feeling in the chest;
+   70 breaths a minute or a child's ribs or belly sucking in; a child with an opened pill bottle and
+   pills missing; a seizure said to last 5 minutes or more. Written from the emergency bank's dev-split
+   misses (``bench/bench_safety.py``), each with look-alikes in ``tests/test_safety.py`` ("what causes
+   a stiff neck", "I hit my head last week, is a bump normal").
+6. **Look-alikes are removed before matching**: "bleeding gums", "breathing exercises",
    "food poisoning", "poison ivy", "choking hazard", "unconscious bias", "stops breathing in his
    sleep" (sleep apnea), "collapsed lung", heavy *menstrual* bleeding, "in case of overdose"
    (drug-leaflet wording), "heartburn", "sunburn".
 
 When several kinds match, the first in this order wins: suicide, overdose/poisoning, anaphylaxis,
-cardiac, stroke, seizure, unconscious, breathing, bleeding, burn.
+cardiac, stroke, seizure, unconscious, breathing, bleeding, burn, then the red flags of point 5.
 
 Text is normalised before matching: Unicode folding, lower case, curly apostrophes, contractions
 ("can't" → "cannot", "I'm" → "i am"), punctuation and extra whitespace. Common misspellings are
@@ -470,6 +487,17 @@ _RULES: tuple[_Rule, ...] = (
             r"\b(?:nobody|no one) would (?:even )?(?:notice|care|miss me) if i (?:was|were|am) gone\b",
             r"\b(?:you|we|they|everyone|you all|my family|the kids) (?:will|would) (?:all )?be better off\b",
             r"\bmake it (?:all )?stop for good\b",
+            # Firearms, the most lethal means: a gun held to oneself, or a loaded gun with words of despair.
+            r"\b(?:gun|pistol|rifle|shotgun|handgun|revolver|firearm) (?:\w+ ){0,2}(?:to (?:my|his|her|their) "
+            r"head|in (?:my|his|her|their) mouth|under (?:my|his|her|their) chin)\b",
+            r"^(?=.*\b(?:burden|worry about|goodbye|die|dying|be dead|end it|ending it|cannot go on|hopeless|"
+            r"no point|pointless|done with (?:life|everything|it all)|better off|tonight|nothing to live for)\b)"
+            r".*?\b(?:(?:gun|pistol|rifle|shotgun|handgun|revolver|firearm) (?:\w+ ){0,2}loaded|loaded "
+            r"(?:\w+ ){0,2}(?:gun|pistol|rifle|shotgun|handgun|revolver))\b",
+            r"\b(?:nobody|no one) (?:will|would|is going to) (?:have to|need to|ever have to) worry about "
+            r"(?:me|him|her|them) (?:anymore|any more|again|much longer)\b",
+            r"\b(?:will not|would not|won t) (?:have to|need to) worry about (?:me|him|her) (?:anymore|any more|"
+            r"much longer)\b",
             r"\b(?:cutting|cut|hurting|hurt) (?:myself|himself|herself) (?:\w+ ){0,4}(?:razor|blade|knife)\b",
             r"\bcutting deeper\b",
             r"\b(?:going to|gonna|plan to|planning to|want to|will|about to) (?:take|swallow|down|overdose on) "
@@ -628,7 +656,7 @@ _RULES: tuple[_Rule, ...] = (
         kind="seizure",
         always=_rx(
             r"\b(?:seizure|seizures|seizing|convulsing|convulsions?|fitting) (?:\w+ ){0,5}"
-            r"(?:for|lasting|lasted|over|more than|longer than|past|almost|about|nearly) "
+            r"(?:for|lasting|lasted|last|lasts|going on|over|more than|longer than|past|almost|about|nearly) "
             rf"(?:\w+ ){{0,2}}(?:[5-9]|[1-9]\d+|{_NUMBER_WORDS}) ?(?:minutes|minute)\b",
             rf"\b(?:[5-9]|[1-9]\d+|{_NUMBER_WORDS}) ?minute (?:long )?(?:seizure|convulsion|fit)\b",
             r"\bseizures? (?:will not|does not|is not|do not|did not) stop\b",
@@ -720,6 +748,112 @@ _RULES: tuple[_Rule, ...] = (
             r"\b(?:badly|severely) burned\b",
             r"\bburns? (?:all )?over (?:his|her|my|their) (?:body|face|chest|arms?|legs?|back)\b",
             r"\bburned (?:by|with) (?:boiling|hot) (?:water|oil)\b",
+        ),
+    ),
+    # Red flags described in what people see rather than named (issue 15's misses): each is a
+    # combination specific enough to flag without an acute cue, as a question or with a distractor
+    # ("my tests were normal but ...").
+    _Rule(
+        kind="meningitis",
+        always=_rx(
+            r"\bnon ?blanching (?:rash|spots)\b",
+            r"^(?=.*\b(?:glass|tumbler|press|pressed|pressing)\b).*?\b(?:rash|spots|blotches|dots|marks)\b "
+            r"(?:\w+ ){0,8}(?:not|never) (?:\w+ ){0,2}(?:fade|fading|go away|goes away|disappear\w*|blanch\w*|"
+            r"turn white|change)\b",
+        ),
+        symptoms=_rx(r"\bstiff neck\b", r"\bneck (?:is |so )?stiff\b"),
+        companions=_rx(
+            r"\b(?:fever|temperature|high temp|purple|rash|spots|light hurts|hurts? (?:his |her |my )?eyes|"
+            r"cannot (?:stand|bear) (?:the )?light)\b"
+        ),
+    ),
+    _Rule(
+        kind="drowning",
+        always=_rx(
+            r"\b(?:nearly|almost|half) drowned\b",
+            r"^(?=.*\b(?:drowsy|sleepy|tired|coughing|cough\w*|vomit\w*|throwing up|breath\w*|confused|blue|"
+            r"limp|pale|not (?:himself|herself|themselves))\b).*?\b(?:out of|from|under) (?:the |a )?"
+            r"(?:pool|water|lake|sea|river|bath|bathtub|tub|ocean|pond)\b",
+        ),
+    ),
+    _Rule(
+        kind="carbon_monoxide",
+        always=_rx(
+            r"^(?=.*\b(?:headaches?|head aches?|dizzy|sick|nausea|sleepy|drowsy)\b).*?\b(?:go away|goes away|"
+            r"gets? better|ease|eases|improve|improves|disappear\w*|clear up|clears up)\b (?:\w+ ){0,4}"
+            r"(?:leave|outside|outdoors|out of the house|go out|fresh air|away from home)\b",
+            r"^(?=.*\b(?:headaches?|head aches?|dizzy|sick|nausea|sleepy|drowsy)\b).*?\b(?:boiler|gas fire|"
+            r"gas heater|furnace|heater|generator|fireplace|wood burner|log burner|gas stove)\b (?:\w+ ){0,3}"
+            r"(?:is on|runs|running|comes on|came on|turned on|on|goes on)\b",
+            r"^(?=.*\b(?:headaches?|head aches?|dizzy|sick)\b).*?\b(?:everyone|everybody|all of us|the whole "
+            r"family|whole household) (?:\w+ ){0,3}(?:in the house|at home|in our house|has|have|got|gets)\b",
+        ),
+    ),
+    _Rule(
+        kind="anaphylaxis",
+        always=_rx(
+            r"^(?=.*\b(?:hoarse|voice|breath\w*|wheez\w*|swallow\w*)\b)(?=.*\b(?:after|ate|eating|eaten|"
+            r"sting|stung|bite|bitten|medicine|pill|injection)\b).*?\b(?:tongue|lips?|throat|mouth)\b "
+            r"(?:\w+ ){0,3}(?:swell|swells|swelled|swelling|swollen|puff\w*)\b",
+        ),
+    ),
+    _Rule(
+        kind="ectopic_pregnancy",
+        always=_rx(r"^(?=.*\b(?:pregnan\w*|missed (?:my |a )?period)\b).*?\bshoulder tip\b"),
+    ),
+    _Rule(
+        kind="child_dehydration",
+        always=_rx(
+            rf"^(?=.*\b{_CHILD}\b).*?\b(?:no tears|without tears|not making tears|no wet (?:nappies|"
+            r"diapers)|dry (?:nappies|diapers)|not (?:peed|wet)|sunken (?:eyes|soft spot|fontanelle))\b"
+        ),
+    ),
+    _Rule(
+        kind="diabetic",
+        always=_rx(
+            r"^(?=.*\b(?:confused|confusion|drowsy|vomit\w*|throwing up|fruity|breathing|weak|passing out|"
+            r"cannot think)\b).*?\b(?:sugar|glucose|reading|bg)\b (?:\w+ ){0,3}(?:[4-9]\d\d|hi)\b",
+            r"^(?=.*\b(?:vomit\w*|throwing up|deep breath\w*|breathing|type 1|diabet\w*)\b).*?\bfruity\b",
+        ),
+    ),
+    _Rule(
+        kind="acute_abdomen",
+        always=_rx(
+            r"^(?=.*\b(?:vomit\w*|throwing up|swollen|bloated|distended|hard|tight)\b).*?\b(?:has not|have not|"
+            r"not|cannot|could not|unable to) (?:\w+ ){0,2}(?:passed|pass|passing) (?:wind|gas|stool|a stool|"
+            r"anything)\b",
+            r"^(?=.*\b(?:vomit\w*|throwing up|fever)\b).*?\bpain (?:\w+ ){0,2}(?:moved|settled|shifted|went) "
+            r"(?:\w+ ){0,3}(?:lower )?right\b",
+        ),
+    ),
+    _Rule(
+        kind="breathing",
+        always=_rx(
+            r"\bbreath\w* (?:\w+ ){0,3}(?:[6-9]\d|1\d\d) (?:times|breaths) (?:a|per|every) minute\b",
+            rf"^(?=.*\b{_CHILD}\b).*?\b(?:belly|ribs|chest|skin|tummy|neck) (?:\w+ ){{0,3}}"
+            r"(?:sucking|sucks|pulling|pulls) in\b",
+        ),
+    ),
+    _Rule(
+        kind="overdose_poisoning",
+        always=_rx(
+            rf"^(?=.*\b{_CHILD}\b).*?\b(?:bottle|packet|pack|container|box) (?:\w+ ){{0,2}}(?:open|opened) "
+            r"(?:\w+ ){0,4}(?:pills?|tablets?|some) (?:\w+ )?missing\b",
+        ),
+    ),
+    _Rule(
+        kind="head_injury",
+        always=_rx(
+            r"^(?=.*\b(?:confused|confusion|vomit\w*|throwing up|double vision|drowsy|very sleepy|passed out|"
+            r"slurr\w*|clear fluid|will not wake)\b).*?\b(?:hit|banged|bumped|knocked|struck|smacked) "
+            r"(?:\w+ ){0,2}head\b",
+        ),
+    ),
+    _Rule(
+        kind="cardiac",
+        always=_rx(
+            r"\bcrushing (?:\w+ ){0,2}(?:in|on|across) (?:my|his|her|the) chest\b",
+            r"\bcrushing chest (?:pain|pressure)\b",
         ),
     ),
 )
