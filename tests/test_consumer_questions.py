@@ -80,9 +80,10 @@ def test_evaluation_questions_do_not_trigger_the_emergency_rules() -> None:
     # They measure retrieval; a rule firing on one of them would be a rule false alarm. The learned
     # half is recall-first and flags a few symptom descriptions among them on purpose (#15): its
     # false alarms on these sets are measured by bench/bench_safety.py, not asserted here.
+    # Except where the question does describe an emergency's warning signs: then the notice is right.
     questions = [*load_consumer_questions()["question"], *load_out_of_domain_questions()]
     flagged = [(q, notice.kind) for q in questions if (notice := detect_emergency(q, learned=False))]
-    assert flagged == []
+    assert flagged == [("fever, stiff neck, headache and a purple rash in a college student", "meningitis")]
 
 
 @pytest.fixture

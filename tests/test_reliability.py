@@ -359,9 +359,13 @@ def test_ask_page_answers_after_its_embedding_cache_was_corrupted(workdirs: Path
     """A restart finds a damaged index on disk: the Ask page rebuilds it and answers, no error shown."""
     import streamlit as st
 
+    from medqa.retrieval import builds
+
     store.build_datasets(str(fixture_zip), categories=3, per_category=5, test_per_category=1)
     first = open_page("pages/2_Ask.py")
     assert not first.exception
+    for build in builds.active():  # the page builds its index in the background
+        assert build.wait(600) and build.error is None
     caches = list(dense.indexes_dir().glob("*/embeddings.npy"))
     assert caches, "the Ask page did not cache its index"
     for path in caches:

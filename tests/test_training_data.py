@@ -98,6 +98,20 @@ def test_query_variants(training_data: Path) -> None:
     assert synonym_question("What causes Gout ?", "Gout", [], rng) is None
 
 
+def test_passage_positives_are_the_texts_the_ask_index_embeds(training_data: Path) -> None:
+    from medqa.retrieval.dense import DenseSettings, document_units
+
+    config = preset("original", query_variants=("question", "keywords"), positives="passage")
+    built = build_training_data(config)
+    corpus = store.load_corpus(store.CURATED)
+    indexed = set(document_units(corpus, DenseSettings()).texts)
+    assert len(built.pairs) and set(built.pairs["positive"]) <= indexed
+    raw = build_training_data(preset("original", query_variants=("question", "keywords")))
+    assert set(raw.pairs["positive"]) <= set(corpus[col.ANSWER].str.strip())  # the default: whole answers
+    with pytest.raises(TrainingError, match="positives must be one of"):
+        preset("original", positives="summary")
+
+
 def test_description_queries_mask_the_condition_and_point_at_its_entry(training_data: Path) -> None:
     built = build_training_data(preset("original", query_variants=("question", "description")))
     described = built.pairs[built.pairs["variant"] == "description"]

@@ -35,6 +35,9 @@ SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 EVALUATION = ("epoch", "end", "none")
 #: Query sides a training pair may have (see :mod:`medqa.training.data`).
 QUERY_VARIANTS = ("question", "keywords", "synonym", "focus", "description")
+#: What the answer side of a question, keywords or synonym pair is: the raw answer, or the text the Ask
+#: index embeds for it (``"<focus>: <first ~100-word passage>"``).
+POSITIVES = ("answer", "passage")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class TrainingConfig:
             with the focus replaced by one of its XML synonyms); ``focus`` (the focus name alone);
             ``description`` (a sentence of the answer with the focus masked, paired with the pair's
             ``"<focus>: <question>"`` search text).
+        positives: the answer side of ``question``, ``keywords`` and ``synonym`` pairs: the ``answer``
+            (cut at ``max_seq_length``), or its first ``passage`` in the shape the Ask index embeds it
+            (``"<focus>: <about 100 words>"``, :func:`medqa.retrieval.dense.document_units`).
         descriptions_per_pair: sentences per source pair for the ``description`` variant.
         description_pairs: source pairs the ``description`` variant draws from, sampled apart from
             ``max_pairs`` (its pairs are short and cheap); ``0``: the same pairs as the other variants.
@@ -107,6 +113,7 @@ class TrainingConfig:
     mini_batch_size: int = 32
     batch_sampler: str = "batch_sampler"
     query_variants: tuple[str, ...] = ("question",)
+    positives: str = "answer"
     descriptions_per_pair: int = 1
     description_pairs: int = 0
     max_pairs: int = 0
@@ -148,6 +155,8 @@ class TrainingConfig:
             problems.append("description pairs must be 0 or more")
         if self.batch_sampler not in BATCH_SAMPLERS:
             problems.append(f"batch sampler must be one of {', '.join(BATCH_SAMPLERS)}")
+        if self.positives not in POSITIVES:
+            problems.append(f"positives must be one of {', '.join(POSITIVES)}")
         if not self.query_variants or any(v not in QUERY_VARIANTS for v in self.query_variants):
             problems.append(f"query variants must be some of {', '.join(QUERY_VARIANTS)}")
         if self.max_pairs < 0 or self.max_pairs_per_focus < 0:

@@ -49,6 +49,7 @@ from medqa.data import schema as col
 from medqa.data import store
 from medqa.data.templates import match_template, normalise_focus
 from medqa.errors import DataNotFoundError, TrainingError
+from medqa.retrieval.dense import DenseSettings, passage_spans
 from medqa.retrieval.texts import focus_prefixed
 from medqa.training.arguments import TrainingConfig
 
@@ -367,6 +368,16 @@ def _description_rows(
     ]
 
 
+def index_passage(answer: str, focus: object) -> str:
+    """An answer's first passage as the Ask index embeds it (``"<focus>: <passage>"``); the answer when
+    it has no words or no focus."""
+    spans = passage_spans(answer, DenseSettings().passage_words, 1)
+    if not spans or not _clean(focus):
+        return answer
+    start, end = spans[0]
+    return focus_prefixed(_clean(focus), answer[start:end])
+
+
 def _variants(
     train: pd.DataFrame, config: TrainingConfig, rng: np.random.Generator, pool: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -382,16 +393,17 @@ def _variants(
         strict=True,
     ):
         question, answer = _clean(question), _clean(answer)
+        positive = index_passage(answer, focus) if config.positives == "passage" else answer
         if "question" in variants:
-            rows.append((question, answer, "question"))
+            rows.append((question, positive, "question"))
         if "keywords" in variants:
             keywords = keywords_query(question, focus, qtype)
             if keywords:
-                rows.append((keywords, answer, "keywords"))
+                rows.append((keywords, positive, "keywords"))
         if "synonym" in variants:
             swapped = synonym_question(question, focus, _synonym_list(synonyms), rng)
             if swapped:
-                rows.append((swapped, answer, "synonym"))
+                rows.append((swapped, positive, "synonym"))
         if "description" in variants and not config.description_pairs:
             rows.extend(_description_rows(question, answer, focus, synonyms, config, rng, boilerplate))
     if "description" in variants and config.description_pairs:
