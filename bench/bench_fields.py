@@ -148,7 +148,7 @@ RRF_KS = (5, 10, 30, 60)
 FUSION_CANDIDATES = (20, 50, 100)
 
 
-def passage_choice(out, split: str = "consumer-dev") -> None:
+def passage_choice(out, split: str = "consumer-dev", caps: tuple[int, ...] = PASSAGE_CAPS) -> None:
     """The default index and fusion, chosen on the consumer dev half over the full corpus.
 
     For each passage cap (``DenseSettings.max_passages``): dense alone, hybrid with the previous
@@ -179,7 +179,7 @@ def passage_choice(out, split: str = "consumer-dev") -> None:
 
     layouts = [("focus: question (previous default)", DenseSettings(fields="focus_question"))]
     layouts += [
-        (f"passages, cap {cap or 'none'}", replace(DenseSettings(), max_passages=cap)) for cap in PASSAGE_CAPS
+        (f"passages, cap {cap or 'none'}", replace(DenseSettings(), max_passages=cap)) for cap in caps
     ]
     for label, settings in layouts:
         started = time.perf_counter()
@@ -220,10 +220,15 @@ def main() -> None:
     parser.add_argument(
         "--passages-only", action="store_true", help="only the passage and fusion choice (dev half)"
     )
+    parser.add_argument(
+        "--caps", default=",".join(map(str, PASSAGE_CAPS)),
+        help="passage caps to compare, e.g. 1,2 (0: every passage)",
+    )  # fmt: skip
     arguments = parser.parse_args()
+    caps = tuple(int(cap) for cap in arguments.caps.split(","))
     out = _Tee()
     if arguments.passages_only:
-        passage_choice(out)
+        passage_choice(out, caps=caps)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.with_name("passages.txt").write_text("".join(out.parts), encoding="utf-8")
         return

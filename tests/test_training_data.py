@@ -112,6 +112,16 @@ def test_passage_positives_are_the_texts_the_ask_index_embeds(training_data: Pat
         preset("original", positives="summary")
 
 
+def test_sources_keep_only_their_pairs(training_data: Path) -> None:
+    curated = store.load_corpus(store.CURATED)
+    source = curated[col.SOURCE].value_counts().index[-1]
+    kept = build_training_data(preset("original", sources=(source,)))
+    answers = set(curated.loc[curated[col.SOURCE] == source, col.ANSWER].str.strip())
+    assert len(kept.pairs) and set(kept.pairs["positive"]) <= answers
+    everything = build_training_data(preset("original"))
+    assert len(everything.pairs) > len(kept.pairs)
+
+
 def test_description_queries_mask_the_condition_and_point_at_its_entry(training_data: Path) -> None:
     built = build_training_data(preset("original", query_variants=("question", "description")))
     described = built.pairs[built.pairs["variant"] == "description"]

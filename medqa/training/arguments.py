@@ -72,6 +72,8 @@ class TrainingConfig:
         positives: the answer side of ``question``, ``keywords`` and ``synonym`` pairs: the ``answer``
             (cut at ``max_seq_length``), or its first ``passage`` in the shape the Ask index embeds it
             (``"<focus>: <about 100 words>"``, :func:`medqa.retrieval.dense.document_units`).
+        sources: train only on pairs from these MedQuAD sources (``MPlusHealthTopics``, ``NIDDK``...;
+            empty: all). Held-out pairs stay out either way.
         descriptions_per_pair: sentences per source pair for the ``description`` variant.
         description_pairs: source pairs the ``description`` variant draws from, sampled apart from
             ``max_pairs`` (its pairs are short and cheap); ``0``: the same pairs as the other variants.
@@ -114,6 +116,7 @@ class TrainingConfig:
     batch_sampler: str = "batch_sampler"
     query_variants: tuple[str, ...] = ("question",)
     positives: str = "answer"
+    sources: tuple[str, ...] = ()
     descriptions_per_pair: int = 1
     description_pairs: int = 0
     max_pairs: int = 0
@@ -195,6 +198,7 @@ class TrainingConfig:
         """A JSON-ready copy (tuples become lists)."""
         payload = asdict(self)
         payload["query_variants"] = list(self.query_variants)
+        payload["sources"] = list(self.sources)
         return payload
 
     @classmethod
@@ -202,8 +206,9 @@ class TrainingConfig:
         """Rebuild a config from :meth:`to_dict` output; unknown keys are ignored."""
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in payload.items() if key in known}
-        if "query_variants" in values:
-            values["query_variants"] = tuple(values["query_variants"])
+        for name in ("query_variants", "sources"):
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
 
     def with_overrides(self, **overrides: Any) -> TrainingConfig:
@@ -212,8 +217,9 @@ class TrainingConfig:
         unknown = set(changed) - {f.name for f in fields(self)}
         if unknown:
             raise TrainingError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
-        if "query_variants" in changed:
-            changed["query_variants"] = tuple(changed["query_variants"])
+        for name in ("query_variants", "sources"):
+            if name in changed:
+                changed[name] = tuple(changed[name])
         differs = any(
             getattr(self, key) != value for key, value in changed.items() if key not in ("data", "preset")
         )
@@ -238,10 +244,18 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: against targets embedded once (no extra 32 x 128-token pass per step), frozen word embeddings
 #: (11.7 M of 22.7 M parameters: no gradient or Adam state) and gradient checkpointing (activations of
 #: one layer at a time); figures in bench/results/train.txt.
+#: Since the Ask index embeds answer passages (2026-11-29, second session), the answer side of the
+#: question / keywords / synonym pairs is the passage as the index embeds it (``positives="passage"``).
+#: Measured in the Ask page's default pipeline (hybrid, full corpus, bench/results/quality.txt), three
+#: versions of this recipe are all level with the base model on the consumer questions (chosen on the
+#: dev half: with passages, Accuracy@1 / @3 0.741 / 0.880 against base 0.741 / 0.867; test half 0.724 /
+#: 0.818 against 0.700 / 0.812, not significant) and better on the curated held-out split (hybrid
+#: MRR@10 0.467 -> 0.507, p = 0.02). Training only on consumer-facing sources (no GARD/GHR) was no better.
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
     max_pairs=500,
+    positives="passage",
     query_variants=("question", "keywords", "synonym", "description"),
     description_pairs=4000,
     batch_size=32,

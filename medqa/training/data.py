@@ -464,6 +464,8 @@ def build_training_data(config: TrainingConfig) -> TrainingData:
     """
     rng = np.random.default_rng(config.seed)
     train, _, heldout, facts = _split(config)
+    if config.sources and col.SOURCE in train.columns:
+        train = train[train[col.SOURCE].astype(str).isin(config.sources)].reset_index(drop=True)
     pool = train
     train = _cap(train, config, rng)
     pairs, counts = _variants(train, config, rng, pool)
