@@ -58,8 +58,12 @@ class DenseSettings:
     has the hybrid and test-half figures). Only the first passage is kept by default
     (``max_passages=1``): it already holds what most answers are about, and every further passage
     costs embedding time (the full corpus's first passages are 2.2M tokens, its later ones 2.6M more;
-    ``bench/bench_ask.py`` prints the build rate). Later passages were not measured (see
-    ``bench/bench_fields.py``). The one-text-per-pair layouts stay available for comparison.
+    ``bench/bench_ask.py`` prints the build rate). A second passage per answer (7,658 more texts)
+    made the dev half worse, not better: dense Accuracy@1 / @3 0.681 / 0.819 and best hybrid 0.723 /
+    0.873, against 0.699 / 0.831 and 0.741 / 0.873 with one (``bench/bench_fields.py --passages-only
+    --caps 1,2``, ``bench/results/passages.txt``): later passages are details (dosages, genetics) that
+    outscore the overview for a plain question. The one-text-per-pair layouts stay available for
+    comparison.
 
     Attributes:
         fields: which texts represent a pair (see :func:`document_units`).
