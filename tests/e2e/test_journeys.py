@@ -221,6 +221,7 @@ def test_a_fresh_server_answers_at_once_while_its_index_builds(browser, tmp_path
         assert "glaucoma" in first_card_title(reply).lower()
         sidebar = page.locator('[data-testid="stSidebar"]')
         assert "Building the search index of" in sidebar.inner_text()
+        screenshot(page, "ask-quick")
         # The status polls itself; the page is redrawn when the build has ended.
         page.wait_for_function(
             """() => !document.querySelector('[data-testid="stSidebar"]').innerText
