@@ -17,6 +17,7 @@ from ui.engines import build_status, load_engine
 
 st.set_page_config(page_title="Compare · medqa", page_icon=":material/compare_arrows:", layout="wide")
 st.title("Compare systems")
+build_status()
 st.write(
     "Score BM25, the base model, fine-tuned runs and hybrids on **the same questions**, then see whether "
     "the differences are real: every difference comes with a 95% confidence interval and a paired "
@@ -220,7 +221,6 @@ st.dataframe(
 # ---- wins and losses -----------------------------------------------------------------------------
 st.header(f"Where {other} and {result.reference} disagree")
 common.disclaimer()
-build_status()
 counts = result.outcome_counts(result.reference, other, metric=metric)
 wins_column, losses_column, ties_column = st.columns(3)
 wins_column.metric(f"{other} better", counts["wins"])
