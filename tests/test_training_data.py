@@ -112,6 +112,23 @@ def test_passage_positives_are_the_texts_the_ask_index_embeds(training_data: Pat
         preset("original", positives="summary")
 
 
+def test_descriptions_can_point_at_the_overview_passage(training_data: Path) -> None:
+    from medqa.training.data import index_passage
+
+    config = preset("original", query_variants=("description",), description_target="overview")
+    built = build_training_data(config)
+    corpus = store.load_corpus(store.FULL)
+    overview = corpus[corpus[col.QTYPE] == "information"]
+    passages = {
+        index_passage(answer.strip(), focus)
+        for focus, answer in zip(overview[col.FOCUS], overview[col.ANSWER], strict=True)
+    }
+    targets = set(built.pairs["positive"])
+    assert targets & passages  # focus areas with an overview point at it
+    with pytest.raises(TrainingError, match="description_target"):
+        preset("original", description_target="summary")
+
+
 def test_sources_keep_only_their_pairs(training_data: Path) -> None:
     curated = store.load_corpus(store.CURATED)
     source = curated[col.SOURCE].value_counts().index[-1]

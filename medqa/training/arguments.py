@@ -74,6 +74,10 @@ class TrainingConfig:
             (``"<focus>: <about 100 words>"``, :func:`medqa.retrieval.dense.document_units`).
         sources: train only on pairs from these MedQuAD sources (``MPlusHealthTopics``, ``NIDDK``...;
             empty: all). Held-out pairs stay out either way.
+        description_target: what a ``description`` query points at: its pair's ``question`` entry
+            (``"<focus>: <question>"``), or the ``overview``: the first passage of the focus area's
+            "information" answer as the index embeds it (a symptom described -> the condition's overview),
+            when the area has one.
         descriptions_per_pair: sentences per source pair for the ``description`` variant.
         description_pairs: source pairs the ``description`` variant draws from, sampled apart from
             ``max_pairs`` (its pairs are short and cheap); ``0``: the same pairs as the other variants.
@@ -117,6 +121,7 @@ class TrainingConfig:
     query_variants: tuple[str, ...] = ("question",)
     positives: str = "answer"
     sources: tuple[str, ...] = ()
+    description_target: str = "question"
     descriptions_per_pair: int = 1
     description_pairs: int = 0
     max_pairs: int = 0
@@ -158,6 +163,8 @@ class TrainingConfig:
             problems.append("description pairs must be 0 or more")
         if self.batch_sampler not in BATCH_SAMPLERS:
             problems.append(f"batch sampler must be one of {', '.join(BATCH_SAMPLERS)}")
+        if self.description_target not in ("question", "overview"):
+            problems.append("description_target must be question or overview")
         if self.positives not in POSITIVES:
             problems.append(f"positives must be one of {', '.join(POSITIVES)}")
         if not self.query_variants or any(v not in QUERY_VARIANTS for v in self.query_variants):

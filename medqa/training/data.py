@@ -357,11 +357,12 @@ def _description_rows(
     config: TrainingConfig,
     rng: np.random.Generator,
     boilerplate: set[str],
+    target: str | None = None,
 ) -> list[tuple[str, str, str]]:
     if not _clean(focus):
         return []
     return [
-        (described, focus_prefixed(_clean(focus), question), "description")
+        (described, target or focus_prefixed(_clean(focus), question), "description")
         for described in description_queries(
             answer, focus, _synonym_list(synonyms), rng, boilerplate, config.descriptions_per_pair
         )
@@ -378,12 +379,22 @@ def index_passage(answer: str, focus: object) -> str:
     return focus_prefixed(_clean(focus), answer[start:end])
 
 
+def _overviews(pool: pd.DataFrame) -> dict[str, str]:
+    """Per focus area, the first passage of its overview ("information") answer, as the index embeds it."""
+    overview = pool[pool[col.QTYPE] == _INFORMATION]
+    found: dict[str, str] = {}
+    for focus, answer in zip(overview[col.FOCUS], overview[col.ANSWER], strict=True):
+        found.setdefault(normalise_focus(focus), index_passage(_clean(answer), focus))
+    return found
+
+
 def _variants(
     train: pd.DataFrame, config: TrainingConfig, rng: np.random.Generator, pool: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     rows: list[tuple[str, str, str]] = []
     variants = config.query_variants
     boilerplate = boilerplate_sentences(pool) if "description" in variants else set()
+    overviews = _overviews(pool) if config.description_target == "overview" else {}
     for question, answer, focus, qtype, synonyms in zip(
         train[col.QUESTION],
         train[col.ANSWER],
@@ -405,7 +416,10 @@ def _variants(
             if swapped:
                 rows.append((swapped, positive, "synonym"))
         if "description" in variants and not config.description_pairs:
-            rows.extend(_description_rows(question, answer, focus, synonyms, config, rng, boilerplate))
+            target = overviews.get(normalise_focus(focus))
+            rows.extend(
+                _description_rows(question, answer, focus, synonyms, config, rng, boilerplate, target)
+            )
     if "description" in variants and config.description_pairs:
         # Short pairs, cheap to train on: drawn from a wider sample of the pool than the other variants.
         groups: dict[str, list[int]] = defaultdict(list)
@@ -415,8 +429,11 @@ def _variants(
         for question, answer, focus, synonyms in zip(
             source[col.QUESTION], source[col.ANSWER], source[col.FOCUS], source[col.SYNONYMS], strict=True
         ):
+            target = overviews.get(normalise_focus(focus))
             rows.extend(
-                _description_rows(_clean(question), _clean(answer), focus, synonyms, config, rng, boilerplate)
+                _description_rows(
+                    _clean(question), _clean(answer), focus, synonyms, config, rng, boilerplate, target
+                )
             )
     if "focus" in variants:
         # One answer per focus area: the overview ("information") answer when there is one.
