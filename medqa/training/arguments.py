@@ -252,17 +252,20 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: (11.7 M of 22.7 M parameters: no gradient or Adam state) and gradient checkpointing (activations of
 #: one layer at a time); figures in bench/results/train.txt.
 #: Since the Ask index embeds answer passages (2026-11-29, second session), the answer side of the
-#: question / keywords / synonym pairs is the passage as the index embeds it (``positives="passage"``).
-#: Measured in the Ask page's default pipeline (hybrid, full corpus, bench/results/quality.txt), three
-#: versions of this recipe are all level with the base model on the consumer questions (chosen on the
-#: dev half: with passages, Accuracy@1 / @3 0.741 / 0.880 against base 0.741 / 0.867; test half 0.724 /
-#: 0.818 against 0.700 / 0.812, not significant) and better on the curated held-out split (hybrid
-#: MRR@10 0.467 -> 0.507, p = 0.02). Training only on consumer-facing sources (no GARD/GHR) was no better.
+#: question / keywords / synonym pairs is the passage as the index embeds it (``positives="passage"``),
+#: and a described symptom points at its condition's overview passage (``description_target="overview"``).
+#: Measured in the Ask page's default pipeline (hybrid, full corpus, bench/results/quality.txt) and chosen
+#: on the consumer dev half among four versions: dev Accuracy@1 / @3 0.735 / 0.898 against base 0.741 /
+#: 0.867 (dense alone 0.735 / 0.861 against 0.699 / 0.831, the first version whose embeddings rank
+#: consumer questions better than the base model's); test half 0.700 / 0.835 against 0.700 / 0.812 (not
+#: significant); curated held-out level (hybrid MRR@10 0.458 vs 0.467, p = 0.55) but 5 of its 40 focus
+#: areas lose more than one rank on average.
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
     max_pairs=500,
     positives="passage",
+    description_target="overview",
     query_variants=("question", "keywords", "synonym", "description"),
     description_pairs=4000,
     batch_size=32,
@@ -284,9 +287,9 @@ PRESET_DESCRIPTIONS = {
         "(about 4 minutes on 2 cores)."
     ),
     RECOMMENDED: (
-        "4,000 varied full-MedQuAD pairs (questions, keywords, synonyms and masked answer sentences), one "
-        "epoch kept close to the base model, in length-grouped batches with frozen word embeddings "
-        "(estimated 8 minutes on 2 cores, about half that on a CPU with native bf16)."
+        "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
+        "the search index holds, and answer sentences describing a condition matched to its overview; one "
+        "epoch kept close to the base model (about 7 minutes on 2 cores with native bf16, measured)."
     ),
 }
 
