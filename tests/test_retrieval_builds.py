@@ -70,6 +70,8 @@ def test_a_failed_build_is_reported_and_started_again(curated, monkeypatch: pyte
     failed = builds.start(curated, "base", label="x")
     assert failed.wait(20) and "SIGKILL" in (failed.error or "")
     assert builds.find(failed.key) is failed and builds.active() == []
+    assert builds.start(curated, "base", label="x") is failed and len(attempts) == 1  # not on every view
+    failed.finished -= builds.RETRY_AFTER_SECONDS
     again = builds.start(curated, "base", label="x")
     assert again is not failed and again.wait(20) and len(attempts) == 2
 

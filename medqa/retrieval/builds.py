@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from medqa import models
-from medqa.data import store
 from medqa.data.store import table_fingerprint
 from medqa.errors import MedQAError
 from medqa.retrieval.dense import DenseIndex, DenseSettings, cache_key
 
 #: Progress reports needed before an ETA is shown (the first ones include the model's start-up).
 ETA_AFTER = 2
+#: A failed build is started again only this long after it failed, so a build that cannot succeed (a
+#: broken model, too little memory) is not retried on every page view.
+RETRY_AFTER_SECONDS = 300.0
 
 
 @dataclass
@@ -116,15 +118,19 @@ def start(
 ) -> IndexBuild:
     """Build this index in the background unless it is being built already; the build either way.
 
-    A build that failed is started again. Nothing happens (a finished build is returned) when the
-    index is cached.
+    A build that failed is returned as it is for :data:`RETRY_AFTER_SECONDS`, then started again.
+    Nothing happens (a finished build is returned) when the index is cached.
     """
     dense_settings = dense_settings or DenseSettings()
     corpus_fingerprint = corpus_fingerprint or table_fingerprint(corpus)
     key = index_key(corpus_fingerprint, model, dense_settings)
     with _lock:
         current = _builds.get(key)
-        if current is not None and (current.running or current.error is None):
+        if current is not None and (
+            current.running
+            or current.error is None
+            or time.time() - (current.finished or 0) < RETRY_AFTER_SECONDS
+        ):
             return current
         build = IndexBuild(key=key, label=label)
         if DenseIndex.is_cached(corpus, model, dense_settings, corpus_fingerprint=corpus_fingerprint):
@@ -151,12 +157,3 @@ def start(
         _builds[key] = build
         build._thread.start()
         return build
-
-
-def start_for_dataset(name: str, model: str = models.BASE) -> IndexBuild | None:
-    """Start the index of a stored dataset (Home, after loading data); ``None`` when it has no answers."""
-    corpus = store.load_corpus(name)
-    if corpus.empty:
-        return None
-    model_label = "the base model" if model == models.BASE else f"run {model}"
-    return start(corpus, model, label=f"the {name} corpus with {model_label}")

@@ -362,8 +362,12 @@ class Engine:
         """
         if self._calibration is None:
             if self.quick:
-                return load_calibration(self) or uncalibrated(self)
-            self._calibration = load_or_calibrate(self)
+                found = load_calibration(self)  # looked for again until the index's calibration exists
+                if found is None:
+                    return uncalibrated(self)
+                self._calibration = found
+            else:
+                self._calibration = load_or_calibrate(self)
         return self._calibration
 
     def recalibrate(self) -> Calibration:
