@@ -400,11 +400,19 @@ _LOSS_POINTS = """() => {
 
 
 def set_field(page, label: str, value: object) -> None:
-    """Type into a text or number field found by its label, and let the app take it in."""
-    field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    settle(page)
+    """Type into a text or number field found by its label, and let the app take it in.
+
+    Typed while the rerun of the previous field is still being drawn, a value can be drawn over by the
+    server's old one (CI once saved "e2e-tiny" under the suggested run name): type again until the field
+    shows it after the app has settled."""
+    for _ in range(5):
+        field = page.get_by_label(label, exact=True)
+        field.fill(str(value))
+        field.press("Enter")
+        settle(page)
+        if page.get_by_label(label, exact=True).input_value() == str(value):
+            return
+    raise AssertionError(f"the field {label!r} did not keep {value!r}")
 
 
 def test_train_run_name_follows_the_recipe_until_edited(page, app_server: AppServer) -> None:
