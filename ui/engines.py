@@ -17,7 +17,7 @@ from medqa.data import store
 from medqa.data.store import table_fingerprint
 from medqa.errors import IndexBuildError
 from medqa.retrieval import builds
-from medqa.retrieval.dense import DenseIndex
+from medqa.retrieval.dense import DenseIndex, index_key
 from medqa.retrieval.engine import Engine
 from medqa.training.progress import format_seconds
 from ui import common
@@ -78,7 +78,7 @@ def load_engine(info: store.DatasetInfo, model: str, label: str, *, quick: bool 
     with st.spinner(f"Loading {label}…"):
         corpus_fingerprint = _corpus_fingerprint(info.name, info.fingerprint)
         if not DenseIndex.is_cached(corpus, model, corpus_fingerprint=corpus_fingerprint):
-            background = builds.find(builds.index_key(corpus_fingerprint, model))
+            background = builds.find(index_key(model, corpus_fingerprint))
             while background is not None and not background.wait(1.0):  # being built: follow it
                 progress(background.done, background.total)
             # Built outside the cached function so the progress bar is not replayed.

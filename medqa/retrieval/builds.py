@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from medqa import models
 from medqa.data.store import table_fingerprint
 from medqa.errors import MedQAError
-from medqa.retrieval.dense import DenseIndex, DenseSettings, cache_key
+from medqa.retrieval.dense import DenseIndex, DenseSettings, index_key
 
 #: Progress reports needed before an ETA is shown (the first ones include the model's start-up).
 ETA_AFTER = 2
@@ -91,11 +90,6 @@ _lock = threading.Lock()
 _builds: dict[str, IndexBuild] = {}
 
 
-def index_key(corpus_fingerprint: str, model: str, dense_settings: DenseSettings | None = None) -> str:
-    """The cache key of a corpus's index with a model (what :func:`start` and :func:`find` use)."""
-    return cache_key(models.model_fingerprint(model), corpus_fingerprint, dense_settings or DenseSettings())
-
-
 def find(key: str) -> IndexBuild | None:
     """The build of this index (running, or failed), or ``None``."""
     with _lock:
@@ -123,7 +117,7 @@ def start(
     """
     dense_settings = dense_settings or DenseSettings()
     corpus_fingerprint = corpus_fingerprint or table_fingerprint(corpus)
-    key = index_key(corpus_fingerprint, model, dense_settings)
+    key = index_key(model, corpus_fingerprint, dense_settings)
     with _lock:
         current = _builds.get(key)
         if current is not None and (

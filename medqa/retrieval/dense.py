@@ -201,6 +201,13 @@ def cache_key(model_fingerprint: str, corpus_fingerprint: str, dense_settings: D
     return f"{corpus_fingerprint[:8]}-{model_fingerprint[:8]}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
 
 
+def index_key(model_name: str, corpus_fingerprint: str, dense_settings: DenseSettings | None = None) -> str:
+    """The cache key of a corpus's index with a model (:func:`cache_key` with the model's fingerprint)."""
+    return cache_key(
+        models.model_fingerprint(model_name), corpus_fingerprint, dense_settings or DenseSettings()
+    )
+
+
 def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
@@ -453,11 +460,7 @@ class DenseIndex:
         corpus_fingerprint: str | None = None,
     ) -> bool:
         """Whether a cache entry exists for this model, corpus and settings (not verified)."""
-        key = cache_key(
-            models.model_fingerprint(model_name),
-            corpus_fingerprint or table_fingerprint(corpus),
-            dense_settings or DenseSettings(),
-        )
+        key = index_key(model_name, corpus_fingerprint or table_fingerprint(corpus), dense_settings)
         return (indexes_dir() / key / "meta.json").is_file()
 
     def __len__(self) -> int:

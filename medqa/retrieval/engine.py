@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medqa import models
 from medqa.data import schema as col
 from medqa.data.store import load_corpus, table_fingerprint
 from medqa.errors import DataNotFoundError
@@ -47,7 +46,7 @@ from medqa.retrieval.abstain import Calibration, calibrate, load_calibration, lo
 from medqa.retrieval.bm25 import DEFAULT_FIELDS as DEFAULT_BM25_FIELDS
 from medqa.retrieval.bm25 import BM25Index
 from medqa.retrieval.conditions import ConditionLexicon, ConditionMention
-from medqa.retrieval.dense import DenseIndex, DenseSettings, cache_key
+from medqa.retrieval.dense import DenseIndex, DenseSettings, index_key
 from medqa.retrieval.encoder import QueryEncoder, load_query_encoder
 from medqa.retrieval.follow_up import FollowUp, interpret
 from medqa.retrieval.fusion import reciprocal_rank_fusion, top_rows
@@ -330,7 +329,7 @@ class Engine:
         self.quick = quick
         self.dense: DenseIndex | QuickScorer
         if quick:
-            key = cache_key(models.model_fingerprint(model), self.corpus_fingerprint, self.settings.dense)
+            key = index_key(model, self.corpus_fingerprint, self.settings.dense)
             self.dense = QuickScorer(corpus, self.encoder, self.settings.dense, key=key)
         else:
             self.dense = DenseIndex.build_or_load(
