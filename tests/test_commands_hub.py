@@ -46,3 +46,15 @@ def test_import_with_a_prompted_token(
     assert fake.calls[0]["token"] == TOKEN
     assert registry.get_run("again").info["imported_from"]["repo_id"] == "someone/published"
     assert tuple(fake.calls[0]["allow_patterns"]) == hub.IMPORT_PATTERNS
+
+
+def test_index_publish_and_import_are_commands_with_one_line_errors(
+    workdirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert main(["publish-index", "someone/medqa-index"]) == 2
+    assert main(["import-index", "someone/medqa-index", "--model", "base"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("error:") == 2 and "offline" in captured.err and "Traceback" not in captured.err
+    assert TOKEN not in captured.out + captured.err

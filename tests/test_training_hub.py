@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from medqa import hub as hub_access
 from medqa import settings
 from medqa.errors import HubImportError, PublishError, RunNameError
 from medqa.runs import registry
@@ -47,7 +48,7 @@ def test_unreachable_hub_fails_cleanly(run: registry.Run, monkeypatch: pytest.Mo
 
 
 def test_missing_token_and_bad_repo_ids(run: registry.Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in hub.TOKEN_VARIABLES:
+    for variable in hub_access.TOKEN_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     with pytest.raises(PublishError, match="No Hugging Face token"):
         hub.publish_run(run, "someone/medqa-test")
@@ -66,9 +67,9 @@ def test_http_errors_are_explained_without_the_token() -> None:
             super().__init__(f"failed with Authorization: Bearer {TOKEN}")
             self.response = Response(status)
 
-    assert "refused the token" in hub._explain(HTTPFailure(401), "a/b", TOKEN)
-    assert "403" in hub._explain(HTTPFailure(403), "a/b", TOKEN)
-    message = hub._explain(HTTPFailure(500), "a/b", TOKEN)
+    assert "refused the token" in hub_access.explain(HTTPFailure(401), "a/b", TOKEN)
+    assert "403" in hub_access.explain(HTTPFailure(403), "a/b", TOKEN)
+    message = hub_access.explain(HTTPFailure(500), "a/b", TOKEN)
     assert "500" in message and TOKEN not in message
 
 
@@ -239,9 +240,9 @@ def test_import_errors_are_explained() -> None:
     class RepositoryNotFoundError(Exception):
         response = Response()
 
-    message = hub._explain(RepositoryNotFoundError("401"), "a/b", None, action="importing")
+    message = hub_access.explain(RepositoryNotFoundError("401"), "a/b", None, action="importing")
     assert "not found" in message and "token with read access" in message
-    assert "token with read access" not in hub._explain(
+    assert "token with read access" not in hub_access.explain(
         RepositoryNotFoundError("401"), "a/b", TOKEN, action="importing"
     )
 
@@ -257,18 +258,24 @@ def test_typed_hub_errors_choose_the_message() -> None:
     """Issue 17 item 4: messages come from huggingface_hub's typed errors, not from matching names."""
     from huggingface_hub import errors
 
-    gated = hub._explain(_hub_error(errors.GatedRepoError, 403), "a/b", TOKEN, action="importing")
+    gated = hub_access.explain(_hub_error(errors.GatedRepoError, 403), "a/b", TOKEN, action="importing")
     assert "gated" in gated and "may not write" not in gated and TOKEN not in gated
-    forbidden = hub._explain(_hub_error(errors.HfHubHTTPError, 403), "a/b", TOKEN, action="importing")
+    forbidden = hub_access.explain(_hub_error(errors.HfHubHTTPError, 403), "a/b", TOKEN, action="importing")
     assert "may not read" in forbidden
-    assert "may not write" in hub._explain(_hub_error(errors.HfHubHTTPError, 403), "a/b", TOKEN)
-    revision = hub._explain(_hub_error(errors.RevisionNotFoundError, 404), "a/b", None, action="importing")
+    assert "may not write" in hub_access.explain(_hub_error(errors.HfHubHTTPError, 403), "a/b", TOKEN)
+    revision = hub_access.explain(
+        _hub_error(errors.RevisionNotFoundError, 404), "a/b", None, action="importing"
+    )
     assert "no such revision" in revision
-    missing = hub._explain(_hub_error(errors.RepositoryNotFoundError, 401), "a/b", None, action="importing")
+    missing = hub_access.explain(
+        _hub_error(errors.RepositoryNotFoundError, 401), "a/b", None, action="importing"
+    )
     assert "not found" in missing and "read access" in missing
-    offline = hub._explain(errors.OfflineModeIsEnabled("offline"), "a/b", None, action="importing")
+    offline = hub_access.explain(errors.OfflineModeIsEnabled("offline"), "a/b", None, action="importing")
     assert "HF_HUB_OFFLINE" in offline
-    unreachable = hub._explain(errors.LocalEntryNotFoundError("no connection"), "a/b", None, "importing")
+    unreachable = hub_access.explain(
+        errors.LocalEntryNotFoundError("no connection"), "a/b", None, "importing"
+    )
     assert "Cannot reach" in unreachable
 
 
@@ -278,15 +285,15 @@ def test_saved_login_token_is_used_only_when_the_server_token_is_allowed(
     """Issue 17 item 4 (``hf auth login``) and issue 14 item 1 (a visitor never gets the server's token)."""
     import huggingface_hub
 
-    for variable in hub.TOKEN_VARIABLES:
+    for variable in hub_access.TOKEN_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: TOKEN)
-    assert hub.resolve_token() == TOKEN
-    assert hub.resolve_token(server_token=False) is None
-    assert hub.resolve_token(" typed ", server_token=False) == "typed"
+    assert hub_access.resolve_token() == TOKEN
+    assert hub_access.resolve_token(server_token=False) is None
+    assert hub_access.resolve_token(" typed ", server_token=False) == "typed"
     monkeypatch.setenv("HF_TOKEN", "hf_fromEnvironment000000")
-    assert hub.resolve_token() == "hf_fromEnvironment000000"
-    assert hub.resolve_token(server_token=False) is None
+    assert hub_access.resolve_token() == "hf_fromEnvironment000000"
+    assert hub_access.resolve_token(server_token=False) is None
 
 
 def test_a_visitor_import_sends_no_server_token(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:

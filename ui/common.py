@@ -72,7 +72,7 @@ def server_hub_token() -> str | None:
     """The deployer's Hugging Face token (secrets, ``HF_TOKEN``, ``hf auth login``), for admins only."""
     if not admin_unlocked():
         return None
-    from medqa.training import hub
+    from medqa import hub
 
     secrets = _secrets()
     try:

@@ -7,10 +7,15 @@ on a server thread, and every page reads the same :class:`IndexBuild` for its pr
 training job. Home starts the base model's index right after **Load MedQuAD**; Ask starts the one it
 needs and meanwhile answers with a quick engine (:mod:`medqa.retrieval.quick`). Starting an index that
 is already being built returns the running build; a finished one is forgotten once its index is on disk.
+
+When the deployer names a published index (``MEDQA_INDEX_REPO``, :mod:`medqa.retrieval.hub_index`), a
+build first imports it (once per server; public repositories only, no token is sent) and then embeds
+only the texts it lacks: for the corpus it was published for, nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +24,10 @@ import pandas as pd
 
 from medqa.data.store import table_fingerprint
 from medqa.errors import MedQAError
+from medqa.retrieval import hub_index
 from medqa.retrieval.dense import DenseIndex, DenseSettings, index_key
+
+logger = logging.getLogger(__name__)
 
 #: Progress reports needed before an ETA is shown (the first ones include the model's start-up).
 ETA_AFTER = 2
@@ -133,6 +141,7 @@ def start(
 
         def work() -> None:
             try:
+                _import_published(model)
                 DenseIndex.build_or_load(
                     corpus, model, dense_settings, corpus_fingerprint=corpus_fingerprint,
                     progress=build.report, isolated=True,
@@ -151,3 +160,26 @@ def start(
         _builds[key] = build
         build._thread.start()
         return build
+
+
+_import_tried: set[tuple[str, str]] = set()
+
+
+def _import_published(model: str) -> None:
+    """Import the deployer's published index once per server and model (see the module docstring).
+
+    A failed import (offline, another model's index, a damaged file) only costs the build its head
+    start: it is logged without the token (none is sent) and the build embeds everything.
+    """
+    repo = hub_index.configured_repo()
+    if repo is None or hub_index.imported(repo):
+        return
+    with _lock:
+        if (repo, model) in _import_tried:
+            return
+        _import_tried.add((repo, model))
+    try:
+        found = hub_index.import_index(repo, model, server_token=False)
+        logger.info("imported %d embeddings from %s", found.texts, repo)
+    except MedQAError as error:
+        logger.warning("could not import the published index %s: %s", repo, error)

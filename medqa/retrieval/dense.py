@@ -260,8 +260,12 @@ def load_cached(folder: Path, ids: pd.Series | None) -> StoredIndex:
     return StoredIndex(embeddings, rows, units[:, 1:], digests, meta)
 
 
-def _save(folder: Path, stored: StoredIndex, ids: pd.Series) -> None:
-    """Write a cache entry atomically: build it in a temporary sibling folder, then rename it in place."""
+def save_index(folder: Path, stored: StoredIndex, ids: pd.Series | None) -> None:
+    """Write a cache entry atomically: build it in a temporary sibling folder, then rename it in place.
+
+    ``ids``: the corpus the entry serves; ``None`` for a donor that only lends embeddings to builds (an
+    index imported from the Hub, :mod:`medqa.retrieval.hub_index`).
+    """
     units = np.column_stack([stored.rows, stored.spans]).astype(np.int64)
     with atomic.replacing_folder(folder) as temp:
         np.save(temp / "embeddings.npy", stored.embeddings, allow_pickle=False)
@@ -269,7 +273,7 @@ def _save(folder: Path, stored: StoredIndex, ids: pd.Series) -> None:
         np.save(temp / "digests.npy", stored.digests, allow_pickle=False)
         payload = {
             **stored.meta,
-            "ids": _ids_digest(ids),
+            "ids": _ids_digest(ids) if ids is not None else None,
             "sha256": _digest(stored.embeddings),
             "units_sha256": _digest(units),
             "digests_sha256": _digest(stored.digests),
@@ -436,7 +440,7 @@ class DenseIndex:
         stored = StoredIndex(embeddings, units.rows, units.spans, digests, meta)
         if use_cache:
             with contextlib.suppress(OSError):  # read-only or full disk: the index still works in memory
-                _save(folder, stored, ids)
+                save_index(folder, stored, ids)
         return cls._from_stored(stored, from_cache=False, key=key)
 
     @classmethod

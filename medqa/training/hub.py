@@ -18,20 +18,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medqa.errors import HubError, HubImportError, PublishError, RunNameError
-from medqa.models import _hub_offline as hub_offline  # the one HF_HUB_OFFLINE reading (models.py)
+from medqa.errors import HubImportError, PublishError, RunNameError
+from medqa.hub import (
+    PublishResult,
+    check_import_sizes,
+    check_repo_id,
+    hub_offline,
+    resolve_token,
+)
+from medqa.hub import explain as _explain
 from medqa.runs import registry
 from medqa.training import model_card
 
-TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
-_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 #: What an import downloads (patterns match in subfolders too, such as ``1_Pooling/``): configs,
 #: tokenizer, card and weights in safetensors only; never pickled ``.bin`` weights (loading them can run
 #: code), ``.py`` files, or ``onnx/`` and ``openvino/`` exports, which the app does not use.
@@ -41,104 +44,6 @@ IMPORT_PATTERNS = ("*.json", "*.txt", "*.md", "*.safetensors")
 #: download would fill the disk every visitor shares.
 MAX_IMPORT_FILE_BYTES = 512 * 1024 * 1024
 MAX_IMPORT_TOTAL_BYTES = 1024 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    """Where a run was published."""
-
-    repo_id: str
-    url: str
-    private: bool
-
-
-def resolve_token(token: str | None = None, *, server_token: bool = True) -> str | None:
-    """The token to use: the argument, else (with ``server_token``) this machine's, else ``None``.
-
-    This machine's token is :func:`huggingface_hub.get_token`'s: ``HF_TOKEN`` (read at call time), else
-    the one ``hf auth login`` saved. ``server_token=False`` is the app's visitor: only a typed token.
-    """
-    if token and token.strip():
-        return token.strip()
-    if not server_token:
-        return None
-    for variable in TOKEN_VARIABLES:  # huggingface_hub reads the environment once, at import
-        value = os.environ.get(variable, "").strip()
-        if value:
-            return value
-    from huggingface_hub import get_token
-
-    return get_token()
-
-
-def check_repo_id(repo_id: str, error: type[HubError] = PublishError) -> str:
-    """A trimmed ``owner/name`` (or ``name``) repo id.
-
-    Raises:
-        PublishError: (or ``error``) the id is empty or not a valid Hub repository id.
-    """
-    repo_id = (repo_id or "").strip()
-    if not repo_id:
-        raise error("Give the Hub repository id, such as 'your-name/medqa-minilm'.")
-    if not _REPO_ID.match(repo_id) or ".." in repo_id or repo_id.endswith((".git", ".")):
-        raise error(
-            f"{repo_id!r} is not a valid Hub repository id: use 'owner/name' with letters, digits, '.', '_' or '-'."
-        )
-    return repo_id
-
-
-def scrub(text: str, token: str | None) -> str:
-    """``text`` with the token (and anything shaped like a Hub token) replaced by ``***``."""
-    if token:
-        text = text.replace(token, "***")
-    return re.sub(r"hf_[A-Za-z0-9]{8,}", "***", text)
-
-
-def _explain(error: BaseException, repo_id: str, token: str | None, action: str = "publishing") -> str:
-    """A message for a failed Hub call, chosen by ``huggingface_hub``'s typed errors (never the token)."""
-    from httpx2 import TransportError
-    from huggingface_hub import errors as hf
-
-    status = getattr(getattr(error, "response", None), "status_code", None)
-    detail = scrub(str(error).splitlines()[0] if str(error) else type(error).__name__, token)
-    name = type(error).__name__
-    importing = action == "importing"
-    if isinstance(error, hf.OfflineModeIsEnabled):
-        return (
-            f"The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); {action} needs network access."
-        )
-    if isinstance(error, hf.GatedRepoError):  # before RepositoryNotFoundError: it is a subclass
-        return (
-            f"{repo_id!r} is a gated repository: accept its access conditions on its Hub page with your "
-            "account, then give a token of that account with read access."
-        )
-    if isinstance(error, (hf.RevisionNotFoundError, hf.EntryNotFoundError)) and not isinstance(
-        error, hf.LocalEntryNotFoundError
-    ):
-        return f"{repo_id!r} has no such revision or file on the Hugging Face Hub: {detail}"
-    if isinstance(error, hf.RepositoryNotFoundError) or (importing and status in (401, 404)):
-        if not importing:
-            return f"Repository {repo_id!r} was not found and could not be created ({status or 404})."
-        # The Hub answers 401 for a private repository as for a missing one.
-        hint = "check the id" + ("" if token else ", and give a token with read access if it is private")
-        return f"Repository {repo_id!r} was not found on the Hugging Face Hub or is not accessible: {hint}."
-    if status == 401:
-        return "The Hugging Face Hub refused the token (401 Unauthorized): check that it is valid and not expired."
-    if status == 403:
-        if importing:
-            return f"The token may not read {repo_id!r} (403 Forbidden): use a token with read access to it."
-        return (
-            f"The token may not write to {repo_id!r} (403 Forbidden): use a token with write access, "
-            "and a repository under your own name or an organisation you belong to."
-        )
-    if status is not None:
-        return f"The Hugging Face Hub answered {status} while {action} {repo_id!r}: {detail}"
-    # LocalEntryNotFoundError: huggingface_hub's way of saying it could not reach the Hub.
-    if isinstance(
-        error, (TransportError, hf.LocalEntryNotFoundError, ConnectionError, TimeoutError, OSError)
-    ):
-        return f"Cannot reach the Hugging Face Hub ({name}); check the network connection and try again."
-    return f"{action.capitalize()} {repo_id!r} failed ({name}): {detail}"
 
 
 def _staging_copy(run: registry.Run, repo_id: str, into: Path) -> Path:
@@ -240,30 +145,6 @@ def _import_record(folder: Path, name: str, repo_id: str, revision: str | None) 
     return info
 
 
-def _check_import_sizes(repo_id: str, listed: object) -> str | None:
-    """The commit a dry run resolved, once its files are within the import limits.
-
-    Raises:
-        HubImportError: a file over :data:`MAX_IMPORT_FILE_BYTES`, or all over :data:`MAX_IMPORT_TOTAL_BYTES`.
-    """
-    files = list(listed) if isinstance(listed, list) else []
-    sizes = [(str(getattr(item, "filename", "?")), int(getattr(item, "file_size", 0) or 0)) for item in files]
-    for filename, size in sizes:
-        if size > MAX_IMPORT_FILE_BYTES:
-            raise HubImportError(
-                f"{repo_id!r}: {filename} is {size / 1e6:,.0f} MB, more than the "
-                f"{MAX_IMPORT_FILE_BYTES / 1e6:,.0f} MB an import accepts (a small model such as "
-                "all-MiniLM-L6-v2 is 91 MB); nothing was downloaded."
-            )
-    total = sum(size for _, size in sizes)
-    if total > MAX_IMPORT_TOTAL_BYTES:
-        raise HubImportError(
-            f"{repo_id!r} holds {total / 1e6:,.0f} MB of model files, more than the "
-            f"{MAX_IMPORT_TOTAL_BYTES / 1e6:,.0f} MB an import accepts; nothing was downloaded."
-        )
-    return next((str(item.commit_hash) for item in files if getattr(item, "commit_hash", None)), None)
-
-
 def import_run(
     repo_id: str,
     *,
@@ -320,7 +201,7 @@ def import_run(
             # A dry run lists the files and sizes first; the download is then pinned to that commit,
             # so what is fetched is what was checked.
             listed = snapshot_download(repo_id, revision=revision, dry_run=True, **options)
-            commit = _check_import_sizes(repo_id, listed)
+            commit = check_import_sizes(repo_id, listed, MAX_IMPORT_FILE_BYTES, MAX_IMPORT_TOTAL_BYTES)
             snapshot_download(repo_id, revision=commit or revision, **options)
         except HubImportError:
             raise
