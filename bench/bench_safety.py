@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             "  notice names the bank's category: "
             + _rate([notices[i] is not None and notices[i].kind == items[i].category for i in emergencies]),
             f"false alarms on look-alikes: {_rate([notices[i] is not None for i in lookalikes])}",
+            "  by style: "
+            + "; ".join(
+                f"{style} {_rate([notices[i] is not None for i in lookalikes if items[i].style == style])}"
+                for style in sorted({items[i].style for i in lookalikes})
+            ),
         ]
         if own_off:
             lines.append(

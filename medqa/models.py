@@ -95,7 +95,8 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MB blocks (weights, published indexes)."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -139,7 +140,7 @@ def downloaded_base_folder() -> Path:
                     f"({type(error).__name__}); {install_hint}."
                 ) from error
             weights = scratch / "model.safetensors"
-            if not weights.is_file() or _file_sha256(weights) != BASE_WEIGHTS_SHA256:
+            if not weights.is_file() or file_sha256(weights) != BASE_WEIGHTS_SHA256:
                 raise ModelLoadError(
                     f"The downloaded base model's weights do not match {BASE_MODEL_ID}'s checksum; "
                     "nothing was kept."

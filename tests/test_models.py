@@ -202,7 +202,7 @@ def test_a_lean_install_downloads_the_base_model_once_and_verifies_it(lean_insta
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
     source = Path(models.resolve_model_source("base"))
     assert source == models.settings.data_dir() / "base-model"
-    assert models._file_sha256(source / "model.safetensors") == models.BASE_WEIGHTS_SHA256
+    assert models.file_sha256(source / "model.safetensors") == models.BASE_WEIGHTS_SHA256
     assert not any(name.endswith((".bin", ".py", ".onnx")) for name in fake.calls[0]["allow_patterns"])
     assert models.resolve_model_source("base") == str(source) and len(fake.calls) == 1  # fetched once
     assert not list(source.parent.glob(".base-model*"))  # no scratch folder left

@@ -79,3 +79,22 @@ def test_assess_explains_with_a_bank_phrasing_of_the_same_category() -> None:
 
 def test_missing_model_means_rules_only(tmp_path: Path) -> None:
     assert get_model(tmp_path / "absent.npz") is None
+
+
+def test_routine_questions_are_counted_as_false_alarms_but_never_fitted_on() -> None:
+    from medqa.safety.bank import BankItem
+
+    rng = np.random.default_rng(0)
+    items: list[BankItem] = []
+    rows: list[np.ndarray] = []
+    for n in range(24):
+        style = ("first", "carer", "history", "routine")[n % 4]
+        emergency = style in ("first", "carer")
+        label = "emergency" if emergency else "lookalike"
+        items.append(BankItem(f"question {n}", label, "stroke" if emergency else "general", style, "dev"))
+        rows.append(np.eye(8)[0 if emergency else 1] + rng.normal(scale=0.2, size=8))
+    vectors = np.array(rows) / np.linalg.norm(rows, axis=1, keepdims=True)
+    with_routine, _ = learned.fit(vectors, items, "f")
+    kept = [n for n, item in enumerate(items) if item.style not in learned.MEASURED_ONLY_STYLES]
+    without, _ = learned.fit(vectors[kept], [items[n] for n in kept], "f")
+    assert np.allclose(with_routine.weights, without.weights, atol=1e-5)

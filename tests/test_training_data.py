@@ -129,6 +129,20 @@ def test_descriptions_can_point_at_the_overview_passage(training_data: Path) -> 
         preset("original", description_target="summary")
 
 
+def test_every_pair_knows_its_concept_for_hard_negative_mining(training_data: Path) -> None:
+    from medqa.data.templates import normalise_focus
+    from medqa.training.data import CONCEPT
+
+    built = build_training_data(preset("original", query_variants=("question", "keywords")))
+    corpus = store.load_corpus(store.CURATED)
+    expected = {
+        " ".join(filter(None, [normalise_focus(focus).replace(" ", "_"), *str(cui).split()]))
+        for focus, cui in zip(corpus[col.FOCUS], corpus[col.CUI].fillna(""), strict=True)
+    }
+    assert set(built.pairs[CONCEPT]) <= expected
+    assert any(len(concept.split()) > 1 for concept in built.pairs[CONCEPT])  # focus name + CUI(s)
+
+
 def test_sources_keep_only_their_pairs(training_data: Path) -> None:
     curated = store.load_corpus(store.CURATED)
     source = curated[col.SOURCE].value_counts().index[-1]

@@ -148,6 +148,25 @@ def test_fast_levers_freeze_embeddings_distill_on_the_batch_and_group_by_length(
     assert first_layer and all(not torch.equal(trained[name], base[name]) for name in first_layer)
 
 
+def test_hard_negatives_are_mined_once_and_trained_on_with_batch_distillation(training_data: Path) -> None:
+    config = preset(
+        "original",
+        max_steps=2,
+        max_seq_length=32,
+        batch_size=4,
+        batch_sampler="length_grouped",
+        hard_negatives=True,
+        distill_weight=1.0,
+        distill_on="batch",
+        evaluation="none",
+        eval_baseline=False,
+    )
+    run = train(config, "hard-negatives")
+    assert run.record.training.steps == 2 and run.record.training.teacher_seconds > 0
+    assert run.info["config"]["hard_negatives"] is True
+    assert run.info["data"]["hard_negatives"] == run.info["data"]["train_pairs"]
+
+
 @pytest.mark.parametrize(("native", "expected"), [("1", "bf16"), ("0", "fp32")])
 def test_auto_precision_follows_the_native_bf16_detection(
     monkeypatch: pytest.MonkeyPatch, native: str, expected: str

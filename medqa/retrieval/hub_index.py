@@ -25,7 +25,6 @@ Token handling and error messages are :mod:`medqa.hub`'s, shared with trained ru
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -80,14 +79,6 @@ def configured_repo() -> str | None:
     return value or None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def export_index(model_name: str, into: Path, dataset: str = store.FULL) -> dict[str, object]:
     """Write the cached index of ``dataset`` with ``model_name`` (the Ask page's settings) into ``into``.
 
@@ -129,7 +120,7 @@ def export_index(model_name: str, into: Path, dataset: str = store.FULL) -> dict
         "corpus_fingerprint": corpus_fingerprint,
         "texts": len(stored.embeddings),
         "dimension": int(stored.embeddings.shape[1]),
-        "sha256": _sha256(into / INDEX_FILE),
+        "sha256": models.file_sha256(into / INDEX_FILE),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (into / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -191,8 +182,13 @@ def publish_index(
     return PublishResult(repo_id=repo_id, url=str(url), private=private)
 
 
-def _verified(folder: Path, repo_id: str, model_name: str) -> StoredIndex:
-    """The downloaded index, checked against its ``index.json`` and this machine's model weights."""
+def verify_index(folder: Path, repo_id: str, model_name: str) -> StoredIndex:
+    """A downloaded index (``index.json`` + ``index.safetensors`` in ``folder``), checked before any use.
+
+    Raises:
+        HubImportError: not a medqa index of this format, built with other weights than ``model_name``'s,
+            a SHA-256 mismatch, or arrays of unexpected types, shapes or values.
+    """
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
@@ -209,7 +205,7 @@ def _verified(folder: Path, repo_id: str, model_name: str) -> StoredIndex:
         raise refuse(f"format version {meta.get('version')!r}, this medqa reads {INDEX_VERSION}")
     if meta.get("model_fingerprint") != models.model_fingerprint(model_name):
         raise refuse(f"it was built with other model weights than {model_name!r}")
-    if not (folder / INDEX_FILE).is_file() or _sha256(folder / INDEX_FILE) != meta.get("sha256"):
+    if not (folder / INDEX_FILE).is_file() or models.file_sha256(folder / INDEX_FILE) != meta.get("sha256"):
         raise refuse(f"{INDEX_FILE} is missing or does not match its SHA-256")
     try:
         arrays = load_file(str(folder / INDEX_FILE))
@@ -281,7 +277,7 @@ def import_index(
             raise
         except Exception as error:
             raise HubImportError(explain(error, repo_id, token, action="importing")) from None
-        stored = _verified(Path(scratch), repo_id, model_name)
+        stored = verify_index(Path(scratch), repo_id, model_name)
         try:
             save_index(target, stored, None)
         except OSError as error:

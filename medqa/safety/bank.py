@@ -28,10 +28,16 @@ Columns:
   "probably nothing but" or "my labs were normal but"), ``asking`` (as a question: "should I wait",
   "is it normal"), ``texting`` (lower case, abbreviations, misspellings) and ``story`` (a few
   sentences of context first). Look-alikes: ``history``, ``whatis``, ``prevent``, ``mild``,
-  ``recovery``, ``everyday`` and ``texting``; off-topic: ``own``;
+  ``recovery``, ``everyday``, ``routine`` (everyday questions people bring to a health Q&A site:
+  chronic complaints, test results, "should I see a doctor about...", some as 2-4 sentence messages;
+  counted as false alarms when the learned half's threshold is chosen, never fitted on:
+  :mod:`medqa.safety.learned`), ``texting`` and ``story``;
+  off-topic: ``own``;
 * ``split``: ``dev`` or ``test``, fixed by style: the ``texting`` and ``story`` styles are test
   only, so the test split measures phrasing styles the recogniser never saw. Every category is in
-  both splits (5 texting + 5 story emergencies per category in test, 17 per category in dev).
+  both splits (5 texting + 5 story emergencies per category in test, 17 per category in dev). The
+  ``routine`` rows and the ``story`` look-alikes (and 60 of the ``texting`` ones) were added on
+  2026-11-29, written apart from the rest, with topics kept apart between dev and test.
 
 Fitting and tuning use the dev rows only (:mod:`medqa.safety.learned`); ``bench/bench_safety.py``
 reports the test rows, plus ``medqa/resources/out_of_domain_questions.csv`` (off-topic, never

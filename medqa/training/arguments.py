@@ -78,6 +78,9 @@ class TrainingConfig:
             (``"<focus>: <question>"``), or the ``overview``: the first passage of the focus area's
             "information" answer as the index embeds it (a symptom described -> the condition's overview),
             when the area has one.
+        hard_negatives: add to every pair one hard negative mined with the starting model: the training
+            passage it ranks highest for the anchor among those about another concept (no shared UMLS
+            CUI or focus name; see :mod:`medqa.training.negatives`).
         descriptions_per_pair: sentences per source pair for the ``description`` variant.
         description_pairs: source pairs the ``description`` variant draws from, sampled apart from
             ``max_pairs`` (its pairs are short and cheap); ``0``: the same pairs as the other variants.
@@ -122,6 +125,7 @@ class TrainingConfig:
     positives: str = "answer"
     sources: tuple[str, ...] = ()
     description_target: str = "question"
+    hard_negatives: bool = False
     descriptions_per_pair: int = 1
     description_pairs: int = 0
     max_pairs: int = 0
@@ -260,12 +264,20 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: consumer questions better than the base model's); test half 0.700 / 0.835 against 0.700 / 0.812 (not
 #: significant); curated held-out level (hybrid MRR@10 0.458 vs 0.467, p = 0.55) but 5 of its 40 focus
 #: areas lose more than one rank on average.
+#: Since 2026-11-29 (third session) every pair also carries one hard negative mined with the starting
+#: model among the training passages about another concept (``hard_negatives``, no shared CUI or focus;
+#: :mod:`medqa.training.negatives`). Dev: tied with the version above on the mean of Accuracy@1 and @3
+#: (0.747 / 0.886 against 0.735 / 0.898, 271 of 332 each), ahead on MRR@10 (0.826 vs 0.820, the tie-break)
+#: and dense alone (0.753 vs 0.735 right topic first); test half MRR@10 0.797 against the base model's
+#: 0.770 (+0.028, 95% CI +0.01 to +0.05, p = 0.023; Accuracy@1 / @3 +0.024 / +0.029, not significant);
+#: curated held-out level (hybrid MRR@10 0.461 vs 0.467, p = 0.73).
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
     max_pairs=500,
     positives="passage",
     description_target="overview",
+    hard_negatives=True,
     query_variants=("question", "keywords", "synonym", "description"),
     description_pairs=4000,
     batch_size=32,
@@ -288,8 +300,9 @@ PRESET_DESCRIPTIONS = {
     ),
     RECOMMENDED: (
         "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
-        "the search index holds, and answer sentences describing a condition matched to its overview; one "
-        "epoch kept close to the base model (about 7 minutes on 2 cores with native bf16, measured)."
+        "the search index holds, and answer sentences describing a condition matched to its overview, each "
+        "with a hard negative about another condition; one epoch kept close to the base model (about 13 "
+        "minutes on 2 cores with native bf16, measured; needs about 3.5 GB of memory)."
     ),
 }
 

@@ -58,6 +58,10 @@ if TYPE_CHECKING:
 
 ANCHOR = "anchor"
 POSITIVE = "positive"
+NEGATIVE = "negative"
+#: A pair's concept: its normalised focus name and UMLS CUIs, space-separated (hard-negative mining
+#: never takes a negative that shares one of them).
+CONCEPT = "concept"
 _INFORMATION = "information"
 _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -116,7 +120,7 @@ class TrainingData:
         """
         from datasets import Dataset
 
-        table = self.pairs[[ANCHOR, POSITIVE]]
+        table = self.pairs[[ANCHOR, POSITIVE, NEGATIVE] if NEGATIVE in self.pairs else [ANCHOR, POSITIVE]]
         if row_labels:
             table = table.assign(label=np.arange(len(table), dtype=np.int64))
         return Dataset.from_pandas(table, preserve_index=False)
@@ -145,7 +149,7 @@ def _load_table(data: str) -> tuple[pd.DataFrame, str]:
 
 def _ensure_columns(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy()
-    for column in (col.ID, col.FOCUS, col.QTYPE, col.SYNONYMS):
+    for column in (col.ID, col.FOCUS, col.QTYPE, col.SYNONYMS, col.CUI):
         if column not in table.columns:
             table[column] = ""
         table[column] = table[column].fillna("").astype(str)
@@ -388,37 +392,46 @@ def _overviews(pool: pd.DataFrame) -> dict[str, str]:
     return found
 
 
+def _concept(focus: object, cui: object) -> str:
+    return " ".join(filter(None, [normalise_focus(focus).replace(" ", "_"), *str(cui or "").split()]))
+
+
 def _variants(
     train: pd.DataFrame, config: TrainingConfig, rng: np.random.Generator, pool: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str, str]] = []
     variants = config.query_variants
     boilerplate = boilerplate_sentences(pool) if "description" in variants else set()
     overviews = _overviews(pool) if config.description_target == "overview" else {}
-    for question, answer, focus, qtype, synonyms in zip(
+    for question, answer, focus, qtype, synonyms, cui in zip(
         train[col.QUESTION],
         train[col.ANSWER],
         train[col.FOCUS],
         train[col.QTYPE],
         train[col.SYNONYMS],
+        train[col.CUI],
         strict=True,
     ):
         question, answer = _clean(question), _clean(answer)
         positive = index_passage(answer, focus) if config.positives == "passage" else answer
+        concept = _concept(focus, cui)
         if "question" in variants:
-            rows.append((question, positive, "question"))
+            rows.append((question, positive, "question", concept))
         if "keywords" in variants:
             keywords = keywords_query(question, focus, qtype)
             if keywords:
-                rows.append((keywords, positive, "keywords"))
+                rows.append((keywords, positive, "keywords", concept))
         if "synonym" in variants:
             swapped = synonym_question(question, focus, _synonym_list(synonyms), rng)
             if swapped:
-                rows.append((swapped, positive, "synonym"))
+                rows.append((swapped, positive, "synonym", concept))
         if "description" in variants and not config.description_pairs:
             target = overviews.get(normalise_focus(focus))
             rows.extend(
-                _description_rows(question, answer, focus, synonyms, config, rng, boilerplate, target)
+                (*row, concept)
+                for row in _description_rows(
+                    question, answer, focus, synonyms, config, rng, boilerplate, target
+                )
             )
     if "description" in variants and config.description_pairs:
         # Short pairs, cheap to train on: drawn from a wider sample of the pool than the other variants.
@@ -426,12 +439,18 @@ def _variants(
         for position, key in enumerate(pool[col.FOCUS].map(normalise_focus)):
             groups[key].append(position)
         source = pool.iloc[sorted(_round_robin(groups, config.description_pairs, rng))]
-        for question, answer, focus, synonyms in zip(
-            source[col.QUESTION], source[col.ANSWER], source[col.FOCUS], source[col.SYNONYMS], strict=True
+        for question, answer, focus, synonyms, cui in zip(
+            source[col.QUESTION],
+            source[col.ANSWER],
+            source[col.FOCUS],
+            source[col.SYNONYMS],
+            source[col.CUI],
+            strict=True,
         ):
             target = overviews.get(normalise_focus(focus))
             rows.extend(
-                _description_rows(
+                (*row, _concept(focus, cui))
+                for row in _description_rows(
                     _clean(question), _clean(answer), focus, synonyms, config, rng, boilerplate, target
                 )
             )
@@ -441,11 +460,11 @@ def _variants(
             _rank=(train[col.QTYPE] != _INFORMATION).astype(int), _key=train[col.FOCUS].map(normalise_focus)
         )
         ranked = ranked[ranked["_key"] != ""].sort_values(["_key", "_rank"], kind="stable")
-        for focus, answer in zip(
-            *ranked.drop_duplicates("_key")[[col.FOCUS, col.ANSWER]].T.values, strict=True
+        for focus, answer, cui in zip(
+            *ranked.drop_duplicates("_key")[[col.FOCUS, col.ANSWER, col.CUI]].T.values, strict=True
         ):
-            rows.append((_clean(focus), _clean(answer), "focus"))
-    pairs = pd.DataFrame(rows, columns=[ANCHOR, POSITIVE, "variant"])
+            rows.append((_clean(focus), _clean(answer), "focus", _concept(focus, cui)))
+    pairs = pd.DataFrame(rows, columns=[ANCHOR, POSITIVE, "variant", CONCEPT])
     pairs = pairs[(pairs[ANCHOR] != "") & (pairs[POSITIVE] != "")]
     pairs = pairs.drop_duplicates([ANCHOR, POSITIVE]).reset_index(drop=True)
     counts = {name: int((pairs["variant"] == name).sum()) for name in variants}

@@ -42,7 +42,8 @@ from medqa.retrieval.dense import DenseSettings
 from medqa.runs import registry
 from medqa.runs.record import RECORD_FORMAT, LossPoint, RunRecord, TrainingStats
 from medqa.training.arguments import TrainingConfig
-from medqa.training.data import TrainingData, build_training_data
+from medqa.training.data import ANCHOR, NEGATIVE, POSITIVE, TrainingData, build_training_data
+from medqa.training.negatives import with_hard_negatives
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
 
 if TYPE_CHECKING:
@@ -226,28 +227,46 @@ def _teacher_embeddings(model: SentenceTransformer, texts: list[str], precision:
         model.train(was_training)
 
 
-def _batch_distilled_loss(
-    model: SentenceTransformer, inner: Any, data: TrainingData, weight: float, precision: str
-) -> Any:
-    """Ranking loss + an MSE term on the batch's own anchors and positives, against precomputed targets.
+def _starting_embeddings(
+    model: SentenceTransformer, data: TrainingData, precision: str
+) -> tuple[Any, dict[str, int]]:
+    """The starting model's embeddings of every text of the pairs (computed once, before the first step).
 
-    Policy: the anti-forgetting term compares the embeddings MNRL already computed for the batch with
-    the starting model's embeddings of the same texts, computed once before the first step (the
-    teacher never runs during training and the student runs no extra texts). The dataset carries each
-    pair's row number as its ``label`` column (sentence-transformers hands it to the loss; MNRL ignores
-    it), which picks the targets. Same scale as :func:`_sample_distilled_loss` (MSE x dimension).
+    Batch distillation uses them as targets and hard-negative mining as scores.
+
+    Returns:
+        The embeddings (float32 tensor, one row per distinct text) and each text's row.
     """
+    columns = [name for name in (ANCHOR, POSITIVE, NEGATIVE) if name in data.pairs]
+    unique = list(dict.fromkeys(text for name in columns for text in data.pairs[name].tolist()))
+    return _teacher_embeddings(model, unique, precision), {text: row for row, text in enumerate(unique)}
+
+
+def _batch_distilled_loss(
+    model: SentenceTransformer,
+    inner: Any,
+    data: TrainingData,
+    weight: float,
+    starting: tuple[Any, dict[str, int]],
+) -> Any:
+    """Ranking loss + an MSE term on the batch's own texts, against precomputed targets.
+
+    Policy: the anti-forgetting term compares the embeddings MNRL already computed for the batch (anchors,
+    positives and hard negatives when mined) with the starting model's embeddings of the same texts,
+    computed once before the first step (the teacher never runs during training and the student runs no
+    extra texts). The dataset carries each pair's row number as its ``label`` column (sentence-transformers
+    hands it to the loss; MNRL ignores it), which picks the targets. Same scale as
+    :func:`_sample_distilled_loss` (MSE x dimension).
+    """
+    import torch
     from torch import nn
 
-    anchors = data.pairs["anchor"].tolist()
-    positives = data.pairs["positive"].tolist()
-    unique = list(dict.fromkeys(anchors + positives))
-    where = {text: row for row, text in enumerate(unique)}
-    targets = _teacher_embeddings(model, unique, precision)
-    import torch
-
-    anchor_rows = torch.tensor([where[text] for text in anchors], dtype=torch.long)
-    positive_rows = torch.tensor([where[text] for text in positives], dtype=torch.long)
+    targets, where = starting
+    columns = [name for name in (ANCHOR, POSITIVE, NEGATIVE) if name in data.pairs]
+    column_rows = [
+        torch.tensor([where[text] for text in data.pairs[name].tolist()], dtype=torch.long)
+        for name in columns
+    ]
 
     class BatchDistilledLoss(nn.Module):
         """MNRL + ``weight`` x MSE(batch embeddings, starting embeddings of the same texts)."""
@@ -265,8 +284,8 @@ def _batch_distilled_loss(
             rows = labels.long().cpu()
             distill = sum(
                 nn.functional.mse_loss(embedded.float(), self.targets[index[rows]])
-                for embedded, index in zip(embeddings, (anchor_rows, positive_rows), strict=False)
-            ) / min(len(embeddings), 2)
+                for embedded, index in zip(embeddings, column_rows, strict=True)
+            ) / len(embeddings)
             dimension = embeddings[0].shape[-1]
             return {"ranking": ranking, "distill": self.weight * distill * dimension}
 
@@ -277,7 +296,12 @@ def _batch_distilled_loss(
     return BatchDistilledLoss()
 
 
-def _make_loss(model: SentenceTransformer, config: TrainingConfig, data: TrainingData) -> Any:
+def _make_loss(
+    model: SentenceTransformer,
+    config: TrainingConfig,
+    data: TrainingData,
+    starting: tuple[Any, dict[str, int]] | None = None,
+) -> Any:
     from sentence_transformers import losses
 
     if config.loss == "cached_mnrl":
@@ -288,7 +312,8 @@ def _make_loss(model: SentenceTransformer, config: TrainingConfig, data: Trainin
         return inner
     precision = choose_precision(config.precision)
     if config.distill_on == "batch":
-        return _batch_distilled_loss(model, inner, data, config.distill_weight, precision)
+        starting = starting if starting is not None else _starting_embeddings(model, data, precision)
+        return _batch_distilled_loss(model, inner, data, config.distill_weight, starting)
     if data.distill_texts:
         return _sample_distilled_loss(
             model,
@@ -480,6 +505,8 @@ class _Prepared:
     precision: str
     evaluate: HeldOutEvaluator | None
     base_state: dict[str, Any] | None
+    starting: tuple[Any, dict[str, int]] | None = None
+    starting_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -521,6 +548,19 @@ def _prepare(
     model, source = _load_start_model(config)
     saved_max_length = model.max_seq_length
     model.max_seq_length = config.max_seq_length
+    precision = choose_precision(config.precision)
+    starting, starting_seconds = None, 0.0
+    if config.hard_negatives or (config.distill_weight > 0 and config.distill_on == "batch"):
+        progress.log("Embedding the training texts with the starting model (once).")
+        started = time.perf_counter()
+        starting = _starting_embeddings(model, data, precision)
+        starting_seconds = time.perf_counter() - started
+        _check_cancel(progress)
+    if config.hard_negatives and starting is not None:
+        progress.log(
+            "Mining one hard negative per pair (another concept, ranked high by the starting model)."
+        )
+        data = with_hard_negatives(data, starting[0].numpy(), starting[1])
     evaluate = (
         HeldOutEvaluator(data.heldout, batch_size=EVAL_BATCH_SIZE)
         if data.heldout is not None and config.evaluation != "none"
@@ -547,9 +587,11 @@ def _prepare(
         model=model,
         source=source,
         saved_max_length=saved_max_length,
-        precision=choose_precision(config.precision),
+        precision=precision,
         evaluate=evaluate,
         base_state=base_state,
+        starting=starting,
+        starting_seconds=starting_seconds,
     )
 
 
@@ -571,10 +613,12 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
         _freeze_word_embeddings(model)
     batch_distill = config.distill_weight > 0 and config.distill_on == "batch"
     teacher_started = time.perf_counter()
-    if config.distill_weight > 0:
+    if config.distill_weight > 0 and prepared.starting is None:
         progress.log("Embedding the distillation targets with the starting model (once).")
-    loss = _make_loss(model, config, prepared.data)
-    teacher_seconds = time.perf_counter() - teacher_started if config.distill_weight > 0 else 0.0
+    loss = _make_loss(model, config, prepared.data, prepared.starting)
+    teacher_seconds = (
+        time.perf_counter() - teacher_started if config.distill_weight > 0 else 0.0
+    ) + prepared.starting_seconds
     _check_cancel(progress)
     _writable(lambda: prepared.tmp.mkdir(parents=True), prepared.final)
     arguments = SentenceTransformerTrainingArguments(
