@@ -27,8 +27,8 @@ engines.build_status()
 #: How often the live panel refreshes while a job runs, in seconds.
 REFRESH_SECONDS = 1.5
 #: Below this much memory a training is likely to be killed (Community Cloud gives 0.7-2.7 GB): the
-#: recommended preset's training child peaked at 3.4 GB beside a ~0.6 GB server (README, Deploy).
-TRAINING_MEMORY_HINT_MB = 4096
+#: recommended preset's training child peaked at 2.0 GB beside a ~0.6 GB server (README, Deploy).
+TRAINING_MEMORY_HINT_MB = 3072
 
 
 def _live_panel() -> None:

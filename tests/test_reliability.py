@@ -392,7 +392,7 @@ def test_unwritable_cache_only_disables_caching(
     def no_space(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(dense, "_save", no_space)
+    monkeypatch.setattr(dense, "save_index", no_space)
     index = dense.DenseIndex.build_or_load(corpus, "base")
     assert not index.from_cache and len(index) == len(corpus)
     assert not any(dense.indexes_dir().iterdir())

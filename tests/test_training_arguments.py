@@ -31,7 +31,6 @@ def test_original_preset_is_the_autotrain_recipe() -> None:
         ({"merge_with_base": 1.0}, "merge_with_base"),
         ({"epochs": 0.0, "max_steps": -1}, "epochs must be above 0"),
         ({"distill_on": "everything"}, "distill_on"),
-        ({"distill_weight": 1.0, "distill_on": "batch", "loss": "cached_mnrl"}, "mnrl loss only"),
         ({"batch_sampler": "by_colour"}, "batch sampler"),
     ],
 )

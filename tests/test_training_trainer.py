@@ -165,6 +165,37 @@ def test_hard_negatives_are_mined_once_and_trained_on_with_batch_distillation(tr
     assert run.record.training.steps == 2 and run.record.training.teacher_seconds > 0
     assert run.info["config"]["hard_negatives"] is True
     assert run.info["data"]["hard_negatives"] == run.info["data"]["train_pairs"]
+    cached = train(config.with_overrides(loss="cached_mnrl", mini_batch_size=2), "cached")
+    assert cached.record.training.steps == 2 and cached.info["config"]["loss"] == "cached_mnrl"
+
+
+def test_cached_batch_distillation_computes_the_same_loss_as_the_full_batch(training_data: Path) -> None:
+    import torch
+
+    from medqa.training import trainer
+    from medqa.training.data import ANCHOR, NEGATIVE, POSITIVE, build_training_data
+    from medqa.training.negatives import with_hard_negatives
+
+    config = preset(
+        "original", max_seq_length=32, distill_weight=1.0, distill_on="batch", hard_negatives=True
+    )
+    model, _ = trainer._load_start_model(config)
+    model.max_seq_length = 32
+    data = build_training_data(config)
+    starting = trainer._starting_embeddings(model, data, "fp32")
+    data = with_hard_negatives(data, starting[0].numpy(), starting[1])
+    full = trainer._make_loss(model, config, data, starting)
+    cached = trainer._make_loss(
+        model, config.with_overrides(loss="cached_mnrl", mini_batch_size=3), data, starting
+    )
+    rows = list(range(8))
+    features = [model.tokenize(data.pairs[name].iloc[rows].tolist()) for name in (ANCHOR, POSITIVE, NEGATIVE)]
+    labels = torch.tensor(rows)
+    model.eval()
+    with torch.no_grad():
+        expected = sum(full(features, labels).values())
+        value = cached(features, labels)
+    assert float(value) == pytest.approx(float(expected), rel=1e-4)
 
 
 @pytest.mark.parametrize(("native", "expected"), [("1", "bf16"), ("0", "fp32")])

@@ -242,6 +242,17 @@ def _starting_embeddings(
     return _teacher_embeddings(model, unique, precision), {text: row for row, text in enumerate(unique)}
 
 
+def _target_rows(data: TrainingData, where: dict[str, int]) -> list[Any]:
+    """Per text column of the pairs (anchor, positive, negative), each row's starting embedding row."""
+    import torch
+
+    columns = [name for name in (ANCHOR, POSITIVE, NEGATIVE) if name in data.pairs]
+    return [
+        torch.tensor([where[text] for text in data.pairs[name].tolist()], dtype=torch.long)
+        for name in columns
+    ]
+
+
 def _batch_distilled_loss(
     model: SentenceTransformer,
     inner: Any,
@@ -258,15 +269,10 @@ def _batch_distilled_loss(
     hands it to the loss; MNRL ignores it), which picks the targets. Same scale as
     :func:`_sample_distilled_loss` (MSE x dimension).
     """
-    import torch
     from torch import nn
 
     targets, where = starting
-    columns = [name for name in (ANCHOR, POSITIVE, NEGATIVE) if name in data.pairs]
-    column_rows = [
-        torch.tensor([where[text] for text in data.pairs[name].tolist()], dtype=torch.long)
-        for name in columns
-    ]
+    column_rows = _target_rows(data, where)
 
     class BatchDistilledLoss(nn.Module):
         """MNRL + ``weight`` x MSE(batch embeddings, starting embeddings of the same texts)."""
@@ -296,6 +302,51 @@ def _batch_distilled_loss(
     return BatchDistilledLoss()
 
 
+def _cached_batch_distilled_loss(
+    model: SentenceTransformer,
+    data: TrainingData,
+    config: TrainingConfig,
+    starting: tuple[Any, dict[str, int]],
+) -> Any:
+    """:func:`_batch_distilled_loss` in GradCache form: the batch is embedded ``mini_batch_size`` rows at a time.
+
+    Policy: memory, not arithmetic. Cached MNRL (GradCache, Gao et al. 2021) embeds the batch without
+    gradients in mini-batches, computes the loss and its gradient with respect to the embeddings, then
+    embeds each mini-batch again with gradients and back-propagates the cached gradient, so only one
+    mini-batch's activations are alive at a time; the result equals full-batch MNRL. The anti-forgetting
+    term depends on each embedding alone, so it joins the loss on the cached embeddings and its gradient
+    flows back the same way (same targets and scale as :func:`_batch_distilled_loss`).
+    """
+    import torch
+    from sentence_transformers import losses
+    from torch import nn
+
+    targets, where = starting
+    column_rows = _target_rows(data, where)
+    weight = config.distill_weight
+
+    class CachedBatchDistilledLoss(losses.CachedMultipleNegativesRankingLoss):
+        """Cached MNRL + ``weight`` x MSE(batch embeddings, starting embeddings of the same texts)."""
+
+        def calculate_loss(
+            self, reps: list[list[Any]], labels: Any = None, *, with_backward: bool = False
+        ) -> Any:
+            ranking = super().calculate_loss(reps, labels, with_backward=with_backward)
+            rows = labels.long().cpu()
+            embedded = [torch.cat(column) for column in reps]
+            distill = sum(
+                nn.functional.mse_loss(column.float(), targets[index[rows]])
+                for column, index in zip(embedded, column_rows, strict=True)
+            ) / len(embedded)
+            distill = weight * distill * embedded[0].shape[-1]
+            if with_backward:
+                distill.backward()
+                distill = distill.detach()
+            return ranking + distill
+
+    return CachedBatchDistilledLoss(model, mini_batch_size=config.mini_batch_size)
+
+
 def _make_loss(
     model: SentenceTransformer,
     config: TrainingConfig,
@@ -313,6 +364,8 @@ def _make_loss(
     precision = choose_precision(config.precision)
     if config.distill_on == "batch":
         starting = starting if starting is not None else _starting_embeddings(model, data, precision)
+        if config.loss == "cached_mnrl":
+            return _cached_batch_distilled_loss(model, data, config, starting)
         return _batch_distilled_loss(model, inner, data, config.distill_weight, starting)
     if data.distill_texts:
         return _sample_distilled_loss(
