@@ -134,11 +134,15 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
     else:
         order = np.random.default_rng(config.seed).permutation(len(dataset)).tolist()
         sampler = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
-    passes = 4 if config.gradient_checkpointing else 3
+    # Checkpointing and cached MNRL (GradCache) both run one forward pass more than plain training.
+    passes = 4 if config.gradient_checkpointing or config.loss == "cached_mnrl" else 3
     flops, padded, teacher_flops = 0.0, 0, 0.0
     batches = list(sampler)
+    # A hard negative is another pair's positive: counted at the batch's positive lengths (the mined
+    # negatives themselves need the model; an approximation of their padding).
+    sides = (anchors, positives, positives) if config.hard_negatives else (anchors, positives)
     for batch in batches:
-        for side in (anchors, positives):
+        for side in sides:
             longest = int(side[batch].max())
             flops += passes * forward_flops(len(batch) * longest, longest)
             padded += len(batch) * longest
