@@ -64,7 +64,7 @@ def main() -> int:
         os.environ["MEDQA_DATA_DIR"] = str(fresh)  # a new deployment: data loaded, no index
         started = time.perf_counter()
         stored = hub_index.verify_index(repo, "owner/index", "base")
-        save_index(hub_index.indexes_dir() / "hub-owner--index", stored, None)
+        save_index(hub_index.folder_for("owner/index"), stored, None)
         imported = time.perf_counter() - started
         say(
             f"import after the download (SHA-256, shapes, model fingerprint, stored as a donor): {imported:.1f} s"

@@ -23,6 +23,7 @@ __all__ = [
     "TOKEN_VARIABLES",
     "PublishResult",
     "check_import_sizes",
+    "check_online",
     "check_repo_id",
     "explain",
     "hub_offline",
@@ -85,6 +86,17 @@ def scrub(text: str, token: str | None) -> str:
     return re.sub(r"hf_[A-Za-z0-9]{8,}", "***", text)
 
 
+def offline_message(action: str) -> str:
+    """What a Hub call says when the app is offline (``action``: "publishing", "importing")."""
+    return f"The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); {action} needs network access."
+
+
+def check_online(action: str, error: type[HubError]) -> None:
+    """Raise ``error`` with :func:`offline_message` when ``HF_HUB_OFFLINE`` is set (checked at call time)."""
+    if hub_offline():
+        raise error(offline_message(action))
+
+
 def explain(error: BaseException, repo_id: str, token: str | None, action: str = "publishing") -> str:
     """A message for a failed Hub call, chosen by ``huggingface_hub``'s typed errors (never the token)."""
     from httpx2 import TransportError
@@ -95,9 +107,7 @@ def explain(error: BaseException, repo_id: str, token: str | None, action: str =
     name = type(error).__name__
     importing = action == "importing"
     if isinstance(error, hf.OfflineModeIsEnabled):
-        return (
-            f"The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); {action} needs network access."
-        )
+        return offline_message(action)
     if isinstance(error, hf.GatedRepoError):  # before RepositoryNotFoundError: it is a subclass
         return (
             f"{repo_id!r} is a gated repository: accept its access conditions on its Hub page with your "

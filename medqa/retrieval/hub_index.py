@@ -39,7 +39,7 @@ from medqa import models
 from medqa.data import schema as col
 from medqa.data import store
 from medqa.errors import HubImportError, IndexCacheError, PublishError
-from medqa.hub import PublishResult, check_import_sizes, check_repo_id, explain, hub_offline, resolve_token
+from medqa.hub import PublishResult, check_import_sizes, check_online, check_repo_id, explain, resolve_token
 from medqa.retrieval.dense import (
     INDEX_VERSION,
     DenseSettings,
@@ -157,10 +157,7 @@ def publish_index(
     token = resolve_token(token, server_token=server_token)
     if not token:
         raise PublishError("No Hugging Face token: enter one with write access, or set HF_TOKEN.")
-    if hub_offline():
-        raise PublishError(
-            "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); publishing needs network access."
-        )
+    check_online("publishing", PublishError)
     with tempfile.TemporaryDirectory(prefix="medqa-index-publish-") as staging:
         folder = Path(staging)
         meta = export_index(model_name, folder)
@@ -253,12 +250,9 @@ def import_index(
             too large, or not a medqa index built with these model weights.
     """
     repo_id = check_repo_id(repo_id, error=HubImportError)
-    if hub_offline():
-        raise HubImportError(
-            "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); importing needs network access."
-        )
+    check_online("importing", HubImportError)
     token = resolve_token(token, server_token=server_token)
-    target = indexes_dir() / (_PREFIX + re.sub(r"[^A-Za-z0-9._-]+", "--", repo_id))
+    target = folder_for(repo_id)
     with tempfile.TemporaryDirectory(prefix=".medqa-index-import-", dir=indexes_dir()) as scratch:
         try:
             from huggingface_hub import snapshot_download
@@ -285,11 +279,15 @@ def import_index(
     return ImportedIndex(repo_id, target, len(stored.embeddings), str(stored.meta["model_fingerprint"]))
 
 
+def folder_for(repo_id: str) -> Path:
+    """The cache folder an import of ``repo_id`` is stored in (``data/indexes/hub-<owner>--<name>``)."""
+    return indexes_dir() / (_PREFIX + re.sub(r"[^A-Za-z0-9._-]+", "--", repo_id.strip()))
+
+
 def imported(repo_id: str) -> bool:
     """Whether ``repo_id``'s index is stored here (and verifies)."""
-    folder = indexes_dir() / (_PREFIX + re.sub(r"[^A-Za-z0-9._-]+", "--", repo_id.strip()))
     try:
-        load_cached(folder, None)
+        load_cached(folder_for(repo_id), None)
     except (IndexCacheError, OSError, ValueError):
         return False
     return True

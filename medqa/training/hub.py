@@ -27,8 +27,8 @@ from medqa.errors import HubImportError, PublishError, RunNameError
 from medqa.hub import (
     PublishResult,
     check_import_sizes,
+    check_online,
     check_repo_id,
-    hub_offline,
     resolve_token,
 )
 from medqa.hub import explain as _explain
@@ -97,10 +97,7 @@ def publish_run(
             "No Hugging Face token: enter one with write access"
             + (", or set HF_TOKEN (environment or Streamlit secrets)." if server_token else ".")
         )
-    if hub_offline():
-        raise PublishError(
-            "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); publishing needs network access."
-        )
+    check_online("publishing", PublishError)
     try:
         from huggingface_hub import HfApi
 
@@ -180,10 +177,7 @@ def import_run(
     final = registry.run_path(name)
     if final.exists() and not overwrite:
         raise RunNameError(f"A run named {name!r} already exists; choose another name.")
-    if hub_offline():
-        raise HubImportError(
-            "The Hugging Face Hub is offline for this app (HF_HUB_OFFLINE=1); importing needs network access."
-        )
+    check_online("importing", HubImportError)
     token = resolve_token(token, server_token=server_token)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = registry.scratch_folder(final)
