@@ -111,6 +111,11 @@ class TrainingData:
     def __len__(self) -> int:
         return len(self.pairs)
 
+    @property
+    def text_columns(self) -> list[str]:
+        """The pairs' text columns in the order the loss reads them: anchor, positive (, negative)."""
+        return [name for name in (ANCHOR, POSITIVE, NEGATIVE) if name in self.pairs]
+
     def to_dataset(self, row_labels: bool = False) -> Dataset:
         """The pairs as a ``datasets.Dataset`` (the form the sentence-transformers trainer takes).
 
@@ -120,7 +125,7 @@ class TrainingData:
         """
         from datasets import Dataset
 
-        table = self.pairs[[ANCHOR, POSITIVE, NEGATIVE] if NEGATIVE in self.pairs else [ANCHOR, POSITIVE]]
+        table = self.pairs[self.text_columns]
         if row_labels:
             table = table.assign(label=np.arange(len(table), dtype=np.int64))
         return Dataset.from_pandas(table, preserve_index=False)

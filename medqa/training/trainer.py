@@ -42,7 +42,7 @@ from medqa.retrieval.dense import DenseSettings
 from medqa.runs import registry
 from medqa.runs.record import RECORD_FORMAT, LossPoint, RunRecord, TrainingStats
 from medqa.training.arguments import TrainingConfig
-from medqa.training.data import ANCHOR, NEGATIVE, POSITIVE, TrainingData, build_training_data
+from medqa.training.data import TrainingData, build_training_data
 from medqa.training.negatives import with_hard_negatives
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
 
@@ -237,20 +237,35 @@ def _starting_embeddings(
     Returns:
         The embeddings (float32 tensor, one row per distinct text) and each text's row.
     """
-    columns = [name for name in (ANCHOR, POSITIVE, NEGATIVE) if name in data.pairs]
-    unique = list(dict.fromkeys(text for name in columns for text in data.pairs[name].tolist()))
+    unique = list(dict.fromkeys(text for name in data.text_columns for text in data.pairs[name].tolist()))
     return _teacher_embeddings(model, unique, precision), {text: row for row, text in enumerate(unique)}
 
 
-def _target_rows(data: TrainingData, where: dict[str, int]) -> list[Any]:
-    """Per text column of the pairs (anchor, positive, negative), each row's starting embedding row."""
-    import torch
+def _distill_term(weight: float, starting: tuple[Any, dict[str, int]], data: TrainingData) -> Any:
+    """``weight`` x MSE(batch embeddings, starting embeddings of the same texts) x dimension.
 
-    columns = [name for name in (ANCHOR, POSITIVE, NEGATIVE) if name in data.pairs]
-    return [
+    The function returned takes one embedding tensor per text column of the batch (anchor, positive,
+    negative) and the batch's ``label`` column (each pair's row number, which picks the targets). Shared
+    by the plain and the cached (GradCache) batch distillation, so both optimise the same objective.
+    """
+    import torch
+    from torch import nn
+
+    targets, where = starting
+    column_rows = [
         torch.tensor([where[text] for text in data.pairs[name].tolist()], dtype=torch.long)
-        for name in columns
+        for name in data.text_columns
     ]
+
+    def term(embeddings: list[Any], labels: Any) -> Any:
+        rows = labels.long().cpu()
+        distill = sum(
+            nn.functional.mse_loss(embedded.float(), targets[index[rows]])
+            for embedded, index in zip(embeddings, column_rows, strict=True)
+        ) / len(embeddings)
+        return weight * distill * embeddings[0].shape[-1]
+
+    return term
 
 
 def _batch_distilled_loss(
@@ -271,8 +286,7 @@ def _batch_distilled_loss(
     """
     from torch import nn
 
-    targets, where = starting
-    column_rows = _target_rows(data, where)
+    distill = _distill_term(weight, starting, data)
 
     class BatchDistilledLoss(nn.Module):
         """MNRL + ``weight`` x MSE(batch embeddings, starting embeddings of the same texts)."""
@@ -281,19 +295,11 @@ def _batch_distilled_loss(
             super().__init__()
             self.model = model
             self.inner = inner
-            self.weight = weight
-            self.register_buffer("targets", targets, persistent=False)
 
         def forward(self, sentence_features: Any, labels: Any) -> dict[str, Any]:
             embeddings = [self.model(features)["sentence_embedding"] for features in sentence_features]
             ranking = self.inner.compute_loss_from_embeddings(embeddings, labels)
-            rows = labels.long().cpu()
-            distill = sum(
-                nn.functional.mse_loss(embedded.float(), self.targets[index[rows]])
-                for embedded, index in zip(embeddings, column_rows, strict=True)
-            ) / len(embeddings)
-            dimension = embeddings[0].shape[-1]
-            return {"ranking": ranking, "distill": self.weight * distill * dimension}
+            return {"ranking": ranking, "distill": distill(embeddings, labels)}
 
         @property
         def citation(self) -> str:
@@ -319,11 +325,8 @@ def _cached_batch_distilled_loss(
     """
     import torch
     from sentence_transformers import losses
-    from torch import nn
 
-    targets, where = starting
-    column_rows = _target_rows(data, where)
-    weight = config.distill_weight
+    distill = _distill_term(config.distill_weight, starting, data)
 
     class CachedBatchDistilledLoss(losses.CachedMultipleNegativesRankingLoss):
         """Cached MNRL + ``weight`` x MSE(batch embeddings, starting embeddings of the same texts)."""
@@ -332,17 +335,11 @@ def _cached_batch_distilled_loss(
             self, reps: list[list[Any]], labels: Any = None, *, with_backward: bool = False
         ) -> Any:
             ranking = super().calculate_loss(reps, labels, with_backward=with_backward)
-            rows = labels.long().cpu()
-            embedded = [torch.cat(column) for column in reps]
-            distill = sum(
-                nn.functional.mse_loss(column.float(), targets[index[rows]])
-                for column, index in zip(embedded, column_rows, strict=True)
-            ) / len(embedded)
-            distill = weight * distill * embedded[0].shape[-1]
+            term = distill([torch.cat(column) for column in reps], labels)
             if with_backward:
-                distill.backward()
-                distill = distill.detach()
-            return ranking + distill
+                term.backward()
+                term = term.detach()
+            return ranking + term
 
     return CachedBatchDistilledLoss(model, mini_batch_size=config.mini_batch_size)
 
@@ -355,17 +352,19 @@ def _make_loss(
 ) -> Any:
     from sentence_transformers import losses
 
+    precision = choose_precision(config.precision)
+    batch_distill = config.distill_weight > 0 and config.distill_on == "batch"
+    if batch_distill:
+        starting = starting if starting is not None else _starting_embeddings(model, data, precision)
+    if batch_distill and config.loss == "cached_mnrl":
+        return _cached_batch_distilled_loss(model, data, config, starting)
     if config.loss == "cached_mnrl":
         inner = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
     else:
         inner = losses.MultipleNegativesRankingLoss(model)
     if config.distill_weight <= 0:
         return inner
-    precision = choose_precision(config.precision)
-    if config.distill_on == "batch":
-        starting = starting if starting is not None else _starting_embeddings(model, data, precision)
-        if config.loss == "cached_mnrl":
-            return _cached_batch_distilled_loss(model, data, config, starting)
+    if batch_distill:
         return _batch_distilled_loss(model, inner, data, config.distill_weight, starting)
     if data.distill_texts:
         return _sample_distilled_loss(
