@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     learned = [model.assess(item.text, v).flagged for item, v in zip(items, vectors, strict=True)]
     lines = [
         "Emergency recognition (python bench/bench_safety.py)",
-        f"bank: {len(items)} rows; model: penalty {model.penalty:g}, threshold {model.threshold:.2f}; "
+        f"bank: {len(items)} rows; model: penalty {model.penalty:g}, threshold {model.threshold:.2f}, "
+        f"{model.word_dimensions} hashed word features (weight {model.word_weight:g}); "
         f"embedding {len(items) + len(off_topic) + len(consumer)} questions took {embed_seconds:.0f} s",
         "",
     ]

