@@ -353,20 +353,17 @@ def _make_loss(
     from sentence_transformers import losses
 
     precision = choose_precision(config.precision)
-    batch_distill = config.distill_weight > 0 and config.distill_on == "batch"
-    if batch_distill:
+    if config.distill_weight > 0 and config.distill_on == "batch":
         starting = starting if starting is not None else _starting_embeddings(model, data, precision)
-    if batch_distill and config.loss == "cached_mnrl":
-        return _cached_batch_distilled_loss(model, data, config, starting)
+        if config.loss == "cached_mnrl":
+            return _cached_batch_distilled_loss(model, data, config, starting)
+        inner = losses.MultipleNegativesRankingLoss(model)
+        return _batch_distilled_loss(model, inner, data, config.distill_weight, starting)
     if config.loss == "cached_mnrl":
         inner = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
     else:
         inner = losses.MultipleNegativesRankingLoss(model)
-    if config.distill_weight <= 0:
-        return inner
-    if batch_distill:
-        return _batch_distilled_loss(model, inner, data, config.distill_weight, starting)
-    if data.distill_texts:
+    if config.distill_weight > 0 and data.distill_texts:
         return _sample_distilled_loss(
             model,
             inner,
