@@ -155,9 +155,12 @@ with st.expander("More settings", icon=":material/tune:"):
     settings |= train_settings.render(train_settings.MORE_LEFT, more_left, defaults, preset_name, running)
     settings |= train_settings.render(train_settings.MORE_RIGHT, more_right, defaults, preset_name, running)
 
-# The run name follows the recipe and data chosen until the visitor edits it.
+# The run name follows the recipe and data chosen until the visitor edits it. It is written only when
+# the suggestion changes: a value written by the script replaces what the browser shows, so writing it
+# on every rerun could replace a name typed while that rerun was running (seen once in CI).
 suggested = f"{preset_name}-{data_name}-{time.strftime('%Y%m%d-%H%M')}"
-if st.session_state.get("run_name") in (None, st.session_state.get("run_name_suggested")):
+previous, typed = st.session_state.get("run_name_suggested"), st.session_state.get("run_name")
+if typed is None or (suggested != previous and typed == previous):
     st.session_state["run_name"] = suggested
 st.session_state["run_name_suggested"] = suggested
 run_name = st.text_input("Run name", key="run_name", disabled=running)

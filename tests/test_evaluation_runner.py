@@ -55,12 +55,20 @@ class FakeRankers:
     plans: ClassVar[dict[str, list[list[int]]]] = {}
     calls: ClassVar[list[str]] = []
     isolated: ClassVar[bool | None] = None
+    correct_spelling: ClassVar[bool | None] = None
 
     def __init__(
-        self, corpus: pd.DataFrame, documents: str, progress: runner.ProgressCallback, *, isolated: bool
+        self,
+        corpus: pd.DataFrame,
+        documents: str,
+        progress: runner.ProgressCallback,
+        *,
+        isolated: bool,
+        correct_spelling: bool,
     ) -> None:
         self.progress = progress
         FakeRankers.isolated = isolated
+        FakeRankers.correct_spelling = correct_spelling
 
     def rank(self, system: runner.System, queries: list[str]) -> list[list[int]]:
         FakeRankers.calls.append(system.spec)
@@ -230,6 +238,9 @@ def test_cache_key_changes_with_set_corpus_and_mode(
     assert key != runner.cache_key(bm25, held_out, "corpus-2", runner.DOCUMENTS_ANSWER)
     assert key != runner.cache_key(bm25, held_out, "corpus-1", runner.DOCUMENTS_ENGINE)
     assert key != runner.cache_key(bm25, focus_set(corpus), "corpus-1", runner.DOCUMENTS_ANSWER)
+    assert key != runner.cache_key(
+        bm25, held_out, "corpus-1", runner.DOCUMENTS_ANSWER, correct_spelling=False
+    )
 
 
 def test_reference_and_corpus_must_match(
@@ -263,7 +274,11 @@ def test_progress_is_reported(
     runner.evaluate(
         ["sys-a", "sys-b"], held_out, corpus=corpus, n_resamples=200, use_cache=False, isolated=True
     )
-    assert fake.isolated is True
+    assert fake.isolated is True and fake.correct_spelling is True  # questions searched as the Ask page does
+    runner.evaluate(
+        ["sys-a"], held_out, corpus=corpus, n_resamples=200, use_cache=False, correct_spelling=False
+    )
+    assert fake.correct_spelling is False
 
 
 # ---- real BM25 (no model) ----------------------------------------------------------------------
@@ -290,6 +305,15 @@ def test_bm25_on_focus_set_uses_the_engine_fields(workdirs: Path, corpus: pd.Dat
     per_query = result.runs["BM25"].per_query
     assert per_query["accuracy@1"].tolist() == [1.0, 1.0]  # matched through question and focus words
     assert per_query.loc["row-1", "top1_focus"] == "Gout"
+
+
+def test_bm25_searches_as_the_ask_page_spells(workdirs: Path, corpus: pd.DataFrame) -> None:
+    evaluation = sets.from_csv(b"query,focus\nis asthmma inherited,Asthma\n", "mine", corpus=corpus)
+    corrected = runner.evaluate(["bm25"], evaluation, corpus=corpus, n_resamples=200)
+    as_typed = runner.evaluate(["bm25"], evaluation, corpus=corpus, n_resamples=200, correct_spelling=False)
+    assert corrected.runs["BM25"].per_query["accuracy@1"].tolist() == [1.0]
+    assert as_typed.runs["BM25"].per_query["accuracy@1"].tolist() == [0.0]
+    assert not as_typed.all_cached  # the two readings are cached apart
 
 
 def test_answer_view_hides_questions_and_focus(corpus: pd.DataFrame) -> None:

@@ -56,6 +56,13 @@ def test_question_gets_answer_cards_with_source_and_disclaimer(fixture_data: Pat
     assert not app.error
 
 
+def test_a_misspelt_question_is_answered_and_says_what_was_searched(fixture_data: Path) -> None:
+    app = _ask(open_page(PAGE), "what are the symptoms of glocoma")
+    assert "**1. Glaucoma · symptoms**" in _markdown(app)
+    captions = [_plain(element.value) for element in app.chat_message[1].caption]
+    assert "Searched “glocoma” as “glaucoma” (the spelling of the collection)." in captions
+
+
 def test_emergency_notice_comes_before_the_answers(fixture_data: Path) -> None:
     app = _ask(open_page(PAGE), "my dad has chest pain and is sweating and cant breathe")
     assert app.error and "911" in app.error[0].value

@@ -21,7 +21,7 @@ from medqa.data import store
 from medqa.errors import DataNotFoundError, QuestionError
 from medqa.retrieval import abstain
 from medqa.retrieval.dense import DenseIndex, DenseSettings, indexes_dir
-from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, load_search_corpus
+from medqa.retrieval.engine import DEFAULT_MODE, MODES, Engine, EngineSettings, load_search_corpus
 from medqa.safety import categories
 
 pytestmark = pytest.mark.model
@@ -57,6 +57,25 @@ def test_the_default_mode_is_the_measured_best(engine: Engine) -> None:
 def test_plain_words_reach_the_right_condition(engine: Engine) -> None:
     result = engine.search("my big toe joint is swollen from uric acid, what can the doctor do?", 1)
     assert result.hits[0].focus == "Gout"
+
+
+def test_a_misspelt_condition_is_searched_as_the_corpus_spells_it(engine: Engine) -> None:
+    result = engine.search("what causes glocoma", 1)
+    assert result.question == "what causes glocoma"  # what was typed
+    assert result.searched == "what causes glaucoma"
+    assert result.hits[0].focus == "Glaucoma" and not result.abstain
+    assert "“glocoma” as “glaucoma”" in " ".join(result.notes)
+    assert engine.search("what causes glaucoma").notes == ()  # nothing to correct, nothing said
+
+
+def test_top_ranks_do_not_depend_on_how_many_rows_are_asked_for(engine: Engine) -> None:
+    """The evaluation asks for 100 rows, the Ask page for 20: both must rank the top alike."""
+    narrow = Engine(engine.corpus, settings=EngineSettings(candidates=3), corpus_name="fixture")
+    question = "my big toe joint is swollen, what can the doctor do?"
+    few, _, _ = narrow.rank(question, limit=2)
+    many, scores, _ = narrow.rank(question, limit=40)
+    assert many[:2] == few and len(many) == len(set(many)) == 40
+    assert scores[-1] == 0.0  # beyond the fused candidates, rows follow by similarity alone
 
 
 @pytest.mark.parametrize(

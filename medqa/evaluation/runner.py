@@ -72,7 +72,7 @@ COMPARISON_METRICS: tuple[str, ...] = ("mrr@10", "accuracy@3")
 #: Metrics shown in the summary chart.
 CHART_METRICS: tuple[str, ...] = ("accuracy@1", "accuracy@3", "accuracy@10", "mrr@10", "ndcg@10")
 #: Bump when ranking, metrics or the cached columns change, so older cache files are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 #: How pairs are represented: answer text only, or as the Ask engine indexes them.
 DOCUMENTS_ANSWER = "answer"
@@ -334,14 +334,16 @@ def documents_for(eval_set: EvaluationSet) -> str:
     return DOCUMENTS_ANSWER if eval_set.judged_by == JUDGED_BY_ANSWER else DOCUMENTS_ENGINE
 
 
-def _engine_settings(documents: str):
+def _engine_settings(documents: str, correct_spelling: bool = True):
     from medqa.retrieval.dense import DenseSettings
     from medqa.retrieval.engine import EngineSettings
 
     if documents == DOCUMENTS_ANSWER:
         # BM25 indexes the "question" field of the answer view, which holds the answer text.
-        return EngineSettings(dense=DenseSettings(fields="answer"), bm25_fields="question")
-    return EngineSettings()
+        return EngineSettings(
+            dense=DenseSettings(fields="answer"), bm25_fields="question", correct_spelling=correct_spelling
+        )
+    return EngineSettings(correct_spelling=correct_spelling)
 
 
 def _document_view(corpus: pd.DataFrame, documents: str) -> pd.DataFrame:
@@ -358,9 +360,15 @@ def model_key(system: System) -> str:
     return models.model_fingerprint(system.model)
 
 
-def cache_key(system: System, eval_set: EvaluationSet, corpus_fingerprint: str, documents: str) -> str:
+def cache_key(
+    system: System,
+    eval_set: EvaluationSet,
+    corpus_fingerprint: str,
+    documents: str,
+    correct_spelling: bool = True,
+) -> str:
     """Cache file name of one system's results on one set and corpus."""
-    engine_settings = _engine_settings(documents)
+    engine_settings = _engine_settings(documents, correct_spelling)
     payload = json.dumps(
         {
             "model": model_key(system),
@@ -368,7 +376,9 @@ def cache_key(system: System, eval_set: EvaluationSet, corpus_fingerprint: str, 
             "set": eval_set.fingerprint(),
             "corpus": corpus_fingerprint,
             "documents": documents,
-            "engine": asdict(engine_settings) if system.mode != BM25 else engine_settings.bm25_fields,
+            "engine": asdict(engine_settings)
+            if system.mode != BM25
+            else [engine_settings.bm25_fields, engine_settings.correct_spelling],
             "depth": DEPTH,
             "version": CACHE_VERSION,
         },
@@ -406,14 +416,21 @@ class _Rankers:
     """Builds each ranking component once per evaluation and shares it between systems."""
 
     def __init__(
-        self, corpus: pd.DataFrame, documents: str, progress: ProgressCallback, *, isolated: bool = False
+        self,
+        corpus: pd.DataFrame,
+        documents: str,
+        progress: ProgressCallback,
+        *,
+        isolated: bool = False,
+        correct_spelling: bool = True,
     ) -> None:
         self.isolated = isolated
         self.view = _document_view(corpus, documents)
-        self.settings = _engine_settings(documents)
+        self.settings = _engine_settings(documents, correct_spelling)
         self.progress = progress
         self._engines: dict[str, object] = {}
         self._bm25 = None
+        self._speller = None
 
     def bm25(self):
         if self._bm25 is None:
@@ -439,10 +456,20 @@ class _Rankers:
             )
         return self._engines[model]
 
+    def speller(self):
+        """The spelling correction the Ask page applies to a question (:meth:`Engine.spelling`)."""
+        if self._speller is None:
+            from medqa.retrieval.spelling import QuerySpeller
+
+            self._speller = QuerySpeller.from_corpus(self.view)
+        return self._speller
+
     def rank(self, system: System, queries: Sequence[str]) -> list[list[int]]:
-        """Row numbers ranked for each query, best first, to :data:`DEPTH`."""
+        """Row numbers ranked for each query, best first, to :data:`DEPTH`, as the Ask page searches."""
         from medqa.retrieval.fusion import top_rows
 
+        if self.settings.correct_spelling:
+            queries = [self.speller().correct(query).text for query in queries]
         if system.mode == BM25:
             index = self.bm25()
             return [top_rows(index.scores(query), DEPTH, positive_only=True).tolist() for query in queries]
@@ -550,6 +577,7 @@ def evaluate(
     use_cache: bool = True,
     n_resamples: int = 10_000,
     isolated: bool = False,
+    correct_spelling: bool = True,
 ) -> EvaluationResult:
     """Score every system on the same queries and compare each with the reference system.
 
@@ -564,6 +592,7 @@ def evaluate(
         n_resamples: Resamples of the bootstrap CIs and randomisation tests.
         isolated: Build missing embedding indexes in a child process (the app does, to keep torch
             out of the server; see :mod:`medqa.retrieval.dense`).
+        correct_spelling: Correct the queries' spelling as the Ask page does (off only to measure it).
 
     Raises:
         EvaluationError: No system, duplicate labels, a corpus that does not match the set, or an
@@ -594,9 +623,9 @@ def evaluate(
     report = progress or (lambda fraction, message: None)
 
     runs: dict[str, SystemRun] = {}
-    rankers = _Rankers(corpus, documents, report, isolated=isolated)
+    rankers = _Rankers(corpus, documents, report, isolated=isolated, correct_spelling=correct_spelling)
     for number, system in enumerate(parsed):
-        key = cache_key(system, eval_set, corpus_fingerprint, documents)
+        key = cache_key(system, eval_set, corpus_fingerprint, documents, correct_spelling)
         path = evaluations_dir() / f"{key}.parquet"
         per_query = _load_cached(path, eval_set) if use_cache else None
         if per_query is not None:

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from medqa.retrieval.engine import Engine
 
 #: Bump when the calibration procedure changes so stored thresholds are recomputed.
-CALIBRATION_VERSION = 3
+CALIBRATION_VERSION = 4
 HELD_OUT_SAMPLE = 200
 SEED = 13
 
@@ -227,7 +227,13 @@ def _halves(questions: list[str]) -> tuple[list[str], list[str]]:
 def calibration_key(engine: Engine) -> str:
     """Identifies what a calibration depends on: model, corpus, index settings and procedure."""
     payload = json.dumps(
-        {"index": engine.dense.key, "version": CALIBRATION_VERSION, "seed": SEED}, sort_keys=True
+        {
+            "index": engine.dense.key,
+            "spelling": engine.settings.correct_spelling,
+            "version": CALIBRATION_VERSION,
+            "seed": SEED,
+        },
+        sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
