@@ -1,4 +1,4 @@
-"""Memory of the running app with the full MedQuAD corpus and one fine-tuned model (Community Cloud: 1 GB).
+"""Memory of the running app with the full MedQuAD corpus, two models and a training (Community Cloud).
 
 Usage: ``python bench/bench_memory.py [--source PATH]`` (default: $MEDQA_MEDQUAD_SOURCE). Needs the dev
 requirements (playwright) and Debian's chromium.
@@ -9,17 +9,21 @@ What it does, in a fresh temporary data and models folder:
 2. trains a fine-tuned run with a few steps (the weights are as large as any run's: memory does not
    depend on how long it trained);
 3. starts ``streamlit run Home.py`` as Community Cloud does, opens the Ask page in headless Chromium
-   on the full corpus, asks a question with the base model, then turns on "Compare models" so the
-   fine-tuned model is loaded too (two embedding indexes of the full corpus) and asks again;
+   on the full corpus, waits until the background build of the search index has ended (the sidebar
+   stops saying "Building the search index of"), asks a question with the base model, then turns on
+   "Compare models" so the fine-tuned model is loaded too (two embedding indexes of the full corpus),
+   waits for its index the same way and asks again;
 4. reads the server process's resident memory from ``/proc``: the peak (VmHWM) and the current RSS
    after the questions; and samples, twice a second, the server plus its child processes (the app
    embeds a corpus in a ``python -m medqa index`` child), whose peak sum is what a container's memory
    limit sees;
 5. with both models still loaded, starts a training of each preset on the Train page (its own data,
-   batch size and sequence length; only the steps are capped, ``--train-steps``), which runs in a
-   ``python -m medqa train`` child, and samples server + children until the run is saved.
+   batch size and sequence length; by default the whole preset, ``--train-steps`` caps the steps),
+   which runs in a ``python -m medqa train`` child, and samples server + children until the run is
+   saved.
 
-Writes bench/results/memory.txt. Target: peak RSS under 1 GB.
+Writes bench/results/memory.txt. Targets: the server alone under 1 GB; server + children (index builds,
+a training) under 2.7 GB, the most Community Cloud gives an app (its documented range: 690 MB-2.7 GB).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ import numpy as np
 from medqa.data import store
 
 TARGET_MB = 1024
+#: Community Cloud's upper memory limit for an app: server and its children together.
+TREE_TARGET_MB = 2700
 RESULTS = ROOT / "bench" / "results" / "memory.txt"
 QUESTION = "What are the early warning signs of Alzheimer's?"
 
@@ -122,14 +128,44 @@ def ask(page, question: str, timeout_ms: float) -> float:
     return time.perf_counter() - started
 
 
+def stage(text: str) -> None:
+    """Say which step the benchmark is at (a step that hangs is then named in the log)."""
+    print(time.strftime("%H:%M:%S"), text, flush=True)
+
+
+def wait_for_index(page, indexes: Path, count: int, timeout_ms: float) -> None:
+    """Wait until ``count`` complete indexes are on disk and the sidebar no longer says one is being built."""
+    from tests.e2e.test_journeys import settle
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while len(list(indexes.glob("*/embeddings.npy"))) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"fewer than {count} indexes in {indexes} after {timeout_ms / 1000:.0f} s")
+        time.sleep(2)
+    settle(page, timeout_ms)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stSidebar"]').innerText
+            .includes('Building the search index of')""",
+        timeout=timeout_ms,
+        polling=1000,
+    )
+    settle(page, timeout_ms)
+
+
 def train_in_app(page, server, preset: str, steps: int, timeout_ms: float) -> float:
     """Start a training of a preset (only its steps capped) on the Train page; seconds until saved."""
     from tests.e2e.test_journeys import open_page, set_field, settle
 
     name = f"bench-memory-{preset}"
     open_page(page, server, "Train", expect='h1:has-text("Fine-tune the model")')
-    page.get_by_text(f"{preset.capitalize()}:", exact=False).first.click()
+    page.get_by_text(preset.capitalize(), exact=True).first.click()
     settle(page)
+    # Until the rerun has drawn the chosen recipe's settings, the previous recipe's fields are shown too.
+    page.wait_for_function(
+        """() => document.querySelectorAll('input[aria-label="Max steps (-1: all epochs)"]').length === 1""",
+        timeout=timeout_ms,
+        polling=500,
+    )
     set_field(page, "Max steps (-1: all epochs)", steps)
     set_field(page, "Run name", name)
     started = time.perf_counter()
@@ -155,7 +191,7 @@ def main() -> None:
         "--per-category", type=int, default=store.DEFAULT_PER_CATEGORY, help="curated pairs per area"
     )
     parser.add_argument(
-        "--train-steps", type=int, default=20, help="steps of the training started in the app"
+        "--train-steps", type=int, default=-1, help="steps of the trainings started in the app (-1: all)"
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the figures are written")
     options = parser.parse_args()
@@ -165,7 +201,6 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _stop, start_server
-    from tests.e2e.test_journeys import settle
 
     timeout_ms = options.timeout * 1000
     lines: list[str] = []
@@ -188,17 +223,19 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.set_default_timeout(timeout_ms)
                 started = time.perf_counter()
-                # The first visit embeds the full corpus before the chat box appears: minutes, not seconds.
+                # The chat box is there at once (quick answers); the full index is built in the background.
+                stage("opening Ask; waiting for the full-corpus index")
                 page.goto(f"{server.url}/Ask")
                 page.wait_for_selector('[data-testid="stChatInputTextArea"]', timeout=timeout_ms)
-                settle(page, timeout_ms)
+                wait_for_index(page, root / "data" / "indexes", 1, timeout_ms)
                 base_ready = time.perf_counter() - started
                 first_answer = ask(page, QUESTION, timeout_ms)
                 one_model = memory_mb(server.process.pid)
                 started = time.perf_counter()
+                stage("comparing models; waiting for the fine-tuned model's index")
                 page.get_by_text("Compare models", exact=True).click()
                 page.wait_for_selector('[data-testid="stChatInputTextArea"]', timeout=timeout_ms)
-                settle(page, timeout_ms)
+                wait_for_index(page, root / "data" / "indexes", 2, timeout_ms)
                 compare_ready = time.perf_counter() - started
                 second_answer = ask(page, "Is there treatment to slow progression?", timeout_ms)
                 reply = page.locator('[data-testid="stChatMessage"]').last.inner_text()
@@ -207,18 +244,18 @@ def main() -> None:
                 asking_peak = tree["peak"]
                 trainings = {}
                 for preset in ("original", "recommended"):
+                    stage(f"training the {preset} preset on the Train page")
                     with sampled_peak(server.process.pid) as training_tree:
                         seconds = train_in_app(page, server, preset, options.train_steps, timeout_ms)
                     trainings[preset] = (seconds, training_tree["peak"])
                 after_training = memory_mb(server.process.pid)
                 torch_in_server = torch_loaded(server.process.pid)
                 browser.close()
-            # Both models' indexes cover the full corpus (the Ask page's default corpus is "full").
+            # Pairs covered by each index (a row per embedded text; the first column of units is its pair).
             indexed = [
-                int(np.load(path, mmap_mode="r").shape[0])
-                for path in (root / "data" / "indexes").glob("*/embeddings.npy")
+                len(np.unique(np.load(path, mmap_mode="r")[:, 0]))
+                for path in (root / "data" / "indexes").glob("*/units.npy")
             ]
-            assert indexed.count(full.answered) >= 2, f"indexes of {indexed} rows, full has {full.answered}"
         finally:
             _stop(server.process)
 
@@ -234,11 +271,12 @@ def main() -> None:
         f"peak RSS of the server process (VmHWM):        {both['VmHWM']:7.0f} MB "
         f"(target < {TARGET_MB} MB: {'met' if both['VmHWM'] < TARGET_MB else 'NOT met'})",
         f"peak RSS of server + index-building children:  {asking_peak:7.0f} MB (sampled every 0.5 s; "
-        f"{'under' if asking_peak < TARGET_MB else 'OVER'} {TARGET_MB} MB)",
+        f"{'under' if asking_peak < TREE_TARGET_MB else 'OVER'} {TREE_TARGET_MB} MB)",
         *(
-            f"training on the Train page, {preset} preset ({options.train_steps} steps, both models still "
+            f"training on the Train page, {preset} preset "
+            f"({'all' if options.train_steps < 0 else options.train_steps} steps, both models still "
             f"loaded): {seconds:.0f} s; peak RSS of server + training child {peak:.0f} MB "
-            f"({'under' if peak < TARGET_MB else 'OVER'} {TARGET_MB} MB)"
+            f"({'under' if peak < TREE_TARGET_MB else 'OVER'} {TREE_TARGET_MB} MB)"
             for preset, (seconds, peak) in trainings.items()
         ),
         f"server after the trainings: RSS {after_training['VmRSS']:.0f} MB (the children gave their memory back)",
@@ -250,6 +288,8 @@ def main() -> None:
     print("\n".join(lines))
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Both models' indexes cover the full corpus (the Ask page's default corpus is "full").
+    assert indexed.count(full.answered) >= 2, f"indexes of {indexed} pairs, full has {full.answered}"
 
 
 if __name__ == "__main__":
