@@ -456,25 +456,29 @@ class _Rankers:
             )
         return self._engines[model]
 
-    def speller(self):
-        """The spelling correction the Ask page applies to a question (:meth:`Engine.spelling`)."""
+    def bm25_spelling(self, query: str) -> str:
+        """A query as the Ask page would search it in BM25 mode (:meth:`Engine.spelling`), with no engine."""
+        if not self.settings.correct_spelling:
+            return query
         if self._speller is None:
             from medqa.retrieval.spelling import QuerySpeller
 
             self._speller = QuerySpeller.from_corpus(self.view)
-        return self._speller
+        return self._speller.correct(query).text
 
     def rank(self, system: System, queries: Sequence[str]) -> list[list[int]]:
         """Row numbers ranked for each query, best first, to :data:`DEPTH`, as the Ask page searches."""
         from medqa.retrieval.fusion import top_rows
 
-        if self.settings.correct_spelling:
-            queries = [self.speller().correct(query).text for query in queries]
         if system.mode == BM25:
             index = self.bm25()
-            return [top_rows(index.scores(query), DEPTH, positive_only=True).tolist() for query in queries]
+            return [
+                top_rows(index.scores(self.bm25_spelling(query)), DEPTH, positive_only=True).tolist()
+                for query in queries
+            ]
         assert system.model is not None
         engine = self.engine(system.model, system.label)
+        queries = [engine.spelling(query).text for query in queries]
         vectors = engine.encode_queries(list(queries))
         return [
             engine.rank(query, mode=system.mode, limit=DEPTH, query_vector=vector)[0]
