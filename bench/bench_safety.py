@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "Emergency recognition (python bench/bench_safety.py)",
         f"bank: {len(items)} rows; model: penalty {model.penalty:g}, threshold {model.threshold:.2f}, "
-        f"{model.word_dimensions} hashed word features (weight {model.word_weight:g}); "
+        f"{model.shape.word_dimensions} hashed word features (weight {model.shape.word_weight:g}), "
+        f"{model.shape.char_dimensions} character 4-gram features (weight {model.shape.char_weight:g}); "
         f"embedding {len(items) + len(off_topic) + len(consumer)} questions took {embed_seconds:.0f} s",
         "",
     ]

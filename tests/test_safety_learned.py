@@ -9,7 +9,14 @@ import pytest
 
 from medqa.safety import learned
 from medqa.safety.bank import bank_fingerprint
-from medqa.safety.learned import EmergencyModel, calm_framing, fit_weights, get_model, word_features
+from medqa.safety.learned import (
+    EmergencyModel,
+    calm_framing,
+    char_features,
+    fit_weights,
+    get_model,
+    word_features,
+)
 
 
 def test_committed_model_was_fitted_on_the_committed_bank() -> None:
@@ -37,6 +44,9 @@ def test_fit_weights_separates_toy_classes() -> None:
         "what is a pulmonary embolism",
         "I bumped my head and have a small lump but feel fine",
         "how can I prevent heat stroke",
+        "my son vomited once after a car ride and is fine now",
+        "she bumped her head on the table and cried, now playing normally",
+        "I had a nosebleed at lunch but I'm better now",
     ],
 )
 def test_calm_framing(question: str) -> None:
@@ -50,6 +60,7 @@ def test_calm_framing(question: str) -> None:
         "had a fit and now another one started, what do I do",
         "is it serious that my baby is floppy and has a fever",
         "tearing pain through to my back",
+        "he was fine at lunch but now he can't speak properly",
     ],
 )
 def test_urgency_or_plain_descriptions_are_not_calm(question: str) -> None:
@@ -63,7 +74,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     model.save(path)
     again = EmergencyModel.load(path)
     assert again.classes == model.classes and again.threshold == model.threshold
-    assert (again.word_dimensions, again.word_weight) == (model.word_dimensions, model.word_weight)
+    assert again.shape == model.shape
     vector = model.exemplars[:1]
     texts = ["he is not breathing"]
     assert np.allclose(again.probabilities(texts, vector), model.probabilities(texts, vector), atol=1e-3)
@@ -81,7 +92,7 @@ def test_word_features_are_hashed_words_and_pairs_of_unit_length() -> None:
 
 def test_the_committed_model_reads_words_as_well_as_the_embedding() -> None:
     model = get_model()
-    assert model is not None and model.word_dimensions > 0
+    assert model is not None and model.shape.word_dimensions > 0 and model.shape.char_dimensions > 0
     vector = model.exemplars[:1]
     urgent = model.probabilities(["he is not breathing and wont wake up"], vector)
     calm = model.probabilities(["what is a healthy diet"], vector)
@@ -102,7 +113,15 @@ def test_missing_model_means_rules_only(tmp_path: Path) -> None:
     assert get_model(tmp_path / "absent.npz") is None
 
 
-def test_routine_questions_are_counted_as_false_alarms_but_never_fitted_on() -> None:
+def test_char_features_read_misspelt_words_by_their_pieces() -> None:
+    rows = char_features(["not brething", "Not breathing!", "what is a diet", ""], dimensions=512)
+    assert rows.shape == (4, 512)
+    assert np.allclose(np.linalg.norm(rows[:3], axis=1), 1.0) and not rows[3].any()
+    assert rows[0] @ rows[1] > 0.5 > rows[0] @ rows[2]  # a misspelling shares most of its 4-grams
+    assert np.array_equal(char_features(["Not breathing!"], 512), rows[1:2])
+
+
+def test_routine_questions_are_fitted_and_dealt_into_folds_of_their_own() -> None:
     from medqa.safety.bank import BankItem
 
     rng = np.random.default_rng(0)
@@ -115,7 +134,11 @@ def test_routine_questions_are_counted_as_false_alarms_but_never_fitted_on() -> 
         items.append(BankItem(f"question {n}", label, "stroke" if emergency else "general", style, "dev"))
         rows.append(np.eye(8)[0 if emergency else 1] + rng.normal(scale=0.2, size=8))
     vectors = np.array(rows) / np.linalg.norm(rows, axis=1, keepdims=True)
+    folds = learned.validation_folds(items)
+    routine = sorted({fold for fold, item in zip(folds, items, strict=True) if item.style == "routine"})
+    assert routine == [f"routine-{n}" for n in range(learned.ROUTINE_FOLDS)]
+    assert set(folds[[item.style == "first" for item in items]]) == {"first"}
     with_routine, _ = learned.fit(vectors, items, "f")
-    kept = [n for n, item in enumerate(items) if item.style not in learned.MEASURED_ONLY_STYLES]
+    kept = [n for n, item in enumerate(items) if item.style != "routine"]
     without, _ = learned.fit(vectors[kept], [items[n] for n in kept], "f")
-    assert np.allclose(with_routine.weights, without.weights, atol=1e-5)
+    assert not np.allclose(with_routine.weights, without.weights, atol=1e-5)

@@ -30,8 +30,8 @@ Columns:
   sentences of context first). Look-alikes: ``history``, ``whatis``, ``prevent``, ``mild``,
   ``recovery``, ``everyday``, ``routine`` (everyday questions people bring to a health Q&A site:
   chronic complaints, test results, "should I see a doctor about...", some as 2-4 sentence messages;
-  counted as false alarms when the learned half's threshold is chosen, never fitted on:
-  :mod:`medqa.safety.learned`), ``texting`` and ``story``;
+  fitted as look-alikes and, when the learned half's threshold is chosen, dealt into folds of their
+  own: :mod:`medqa.safety.learned`), ``texting`` and ``story``;
   off-topic: ``own``;
 * ``split``: ``dev`` or ``test``, fixed by style: the ``texting`` and ``story`` styles are test
   only, so the test split measures phrasing styles the recogniser never saw. Every category is in
