@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from medqa import atomic, settings
+from medqa import atomic, settings, system
 from medqa.errors import ModelLoadError
 
 #: oneDNN (torch's bf16 matmuls on CPU) keeps up to 1,024 compiled primitives by default, each with its
@@ -40,6 +40,7 @@ from medqa.errors import ModelLoadError
 #: module is imported before torch everywhere); an explicit setting in the environment wins.
 ONEDNN_CACHE_CAPACITY = "16"
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE_CAPACITY)
+system.limit_malloc_arenas()  # before torch's threads allocate (see the function)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

