@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from pathlib import Path
 
@@ -43,6 +45,17 @@ _M_ARENA_MAX = -8
 MALLOC_ARENAS = 2
 
 
+def _glibc() -> ctypes.CDLL | None:
+    """glibc loaded through ctypes, or ``None`` where the C library is another (musl, macOS, Windows)."""
+    name = ctypes.util.find_library("c")
+    if not name or "libc.so" not in name:
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """Cap glibc's malloc arenas, as ``MALLOC_ARENA_MAX`` would, unless the environment sets that.
 
@@ -52,17 +65,12 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     default and 1,423 MB with two arenas, in the same time. Call it before threads start allocating
     (:mod:`medqa.models` does at import). Returns whether the cap was set (not where glibc is absent).
     """
-    import ctypes
-    import ctypes.util
-
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name or "libc.so" not in libc_name:
-        return False
+    libc = _glibc()
     try:
-        return bool(ctypes.CDLL(libc_name).mallopt(_M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):  # no mallopt (musl and others)
+        return libc is not None and bool(libc.mallopt(_M_ARENA_MAX, arenas))
+    except AttributeError:  # a libc.so without mallopt
         return False
 
 
@@ -75,8 +83,6 @@ def release_free_memory() -> None:
     is not there (glibc's ``malloc_trim`` is Linux-only).
     """
     import contextlib
-    import ctypes
-    import ctypes.util
     import gc
 
     gc.collect()
@@ -84,7 +90,7 @@ def release_free_memory() -> None:
         import pyarrow
 
         pyarrow.default_memory_pool().release_unused()
-    libc_name = ctypes.util.find_library("c")
-    if libc_name and "libc.so" in libc_name:
-        with contextlib.suppress(OSError, AttributeError):  # musl and others have no malloc_trim
-            ctypes.CDLL(libc_name).malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        with contextlib.suppress(AttributeError):  # a libc.so without malloc_trim
+            libc.malloc_trim(0)

@@ -144,6 +144,12 @@ def calm_framing(question: str) -> bool:
     return bool(calm) and not _URGENT.search(_RESOLVED.sub(" ", scrubbed))
 
 
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (an empty row stays zero)."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1.0)
+
+
 def word_features(texts: Sequence[str], dimensions: int = WORD_DIMENSIONS) -> np.ndarray:
     """Binary hashed unigrams and bigrams of each normalised question, scaled to unit length.
 
@@ -155,8 +161,7 @@ def word_features(texts: Sequence[str], dimensions: int = WORD_DIMENSIONS) -> np
         words = _WORD.findall(normalize_question(text))
         for gram in {*words, *(f"{a} {b}" for a, b in pairwise(words))}:
             rows[row, zlib.crc32(gram.encode()) % dimensions] = 1.0
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms > 0, norms, 1.0)
+    return _unit_rows(rows)
 
 
 def char_features(texts: Sequence[str], dimensions: int = CHAR_DIMENSIONS) -> np.ndarray:
@@ -170,8 +175,7 @@ def char_features(texts: Sequence[str], dimensions: int = CHAR_DIMENSIONS) -> np
         padded = f" {normalize_question(text)} "
         for start in range(len(padded) - CHAR_GRAM + 1):
             rows[row, zlib.crc32(padded[start : start + CHAR_GRAM].encode()) % dimensions] = 1.0
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms > 0, norms, 1.0)
+    return _unit_rows(rows)
 
 
 @dataclass(frozen=True)
