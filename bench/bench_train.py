@@ -3,7 +3,9 @@
 Usage::
 
     flock /tmp/medqa-cpu.lock python bench/bench_train.py [--source PATH] [--steps N]
-        [--sections peak,throughput,presets,quality] [--keep DIR]
+        [--sections peak,throughput,presets,quality] [--keep DIR] [--out FILE]
+
+(``MEDQA_CPU_BF16=none`` measures the path of a CPU without native bf16 on any machine.)
 
 Measures, on this machine:
 
@@ -273,6 +275,7 @@ def quality(paths: dict[str, Path]) -> None:
 
 
 def main() -> int:
+    global RESULTS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=os.environ.get("MEDQA_MEDQUAD_SOURCE"))
     parser.add_argument("--steps", type=int, default=6, help="steps per throughput measurement")
@@ -283,7 +286,9 @@ def main() -> int:
         "--presets", default="original,recommended", help="presets the throughput and presets sections run"
     )
     parser.add_argument("--keep", help="folder to keep the trained runs in (default: a temporary folder)")
+    parser.add_argument("--out", type=Path, help=f"results file (default: {RESULTS.relative_to(ROOT)})")
     options = parser.parse_args()
+    RESULTS = options.out or RESULTS
     sections = {name.strip() for name in options.sections.split(",") if name.strip()}
     unknown = sections - set(SECTIONS)
     if unknown:
