@@ -7,8 +7,8 @@ reads the *meaning* of a question from the all-MiniLM-L6-v2 embedding the engine
 Design
 ------
 * **Model**: multinomial logistic regression with L2 penalty over the 384-dimensional normalised
-  embedding and the question's hashed words and letters (below), one class per emergency category (:mod:`medqa.safety.categories`) plus ``none``
-  (look-alikes and off-topic questions). The probability of an emergency is ``1 - P(none)``; the
+  embedding and the question's hashed words and letters (below), one class per emergency category
+  (:mod:`medqa.safety.categories`) plus ``none`` (look-alikes, everyday and off-topic questions). The probability of an emergency is ``1 - P(none)``; the
   category is the most probable emergency class, and the explanation quotes the closest emergency
   phrasing of the bank.
 * **Framing veto**: the embedding reads *what* is described better than *when*: a diet question from
@@ -56,8 +56,8 @@ Design
   whole styles; the routine rows in folds of their own, above): the threshold gives the best recall of
   rules + learned on the held-out folds while their false-alarm rate stays at most 10% (ties: fewer
   false alarms). Nothing is typed in: every number in the file comes from the bank.
-* **Serving**: the word features and a matrix product on an embedding already computed cost well
-  under a millisecond (``bench/bench_safety.py``); no torch, no download.
+* **Serving**: the word and letter features and a matrix product on an embedding already computed
+  cost about a millisecond (``bench/bench_safety.py``); no torch, no download.
 """
 
 from __future__ import annotations
