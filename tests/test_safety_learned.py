@@ -80,6 +80,16 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert np.allclose(again.probabilities(texts, vector), model.probabilities(texts, vector), atol=1e-3)
 
 
+def test_a_model_file_from_before_the_letter_features_reads_without_them(tmp_path: Path) -> None:
+    with np.load(learned.MODEL_PATH) as data:
+        old = {name: data[name] for name in data.files if not name.startswith("char_")}
+    path = tmp_path / "old.npz"
+    np.savez(path, **old)
+    shape = EmergencyModel.load(path).shape
+    assert (shape.char_dimensions, shape.char_weight) == (0, 0.0)
+    assert shape.word_dimensions == get_model().shape.word_dimensions
+
+
 def test_word_features_are_hashed_words_and_pairs_of_unit_length() -> None:
     rows = word_features(["Not breathing!", "not  BREATHING", "breathing not", ""], dimensions=64)
     assert rows.shape == (4, 64)

@@ -8,9 +8,9 @@ Design
 ------
 * **Model**: multinomial logistic regression with L2 penalty over the 384-dimensional normalised
   embedding and the question's hashed words and letters (below), one class per emergency category
-  (:mod:`medqa.safety.categories`) plus ``none`` (look-alikes, everyday and off-topic questions). The probability of an emergency is ``1 - P(none)``; the
-  category is the most probable emergency class, and the explanation quotes the closest emergency
-  phrasing of the bank.
+  (:mod:`medqa.safety.categories`) plus ``none`` (look-alikes, everyday and off-topic questions). The
+  probability of an emergency is ``1 - P(none)``; the category is the most probable emergency class,
+  and the explanation quotes the closest emergency phrasing of the bank.
 * **Framing veto**: the embedding reads *what* is described better than *when*: a diet question from
   someone whose heart attack was years ago sits close to a heart attack. A question framed as history
   ("years ago", "last year"), education or prevention ("what is", "how long does", "how can I
@@ -69,7 +69,7 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -196,7 +196,7 @@ def features(texts: Sequence[str], vectors: np.ndarray, shape: FeatureShape = Fe
         blocks.append(shape.word_weight * word_features(texts, shape.word_dimensions))
     if shape.char_dimensions:
         blocks.append(shape.char_weight * char_features(texts, shape.char_dimensions))
-    return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+    return np.hstack(blocks)
 
 
 @dataclass(frozen=True)
@@ -296,10 +296,7 @@ class EmergencyModel:
                 exemplars=self.exemplars.astype(np.float16),
                 exemplar_rows=self.exemplar_rows,
                 fingerprint=np.array(self.fingerprint),
-                word_dimensions=np.int64(self.shape.word_dimensions),
-                word_weight=np.float64(self.shape.word_weight),
-                char_dimensions=np.int64(self.shape.char_dimensions),
-                char_weight=np.float64(self.shape.char_weight),
+                **{name: np.asarray(value) for name, value in asdict(self.shape).items()},
             )
 
     @classmethod
@@ -315,10 +312,11 @@ class EmergencyModel:
                 exemplar_rows=data["exemplar_rows"],
                 fingerprint=str(data["fingerprint"]),
                 shape=FeatureShape(
-                    word_dimensions=int(data["word_dimensions"]) if "word_dimensions" in data else 0,
-                    word_weight=float(data["word_weight"]) if "word_weight" in data else 0.0,
-                    char_dimensions=int(data["char_dimensions"]) if "char_dimensions" in data else 0,
-                    char_weight=float(data["char_weight"]) if "char_weight" in data else 0.0,
+                    **{
+                        # A file from before a kind of feature reads without it (0 dimensions).
+                        field.name: type(field.default)(data.get(field.name, 0))
+                        for field in fields(FeatureShape)
+                    }
                 ),
             )
 
