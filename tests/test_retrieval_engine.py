@@ -78,6 +78,28 @@ def test_top_ranks_do_not_depend_on_how_many_rows_are_asked_for(engine: Engine) 
     assert scores[-1] == 0.0  # beyond the fused candidates, rows follow by similarity alone
 
 
+def test_specialist_pages_give_way_to_consumer_pages_unless_named(
+    engine: Engine, fixture_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GARD/GHR pages lose 30% of their fused score unless the question names their focus."""
+    monkeypatch.setenv("MEDQA_DATA_DIR", str(fixture_data_dir))
+    corpus = store.load_corpus("full").reset_index(drop=True)
+    glaucoma = corpus.index[corpus["focus"] == "Glaucoma"]
+    corpus.loc[glaucoma, "source"] = "GARD"
+    corpus.loc[glaucoma, "id"] += "-gard"  # another source's pages have other ids (and fingerprint)
+    specialist = Engine(corpus, corpus_name="fixture-specialist", use_cache=False)
+    consumer = corpus.index[~corpus["source"].isin(["GARD", "GHR"])]
+    page, other = int(glaucoma[0]), int(consumer[0])
+    fused = [(page, 0.40), (other, 0.35)]
+    unnamed = specialist._prefer_consumer_pages("my side vision is slowly going", fused)
+    assert [row for row, _ in unnamed] == [other, page] and unnamed[1][1] == pytest.approx(0.28)
+    named = specialist._prefer_consumer_pages("is glaucoma inherited", fused)
+    assert named == fused
+    assert engine._prefer_consumer_pages("my side vision is slowly going", fused) == fused  # no GARD pages
+    specialist.settings = EngineSettings(specialist_penalty=0.0)
+    assert specialist._prefer_consumer_pages("my side vision is slowly going", fused) == fused
+
+
 @pytest.mark.parametrize(
     "question",
     ["How do I change a flat tyre on my bike?", "what is the capital of australia", "best sourdough recipe"],

@@ -36,8 +36,7 @@ CONSUMER_SOURCE_ORDER = (
     "CancerGov",
     "NINDS",
     "CDC",
-    "GHR",
-    "GARD",
+    *col.SPECIALIST_SOURCES,
 )
 
 DEFAULT_CATEGORIES = 40

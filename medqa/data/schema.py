@@ -65,3 +65,6 @@ PAIR_COLUMNS = (*TEXT_COLUMNS, HAS_ANSWER)
 TRAIN = "train"
 TEST = "test"
 SYNONYM_SEPARATOR = " | "
+#: MedQuAD sources written for specialists (genetics and rare diseases): 10,819 of the 16,423 answered
+#: pairs, and none of the consumer questions' topics is found only there.
+SPECIALIST_SOURCES = ("GHR", "GARD")
