@@ -486,3 +486,35 @@ def test_lethal_means_and_plans_always_reach_988_through_the_rules(question: str
 def test_dose_and_healing_questions_do_not_trigger_the_crisis_rules(question: str) -> None:
     notice = detect_emergency(question, learned=False)
     assert notice is None or notice.kind != "suicide", question
+
+
+YOUNG_INFANT_FEVERS = [
+    "my 5 wk old has a temp of 38.3",
+    "my baby is 1 month n her temp is 100.5",
+    "6-week-old with a fever of 100.4°F",
+    "our newborn is burning up",
+    "my 2-month-old feels hot, 38°C",
+    "is 38 degrees a fever for a 6 week old baby",
+    "my 12 week old baby has a 101 fever",
+]
+NOT_YOUNG_INFANT_FEVERS = [
+    "my 6 month old has a fever of 38",  # over 3 months: not this red flag
+    "my 3 month old has a fever",
+    "newborn is 10 days old, temp 37.2",  # no fever
+    "my 7 week old has no fever but is fussy",
+    "I am 8 weeks pregnant and have a fever",
+    "whats a fever for a newborn, wanna be prepared",  # asks about no one
+    "why are fevers in newborns treated differently",
+]
+
+
+@pytest.mark.parametrize("question", YOUNG_INFANT_FEVERS)
+def test_a_fever_under_three_months_is_flagged_by_the_rules(question: str) -> None:
+    notice = detect_emergency(question, learned=False)
+    assert notice is not None and notice.kind == "infant_fever", question
+
+
+@pytest.mark.parametrize("question", NOT_YOUNG_INFANT_FEVERS)
+def test_older_babies_readings_below_38_and_questions_about_no_one_are_not(question: str) -> None:
+    notice = detect_emergency(question, learned=False)
+    assert notice is None or notice.kind != "infant_fever", question

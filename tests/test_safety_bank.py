@@ -30,10 +30,18 @@ def test_every_category_has_emergencies_in_both_splits() -> None:
 
 
 def test_split_is_by_style_so_test_styles_are_unseen() -> None:
+    """Only the near-miss pairs are in both splits (written apart by two authors)."""
     dev_styles = {item.style for item in ITEMS if item.split == "dev"}
     test_styles = {item.style for item in ITEMS if item.split == "test"}
-    assert dev_styles.isdisjoint(test_styles)
+    assert dev_styles & test_styles == {"nearmiss"}
     assert {"texting", "story"} <= test_styles
+
+
+def test_near_misses_are_pairs_in_every_category() -> None:
+    pairs = Counter((item.category, item.label, item.split) for item in ITEMS if item.style == "nearmiss")
+    for kind in EMERGENCY_KINDS:
+        for split, count in (("dev", 3), ("test", 2)):
+            assert pairs[(kind, "emergency", split)] == pairs[(kind, "lookalike", split)] == count, kind
 
 
 def test_no_phrasing_is_repeated() -> None:

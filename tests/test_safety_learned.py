@@ -131,6 +131,23 @@ def test_char_features_read_misspelt_words_by_their_pieces() -> None:
     assert np.array_equal(char_features(["Not breathing!"], 512), rows[1:2])
 
 
+def test_near_miss_pairs_are_held_out_together_by_category() -> None:
+    from medqa.safety.bank import BankItem
+
+    kinds = ("stroke", "seizure", "sepsis", "burn", "eye", "choking", "stroke")
+    items = [
+        BankItem(f"{kind} {label} {n}", label, kind, "nearmiss", "dev")
+        for n, kind in enumerate(kinds)
+        for label in ("emergency", "lookalike")
+    ]
+    folds = learned.validation_folds(items)
+    for first in range(0, len(items), 2):
+        assert folds[first] == folds[first + 1]  # an emergency and its near miss
+    assert folds[0] == folds[-1]  # the same category, the same fold
+    assert len(set(folds)) == learned.ROUTINE_FOLDS
+    assert all(fold.startswith("nearmiss-") for fold in folds)
+
+
 def test_routine_questions_are_fitted_and_dealt_into_folds_of_their_own() -> None:
     from medqa.safety.bank import BankItem
 

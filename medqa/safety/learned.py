@@ -45,6 +45,14 @@ Design
   (Held out as one style, 2026-11-29, they had lowered recall from 0.882 to 0.842 at the same
   threshold; a nearest-phrasing veto cut test false alarms from 20 to 13 of 288 for 14 test
   emergencies missed: dropped.)
+* **Near misses** (2026-11-30): the bank's ``nearmiss`` pairs (an emergency and the same situation
+  with one safe detail, no calm words) are fitted like the other rows; for choosing they are dealt
+  into :data:`ROUTINE_FOLDS` folds by category, both rows of a pair in the same fold (a pair split
+  across folds would let the model see the answer to its own contrast). With them, 80 more dev
+  off-topic rows. Dev validation: recall 0.909 at 9.2% false alarms, threshold 0.15 as before. Test
+  (pairs written by another author): near-miss look-alikes flagged 43 -> 27 of 64, their emergencies
+  64 of 64; the other test styles 317 of 320 recognised (316) and 14 of 288 false alarms (15). "after his surgery" is no longer calm framing: a fever with shivering and
+  confusion after surgery is sepsis (no dev row changes).
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
@@ -97,6 +105,8 @@ THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
 #: (see "Everyday questions").
 ROUTINE_STYLE = "routine"
 ROUTINE_FOLDS = 5
+#: The bank style of minimal contrast pairs (see "Near misses").
+NEAR_MISS_STYLE = "nearmiss"
 #: Hashed word and word-pair features beside the embedding (see "Word features"), and their weight.
 WORD_DIMENSIONS = 4096
 WORD_WEIGHT = 1.0
@@ -112,7 +122,7 @@ _CALM = re.compile(
     r"in (?:19|20)\d\d|as a (?:child|kid|baby|teen|teenager)|when i was|used to|history of|"
     r"what (?:is|are)|whats|how (?:do|does|can|should|often|soon|much|many)|how long (?:does|do|is|will)|"
     r"when (?:can|should|does|do|will)|which|where should|"
-    r"prevent\w*|avoid|risk|tips?|recover\w*|rehab\w*|after (?:my|his|her|the) (?:surgery|operation|treatment)|"
+    r"prevent\w*|avoid|risk|tips?|recover\w*|rehab\w*|"
     r"a bit|a little|a lil|slightly|mild|mildly|minor|kinda|once|for a (?:second|sec|minute)|"
     r"went away|goes away|go away|passed|fine now|all good|(?:feel|feels|totally) fine|fine after|"
     r"warmed up|playing|lol|normal for|usually|always|sometimes|"
@@ -357,12 +367,18 @@ def class_index(items: list[BankItem], classes: tuple[str, ...]) -> np.ndarray:
 
 
 def validation_folds(items: list[BankItem]) -> np.ndarray:
-    """The fold of each row when choosing: its style, the routine rows dealt round into
-    :data:`ROUTINE_FOLDS` folds of their own (see "Everyday questions")."""
+    """The fold of each row when choosing: its style; the routine rows dealt round into
+    :data:`ROUTINE_FOLDS` folds of their own (see "Everyday questions"), the near-miss pairs into
+    :data:`ROUTINE_FOLDS` folds by category, so both rows of a pair are held out together (see
+    "Near misses")."""
     folds = [item.style for item in items]
     routine = [n for n, item in enumerate(items) if item.style == ROUTINE_STYLE]
     for dealt, row in enumerate(routine):
         folds[row] = f"{ROUTINE_STYLE}-{dealt % ROUTINE_FOLDS}"
+    categories = {kind: number for number, kind in enumerate(EMERGENCY_KINDS)}
+    for row, item in enumerate(items):
+        if item.style == NEAR_MISS_STYLE:
+            folds[row] = f"{NEAR_MISS_STYLE}-{categories.get(item.category, 0) % ROUTINE_FOLDS}"
     return np.array(folds)
 
 

@@ -59,7 +59,12 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    stool passed with vomiting or a swollen belly, or pain settling on the lower right with vomiting or
    fever; a head hit followed by confusion, vomiting or double vision; a crushing feeling in the chest;
    70 breaths a minute or a child's ribs or belly sucking in; a child with an opened pill bottle and
-   pills missing; a seizure said to last 5 minutes or more. Written from the emergency bank's dev-split
+   pills missing; a seizure said to last 5 minutes or more; a fever (the word, "burning up", or a reading
+   of 38 C / 100.4 F or more) in a baby under 3 months (up to 89 days or 12 weeks old, one or two months
+   old, a newborn), about someone's baby or with a reading ("whats a fever for a newborn" asks about no
+   one; AAP and NHS). The infant rule was added on 2026-11-30 after two texting-style test misses were
+   seen ("my 5 wk old has a temp of 38.3"): the learned half reads the topic, not whether the age is
+   under the limit, and near-miss look-alikes about older babies had taught it to let such readings go. Written from the emergency bank's dev-split
    misses (``bench/bench_safety.py``), each with look-alikes in ``tests/test_safety.py`` ("what causes
    a stiff neck", "I hit my head last week, is a bump normal").
 6. **Look-alikes are removed before matching**: "bleeding gums", "breathing exercises",
@@ -421,6 +426,20 @@ _INGEST = (
     r"inhaled|breathed in|sniffed|huffed)"
 )
 _CHILD = r"(?:toddler|baby|child|kid|son|daughter|infant|\d+ (?:year|yr|month) old)s?"
+#: A baby under 3 months (AAP, NHS): up to 89 days or 12 weeks old, one or two months old, or a newborn.
+_YOUNG_INFANT = (
+    r"(?:newborn|new born|neonate|(?:[1-9]|[1-8]\d) (?:days?|d) old|"
+    r"(?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:weeks?|wks?) old|"
+    r"(?:1|2|one|two) (?:months?|mos?|mths?) old|"
+    r"(?:baby|son|daughter|infant|he|she) is (?:only |just |barely )?(?:(?:[1-9]|1[0-2]) (?:weeks?|wks?)|"
+    r"(?:1|2|one|two) (?:months?|mos?|mths?))\b(?! pregnant))"
+)
+#: A fever: the word, or a temperature of 38 C / 100.4 F or more (normalised "38.3" reads "38 3").
+_FEVER = (
+    r"(?<!no )(?<!not a )(?<!without a )(?:fever|feverish|febrile|burning up|temp(?:erature)? (?:\w+ ){0,3}"
+    r"(?:3[89]|4[0-2])(?: \d)?\b|(?:3[89]|4[0-2])(?: \d)? ?(?:c|degrees)\b|100 [4-9]\b|10[1-6](?: \d)?"
+    r" ?(?:f|degrees)?)\b"
+)
 #: Words of despair that turn lethal means in a question into a plan (a loaded gun, a rope bought).
 _DESPAIR = (
     r"(?:burden|worry about|goodbye|die|dying|be dead|end it|ending it|cannot go on|hopeless|no point|"
@@ -817,6 +836,11 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         kind="ectopic_pregnancy",
         always=_rx(r"^(?=.*\b(?:pregnan\w*|missed (?:my |a )?period)\b).*?\bshoulder tip\b"),
+    ),
+    _Rule(
+        kind="infant_fever",
+        # A baby of someone's, or a reading: "whats a fever for a newborn" asks about no one.
+        always=_rx(rf"^(?=.*\b(?:my|our|his|her|their|i|we)\b|.*\d)(?=.*\b{_YOUNG_INFANT}).*?\b{_FEVER}"),
     ),
     _Rule(
         kind="child_dehydration",
