@@ -278,6 +278,9 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: Since 2026-11-30 (fourth session) GradCache embeds 4 rows at a time instead of 8: the same loss (up to
 #: dropout's random draws), measured over 6 steps at a peak of 1,263 MB instead of 1,378 MB and 6.19
 #: instead of 6.47 samples/s (gradient checkpointing on top: 1,195 MB but 4.53 samples/s, not taken).
+#: Learning rates 4e-5 and 6e-5 (2026-11-30, fifth session) led on the consumer dev half in the Ask
+#: pipeline (Accuracy@1 0.807 and 0.801 against 0.783) but lost on the curated held-out split (hybrid
+#: MRR@10 0.410 against the base model's 0.460, p = 0.013), which the preset must not: 2e-5 kept.
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
