@@ -18,6 +18,7 @@ import pytest
 
 from medqa.conversation import Conversation
 from medqa.data import store
+from medqa.data.schema import SPECIALIST_SOURCES
 from medqa.errors import DataNotFoundError, QuestionError
 from medqa.retrieval import abstain
 from medqa.retrieval.dense import DenseIndex, DenseSettings, indexes_dir
@@ -88,7 +89,7 @@ def test_specialist_pages_give_way_to_consumer_pages_unless_named(
     corpus.loc[glaucoma, "source"] = "GARD"
     corpus.loc[glaucoma, "id"] += "-gard"  # another source's pages have other ids (and fingerprint)
     specialist = Engine(corpus, corpus_name="fixture-specialist", use_cache=False)
-    consumer = corpus.index[~corpus["source"].isin(["GARD", "GHR"])]
+    consumer = corpus.index[~corpus["source"].isin(SPECIALIST_SOURCES)]
     page, other = int(glaucoma[0]), int(consumer[0])
     fused = [(page, 0.40), (other, 0.35)]
     unnamed = specialist._prefer_consumer_pages("my side vision is slowly going", fused)

@@ -477,8 +477,9 @@ class Engine:
             return fused
         named = {mention.focus.casefold() for mention in self.lexicon.find(query)}
         focus = self._columns[col.FOCUS]
+        kept = 1.0 - penalty
         adjusted = [
-            (row, score * (1.0 - penalty) if self._specialist[row] and focus[row].casefold() not in named else score)
+            (row, score * kept if self._specialist[row] and focus[row].casefold() not in named else score)
             for row, score in fused
         ]
         return sorted(adjusted, key=lambda item: -item[1])

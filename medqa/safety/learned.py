@@ -51,8 +51,9 @@ Design
   across folds would let the model see the answer to its own contrast). With them, 80 more dev
   off-topic rows. Dev validation: recall 0.909 at 9.2% false alarms, threshold 0.15 as before. Test
   (pairs written by another author): near-miss look-alikes flagged 43 -> 27 of 64, their emergencies
-  64 of 64; the other test styles 317 of 320 recognised (316) and 14 of 288 false alarms (15). "after his surgery" is no longer calm framing: a fever with shivering and
-  confusion after surgery is sepsis (no dev row changes).
+  64 of 64; the other test styles 317 of 320 recognised (316) and 14 of 288 false alarms (15).
+  "after his surgery" is no longer calm framing: a fever with shivering and confusion after surgery
+  is sepsis (no dev row changes).
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has

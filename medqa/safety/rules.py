@@ -59,14 +59,14 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    stool passed with vomiting or a swollen belly, or pain settling on the lower right with vomiting or
    fever; a head hit followed by confusion, vomiting or double vision; a crushing feeling in the chest;
    70 breaths a minute or a child's ribs or belly sucking in; a child with an opened pill bottle and
-   pills missing; a seizure said to last 5 minutes or more; a fever (the word, "burning up", or a reading
-   of 38 C / 100.4 F or more) in a baby under 3 months (up to 89 days or 12 weeks old, one or two months
-   old, a newborn), about someone's baby or with a reading ("whats a fever for a newborn" asks about no
-   one; AAP and NHS). The infant rule was added on 2026-11-30 after two texting-style test misses were
-   seen ("my 5 wk old has a temp of 38.3"): the learned half reads the topic, not whether the age is
-   under the limit, and near-miss look-alikes about older babies had taught it to let such readings go. Written from the emergency bank's dev-split
+   pills missing; a seizure said to last 5 minutes or more. Written from the emergency bank's dev-split
    misses (``bench/bench_safety.py``), each with look-alikes in ``tests/test_safety.py`` ("what causes
-   a stiff neck", "I hit my head last week, is a bump normal").
+   a stiff neck", "I hit my head last week, is a bump normal"). Also a fever (the word, "burning up", or
+   a reading of 38 C / 100.4 F or more) in a baby under 3 months (up to 89 days or 12 weeks old, one or
+   two months old, a newborn), about someone's baby or with a reading ("whats a fever for a newborn"
+   asks about no one; AAP and NHS), added on 2026-11-30 after two texting-style test misses were seen
+   ("my 5 wk old has a temp of 38.3"): the learned half reads the topic, not whether the age is under
+   the limit, and near-miss look-alikes about older babies had taught it to let such readings go.
 6. **Look-alikes are removed before matching**: "bleeding gums", "breathing exercises",
    "food poisoning", "poison ivy", "choking hazard", "unconscious bias", "stops breathing in his
    sleep" (sleep apnea), "collapsed lung", heavy *menstrual* bleeding, "in case of overdose"
