@@ -8,8 +8,10 @@ base model's numpy encoder, as the server does).
   fitting or tuning), for the rules alone, the learned half alone and the combination the app uses
   (:func:`medqa.safety.detect_emergency`); plus how often the notice names the bank's category.
 * **False alarms** on the look-alikes (dev and test), on off-topic questions (the bank's own, dev;
-  ``medqa/resources/out_of_domain_questions.csv``, never trained on) and, for information, on the
-  consumer health questions the retrieval benchmarks use (``consumer_questions.csv``).
+  ``medqa/resources/out_of_domain_questions.csv``, never trained on) and on the consumer health
+  questions the retrieval benchmarks use (``consumer_questions.csv``, never trained on), read with their
+  urgency (``consumer_urgency.csv``): notices on the everyday ones are false alarms, the emergencies
+  among them must get one, and the "see a doctor soon" ones are reported apart.
 * **Latency** per question in the server process: with the embedding the engine already computed
   (what :meth:`medqa.retrieval.engine.Engine.search` does) and with the embedding computed here
   (what a caller without one pays), p50 and p95 over the test questions.
@@ -41,6 +43,14 @@ RESOURCES = ROOT / "medqa" / "resources"
 RESULTS = ROOT / "bench" / "results" / "safety.txt"
 
 
+def _consumer_urgency() -> list[tuple[str, str, str]]:
+    """(question, split, urgency) of every consumer question: an emergency kind, ``soon`` or ``none``."""
+    with (RESOURCES / "consumer_urgency.csv").open(encoding="utf-8", newline="") as handle:
+        urgency = {row["id"]: row["urgency"] for row in csv.DictReader(handle)}
+    with (RESOURCES / "consumer_questions.csv").open(encoding="utf-8", newline="") as handle:
+        return [(row["question"], row["split"], urgency.get(row["id"], "none")) for row in csv.DictReader(handle)]
+
+
 def _questions(name: str) -> list[str]:
     with (RESOURCES / name).open(encoding="utf-8", newline="") as handle:
         return [row["question"] for row in csv.DictReader(handle)]
@@ -67,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     vectors = encoder.encode([item.text for item in items])
     off_topic = _questions("out_of_domain_questions.csv")
-    consumer = _questions("consumer_questions.csv")
+    consumer_rows = _consumer_urgency()
+    consumer = [question for question, _, _ in consumer_rows]
     off_vectors, consumer_vectors = encoder.encode(off_topic), encoder.encode(consumer)
     embed_seconds = time.perf_counter() - started
 
@@ -129,13 +140,36 @@ def main(argv: list[str] | None = None) -> int:
     consumer_notices = [
         detect_emergency(q, embedding=v) for q, v in zip(consumer, consumer_vectors, strict=True)
     ]
+    groups = {
+        "everyday (a notice is a false alarm)": lambda urgency: urgency == "none",
+        "see a doctor soon (a notice is defensible)": lambda urgency: urgency == "soon",
+        "emergencies (a notice is needed)": lambda urgency: urgency not in ("none", "soon"),
+    }
     lines += [
         "== outside the bank ==",
         f"false alarms on out_of_domain_questions.csv (off-topic, never trained on): {_rate(off_flags)}",
-        "for information, notices on consumer_questions.csv (health questions written for retrieval; a "
-        f"few describe urgent situations): {_rate([n is not None for n in consumer_notices])}",
+        "notices on consumer_questions.csv (health questions written for retrieval, never trained on; "
+        "urgency from consumer_urgency.csv):",
     ]
-    lines += [f"  [{n.kind}] {q}" for q, n in zip(consumer, consumer_notices, strict=True) if n is not None]
+    for group, member in groups.items():
+        for split in ("dev", "test"):
+            flags = [
+                notice is not None
+                for notice, (_, in_split, urgency) in zip(consumer_notices, consumer_rows, strict=True)
+                if in_split == split and member(urgency)
+            ]
+            lines.append(f"  {group}, {split} half: {_rate(flags)}")
+    lines.append("notices on everyday consumer questions:")
+    lines += [
+        f"  [{notice.kind}] {question}"
+        for notice, (question, _, urgency) in zip(consumer_notices, consumer_rows, strict=True)
+        if notice is not None and urgency == "none"
+    ]
+    lines += [
+        f"  MISSED [{urgency}] {question}"
+        for notice, (question, _, urgency) in zip(consumer_notices, consumer_rows, strict=True)
+        if notice is None and urgency not in ("none", "soon")
+    ]
     lines.append("")
 
     test_rows = [i for i, item in enumerate(items) if item.split == "test"]

@@ -27,6 +27,12 @@ MedQuAD or TREC LiveQA):
   the smaller half, so no topic is in both halves. The column was generated once with these
   functions over the full corpus and is frozen: new questions get a half by the same rule, existing
   ones never move.
+- ``consumer_urgency.csv``: the consumer questions that describe an emergency (``urgency``: the
+  emergency kind of :mod:`medqa.safety.categories`, e.g. a curtain over the vision, the worst headache
+  of one's life with a stiff neck) or a reason to see a doctor the same day (``soon``: a swollen calf
+  after a flight, a yellow newborn), judged by the NHS and ACEP lists cited in
+  :mod:`medqa.safety.bank`; every other question is everyday. ``bench/bench_safety.py`` reads it to
+  count emergency notices on everyday questions as false alarms (the safety model never fits on them).
 - ``out_of_domain_questions.csv``: non-medical questions (column ``question``), used with held-out
   in-domain questions to calibrate the score below which the app abstains.
 """

@@ -34,7 +34,7 @@ def test_split_is_by_style_so_test_styles_are_unseen() -> None:
     dev_styles = {item.style for item in ITEMS if item.split == "dev"}
     test_styles = {item.style for item in ITEMS if item.split == "test"}
     assert dev_styles & test_styles == {"nearmiss"}
-    assert {"texting", "story"} <= test_styles
+    assert {"texting", "story", "symptom"} <= test_styles
 
 
 def test_near_misses_are_pairs_in_every_category() -> None:
@@ -71,3 +71,25 @@ def test_fingerprint_follows_the_content(tmp_path: Path) -> None:
     assert bank_fingerprint(copy) == bank_fingerprint()
     copy.write_bytes(BANK_PATH.read_bytes() + b"x,offtopic,,own,dev\n")
     assert bank_fingerprint(copy) != bank_fingerprint()
+
+
+def test_everyday_symptoms_are_test_lookalikes_in_every_category() -> None:
+    counts = Counter((item.category, item.split) for item in ITEMS if item.style == "symptom")
+    assert all(item.label == "lookalike" for item in ITEMS if item.style == "symptom")
+    for kind in EMERGENCY_KINDS:
+        assert counts[(kind, "dev")] == 0 and counts[(kind, "test")] >= 3, kind
+
+
+def test_consumer_urgency_labels_name_consumer_questions_and_known_kinds() -> None:
+    import csv
+
+    from medqa.consumer_questions import load_consumer_questions
+
+    path = BANK_PATH.parent / "consumer_urgency.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    ids = set(load_consumer_questions()["id"])
+    assert rows and {row["id"] for row in rows} <= ids
+    assert len({row["id"] for row in rows}) == len(rows)
+    assert {row["urgency"] for row in rows} <= {"soon", *EMERGENCY_KINDS}
+    assert any(row["urgency"] in EMERGENCY_KINDS for row in rows)

@@ -32,12 +32,15 @@ Columns:
   chronic complaints, test results, "should I see a doctor about...", some as 2-4 sentence messages;
   fitted as look-alikes and, when the learned half's threshold is chosen, dealt into folds of their
   own: :mod:`medqa.safety.learned`), ``texting`` and ``story``;
-  off-topic: ``own``. Both: ``nearmiss``, minimal contrast pairs (an emergency and the same worried,
-  present-tense situation with one detail that makes it safe by the same red-flag lists: a 6-month-old
+  off-topic: ``own``. Test only: ``symptom``, present-tense everyday complaints that share a body
+  area or words with a category without any of its red flags (sunburn peeling, a tickly throat, an
+  ingrown toenail; no calm or history words), three per category, written on 2026-11-30 by an author
+  who saw neither the bank nor the consumer questions. Both: ``nearmiss``, minimal contrast pairs (an
+  emergency and the same worried, present-tense situation with one detail that makes it safe by the same red-flag lists: a 6-month-old
   rather than a 6-week-old with 38.4, hives without swelling or breathing trouble; no calm words such as
   "a bit" or "went away"), three per category in dev and two in test;
-* ``split``: ``dev`` or ``test``, fixed by style: the ``texting`` and ``story`` styles are test
-  only, so the test split measures phrasing styles the recogniser never saw. Every category is in
+* ``split``: ``dev`` or ``test``, fixed by style: the ``texting``, ``story`` and ``symptom`` styles are
+  test only, so the test split measures phrasing styles the recogniser never saw. Every category is in
   both splits (5 texting + 5 story emergencies per category in test, 17 per category in dev). The
   ``routine`` rows and the ``story`` look-alikes (and 60 of the ``texting`` ones) were added on
   2026-11-29, written apart from the rest, with topics kept apart between dev and test. The
