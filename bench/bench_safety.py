@@ -48,7 +48,9 @@ def _consumer_urgency() -> list[tuple[str, str, str]]:
     with (RESOURCES / "consumer_urgency.csv").open(encoding="utf-8", newline="") as handle:
         urgency = {row["id"]: row["urgency"] for row in csv.DictReader(handle)}
     with (RESOURCES / "consumer_questions.csv").open(encoding="utf-8", newline="") as handle:
-        return [(row["question"], row["split"], urgency.get(row["id"], "none")) for row in csv.DictReader(handle)]
+        return [
+            (row["question"], row["split"], urgency.get(row["id"], "none")) for row in csv.DictReader(handle)
+        ]
 
 
 def _questions(name: str) -> list[str]:
