@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from medqa import models
-from medqa.consumer_questions import load_out_of_domain_questions
+from medqa.consumer_questions import load_consumer_questions, load_out_of_domain_questions
 from medqa.evaluation import runner, sets
 from medqa.evaluation.metrics import REPORT_METRICS, display_name
 from medqa.evaluation.statistics import compare_systems
@@ -54,6 +55,7 @@ REFERENCE = f"{runner.HYBRID}:{models.BASE}"
 #: Goals of issue 12 for abstention through the Ask page's search.
 ANSWER_GOAL = 0.95
 REFUSE_GOAL = 0.90
+CONSUMER_HALVES = {sets.CONSUMER_DEV: "dev", sets.CONSUMER_TEST: "test"}
 
 
 def system_specs(model_names: list[str]) -> list[str]:
@@ -96,6 +98,34 @@ def area_rank_changes(result: runner.EvaluationResult, say) -> dict[str, float]:
             f"{int((change > 1).sum())} of {len(change)} areas worse by more than one rank"
         )
     return worst
+
+
+def long_message_lines(
+    result: runner.EvaluationResult, set_name: str, say: Callable[[str], None]
+) -> dict[str, dict[str, float]]:
+    """The hybrid systems' means on the half's long messages (style ``long``, e-mail-like) and on the rest."""
+    questions = load_consumer_questions(CONSUMER_HALVES[set_name])
+    long = {qid for qid, tags in zip(questions["id"], questions["style"], strict=True) if "long" in tags}
+    by_system: dict[str, dict[str, float]] = {}
+    for label in result.labels:
+        if not label.startswith("hybrid"):
+            continue
+        frame = result.runs[label].per_query
+        is_long = frame.index.isin(long)
+        by_system[label] = {
+            f"{part} {metric}": float(frame.loc[rows, metric].mean())
+            for part, rows in (("long", is_long), ("other", ~is_long))
+            for metric in REPORT_METRICS
+        }
+        say(
+            f"   long messages ({int(is_long.sum())}) / the rest ({int((~is_long).sum())}), {label}: "
+            + "; ".join(
+                f"{display_name(metric)} {by_system[label][f'long {metric}']:.3f} / "
+                f"{by_system[label][f'other {metric}']:.3f}"
+                for metric in REPORT_METRICS
+            )
+        )
+    return by_system
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             set_record["systems"][label] = entry  # type: ignore[index]
         if set_name == sets.HELDOUT:
             set_record["worst_area_rank_change"] = area_rank_changes(result, say)
+        else:
+            set_record["long_messages"] = long_message_lines(result, set_name, say)
         record["sets"][set_name] = set_record  # type: ignore[index]
         say()
 

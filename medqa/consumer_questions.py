@@ -18,7 +18,10 @@ MedQuAD or TREC LiveQA):
   ``qtype_hint``       a MedQuAD question type
   ``style``            space-separated tags from :data:`STYLES`
   ``origin``           ``v1`` (the first 95), ``confirmation`` (44 written after the recipe was
-                       fixed) or ``issue-12`` (written for the fair yardstick)
+                       fixed), ``issue-12`` (written for the fair yardstick) or ``long-messages``
+                       (60 e-mail-like messages of 60-120 words on topics no earlier question had,
+                       written 2026-11-30 by a helper from a list of consumer-source focus names;
+                       CUIs derived from the corpus, not reviewed)
   ``split``            ``dev`` (choose settings with it) or ``test`` (report once per release)
   ===================  ==============================================================================
 

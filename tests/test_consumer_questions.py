@@ -81,9 +81,17 @@ def test_evaluation_questions_do_not_trigger_the_emergency_rules() -> None:
     # half is recall-first and flags a few symptom descriptions among them on purpose (#15): its
     # false alarms on these sets are measured by bench/bench_safety.py, not asserted here.
     # Except where the question does describe an emergency's warning signs: then the notice is right.
+    # Known rule false alarms (#15): three long messages that narrate a past, treated emergency ("six
+    # months ago ... I lost a lot of blood", "days after the funeral she had crushing chest pain ... the
+    # catheter test showed", "last night he had sudden sharp pain ... at the ER"); recall first.
     questions = [*load_consumer_questions()["question"], *load_out_of_domain_questions()]
-    flagged = [(q, notice.kind) for q in questions if (notice := detect_emergency(q, learned=False))]
-    assert flagged == [("fever, stiff neck, headache and a purple rash in a college student", "meningitis")]
+    flagged = [(q[:40], notice.kind) for q in questions if (notice := detect_emergency(q, learned=False))]
+    assert flagged == [
+        ("fever, stiff neck, headache and a purple", "meningitis"),
+        ("Six months ago I had a tubal pregnancy a", "bleeding"),
+        ("My 68 year old mother's husband of 45 ye", "cardiac"),
+        ("Subject: sudden chest pain in my son. My", "cardiac"),
+    ]
 
 
 @pytest.fixture
@@ -200,9 +208,9 @@ def test_consumer_questions_cover_the_styles_people_write_in() -> None:
     assert styles["unnamed"] >= len(frame) // 3  # symptoms described without naming the condition
     assert styles["caregiver"] >= 40
     assert styles["misspelled"] >= 10
-    assert styles["long"] >= 8
+    assert styles["long"] >= 60
     assert styles["short"] >= 20
-    assert set(frame["origin"]) == {"v1", "confirmation", "issue-12"}
+    assert set(frame["origin"]) == {"v1", "confirmation", "issue-12", "long-messages"}
     assert (frame["origin"] == "issue-12").sum() >= 150
 
 

@@ -14,6 +14,7 @@ from medqa.safety import (
     detect_emergency,
     normalize_question,
 )
+from medqa.safety.rules import match_rules
 
 #: The kinds the rules name (the learned half adds the other categories).
 RULE_KINDS = (
@@ -518,3 +519,36 @@ def test_a_fever_under_three_months_is_flagged_by_the_rules(question: str) -> No
 def test_older_babies_readings_below_38_and_questions_about_no_one_are_not(question: str) -> None:
     notice = detect_emergency(question, learned=False)
     assert notice is None or notice.kind != "infant_fever", question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my heart skips a beat at night, I'm not dizzy and I don't have chest pain. is this dangerous?",
+        "stiff neck from sleeping awkwardly, no fever",
+        "hives on my arm after shrimp, no lip or tongue swelling, no trouble breathing",
+    ],
+)
+def test_a_symptom_said_to_be_absent_is_no_evidence_for_the_rules(question: str) -> None:
+    assert match_rules(question) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("he is not breathing", "unconscious"),
+        ("crushing chest pain, no fever, sweating", "cardiac"),
+        ("she cant speak and her face is drooping, no headache", "stroke"),
+        # A denial of self-harm thoughts still reaches 988 (policy point 3).
+        ("I feel low since the divorce but I have no thoughts of hurting myself", "suicide"),
+    ],
+)
+def test_absent_symptoms_leave_the_rest_of_the_question_to_the_rules(question: str, kind: str) -> None:
+    found = match_rules(question)
+    assert found is not None and found[0] == kind
+
+
+def test_an_absent_symptom_does_not_make_a_question_calm() -> None:
+    from medqa.safety.learned import calm_framing
+
+    assert not calm_framing("no fever but my 2 year old is limp and hard to wake up")

@@ -71,6 +71,14 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    "food poisoning", "poison ivy", "choking hazard", "unconscious bias", "stops breathing in his
    sleep" (sleep apnea), "collapsed lung", heavy *menstrual* bleeding, "in case of overdose"
    (drug-leaflet wording), "heartburn", "sunburn".
+7. **A physical symptom said to be absent is no evidence** (2026-11-30): "no fever", "i am not dizzy
+   and i do not have chest pain", "no lip or tongue swelling, no trouble breathing" are blanked out
+   for the rules only (they do not make the question calm for the learned half, so "no fever but my 2
+   year old is limp and hard to wake up" is still read as urgent). What someone cannot do ("not
+   breathing", "cannot speak", "will not wake") is no listed symptom, and a denial of self-harm
+   thoughts still shows 988 (point 4). On the emergency bank the rules flag the same 194 + 130
+   emergencies and 5 fewer look-alikes (a stiff neck "no fever", three near misses); found when a
+   consumer question ("I'm not dizzy and I don't have chest pain") was read as a heart attack.
 
 When several kinds match, the first in this order wins: suicide, overdose/poisoning, anaphylaxis,
 cardiac, stroke, seizure, unconscious, breathing, bleeding, burn, then the red flags of point 5.
@@ -343,6 +351,27 @@ _EDUCATIONAL = re.compile(
 def _rx(*patterns: str) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
+
+# A physical symptom said to be absent ("no fever", "i am not dizzy", "no lip or tongue swelling", "no
+# trouble breathing") is no evidence of it. Self-harm is left out on purpose: a denial of suicidal
+# thoughts still reaches 988 (policy point 3), and what someone cannot do ("not breathing", "cannot
+# speak", "will not wake") is not a symptom listed here.
+_ABSENT = (
+    r"(?:not|no|never|without|do not have|does not have|did not have|has not had|have not had|denies|free of)"
+)
+_ABSENT_SYMPTOM = (
+    r"(?:(?:(?:lip|lips|tongue|face|facial|throat|mouth|eye|eyes) (?:or |and )?)*swelling|"
+    r"chest (?:pain|pressure|tightness)|(?:trouble|difficulty|problems?|issues?) (?:breathing|swallowing|"
+    r"speaking|talking)|short(?:ness)? of breath|breathlessness|fever|temperature|rash|headache|dizzy|"
+    r"dizziness|vomiting|throwing up|nausea|numbness|weakness|confusion|fainting|stiff neck|"
+    r"neck stiffness|bleeding|blood|pain)"
+)
+# Blanked out for the rules only: unlike a look-alike phrase it does not make the question calm for the
+# learned half ("no fever but my 2 year old is limp and hard to wake up" is still urgent).
+_ABSENT_SYMPTOMS = re.compile(
+    rf"\b{_ABSENT}(?: (?:any|a|an|other|more|real|signs? of))? {_ABSENT_SYMPTOM}"
+    rf"(?: (?:or|and|nor|no|any|or any) {_ABSENT_SYMPTOM})*\b"
+)
 
 # Look-alikes are blanked out before any rule runs.
 _LOOKALIKES = _rx(
@@ -984,8 +1013,8 @@ def match_rules(question: str) -> tuple[str, str] | None:
     """
     if not question or not question.strip():
         return None
-    text = _scrub(normalize_question(question))
-    if not text:
+    text = re.sub(r"\s+", " ", _ABSENT_SYMPTOMS.sub(" ~ ", _scrub(normalize_question(question)))).strip()
+    if not text.strip(" ~"):
         return None
     acute = bool(_ACUTE.search(text))
     chronic = bool(_CHRONIC.search(text))
