@@ -65,7 +65,8 @@ Design
   my arm is sore", P 0.18), so it was not taken; the bank keeps 96 such rows as a test-only style.
   Also measured then: the word and letter features reading a symptom said to be absent ("no swelling",
   :mod:`medqa.safety.rules` point 7) as one token instead of its words: dev validation 0.911 at 9.0%
-  false alarms against 0.909 at 9.2% (near misses 33% either way): no gain, not taken.
+  false alarms against 0.909 at 9.1% with the rules' point 7 alone (near misses 33% and 32%): no
+  gain, not taken. (Point 7 itself moved the validation from 9.2% to 9.1% false alarms.)
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
