@@ -354,7 +354,7 @@ def _rx(*patterns: str) -> tuple[re.Pattern[str], ...]:
 
 # A physical symptom said to be absent ("no fever", "i am not dizzy", "no lip or tongue swelling", "no
 # trouble breathing") is no evidence of it. Self-harm is left out on purpose: a denial of suicidal
-# thoughts still reaches 988 (policy point 3), and what someone cannot do ("not breathing", "cannot
+# thoughts still reaches 988 (policy point 4), and what someone cannot do ("not breathing", "cannot
 # speak", "will not wake") is not a symptom listed here.
 _ABSENT = (
     r"(?:not|no|never|without|do not have|does not have|did not have|has not had|have not had|denies|free of)"
