@@ -72,7 +72,7 @@ COMPARISON_METRICS: tuple[str, ...] = ("mrr@10", "accuracy@3")
 #: Metrics shown in the summary chart.
 CHART_METRICS: tuple[str, ...] = ("accuracy@1", "accuracy@3", "accuracy@10", "mrr@10", "ndcg@10")
 #: Bump when ranking, metrics or the cached columns change, so older cache files are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 #: How pairs are represented: answer text only, or as the Ask engine indexes them.
 DOCUMENTS_ANSWER = "answer"
@@ -347,10 +347,17 @@ def _engine_settings(documents: str, correct_spelling: bool = True):
 
 
 def _document_view(corpus: pd.DataFrame, documents: str) -> pd.DataFrame:
-    """The corpus as the engine should index it: for ``answer``, nothing but the answer text."""
+    """The corpus as the engine should index it: for ``answer``, nothing but the answer text is indexed.
+
+    The focus stays (not embedded, not in BM25's field), so what the Ask page reads from it works as
+    there: the specialist re-ranking exempts the pages of the condition a question names. Blanked (until
+    2026-11-30), it penalised every GHR/GARD page of the curated held-out split, named or not, and
+    showed the recommended preset losing there (hybrid MRR@10 0.428 vs 0.460, p = 0.033) where the
+    Ask page's ranking is level (0.455 vs 0.464, p = 0.55).
+    """
     if documents != DOCUMENTS_ANSWER:
         return corpus
-    return corpus.assign(**{col.QUESTION: corpus[col.ANSWER], col.FOCUS: "", col.SYNONYMS: ""})
+    return corpus.assign(**{col.QUESTION: corpus[col.ANSWER]})
 
 
 def model_key(system: System) -> str:

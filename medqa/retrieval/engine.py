@@ -37,8 +37,10 @@ random GHR/GARD focus in four lay phrasings ("is X inherited?", "X life expectan
 -> 0.947, where the same penalty without the naming exemption costs them (0.890). Test half, scored once
 (paired bootstrap 95% CIs): Accuracy@1 0.718 -> 0.724 (+0.006 [-0.012, +0.029]; 2 questions won, 1 lost),
 Accuracy@3 0.824 -> 0.841 (+0.018 [-0.006, +0.047]), MRR@10 0.783 -> 0.789 (+0.006 [-0.008, +0.020]; 12 won,
-3 lost): smaller than on the dev half (+0.030, +0.006, +0.018), not significant; the curated held-out
-questions (judged by answer, where no focus is indexed) move from MRR@10 0.464 to 0.460.
+3 lost): smaller than on the dev half (+0.030, +0.006, +0.018), not significant. The curated held-out
+questions (judged by answer) stay at MRR@10 0.464: they name their condition, so its pages are exempt
+(the 0.460 measured first came from an evaluation view that blanked every focus, so that no page was
+ever exempt; fixed in :func:`medqa.evaluation.runner._document_view`).
 
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->

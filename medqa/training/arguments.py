@@ -279,8 +279,13 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: dropout's random draws), measured over 6 steps at a peak of 1,263 MB instead of 1,378 MB and 6.19
 #: instead of 6.47 samples/s (gradient checkpointing on top: 1,195 MB but 4.53 samples/s, not taken).
 #: Learning rates 4e-5 and 6e-5 (2026-11-30, fifth session) led on the consumer dev half in the Ask
-#: pipeline (Accuracy@1 0.807 and 0.801 against 0.783) but lost on the curated held-out split (hybrid
-#: MRR@10 0.410 against the base model's 0.460, p = 0.013), which the preset must not: 2e-5 kept.
+#: pipeline (Accuracy@1 0.807 and 0.801 against 0.783) but lose on the curated held-out split: hybrid
+#: MRR@10 0.430 and 0.427 against the base model's 0.464 (p = 0.07 and 0.05) with 9 and 12 of its 40
+#: focus areas more than one rank worse, against 3 for 2e-5 (0.455, p = 0.55): 2e-5 kept. (First
+#: measured as 0.410, p = 0.013, through an evaluation view that hid every focus from the specialist
+#: re-ranking; corrected in the sixth session.) Also then: 4e-5 with distillation weight 2 (`rec-lr4d2`):
+#: dev 0.777 / 0.898 against 0.766 / 0.898 on the grown dev half, held-out 0.450 (p = 0.45) but 8 of 40
+#: areas worse: not taken.
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
