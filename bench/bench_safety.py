@@ -20,7 +20,6 @@ base model's numpy encoder, as the server does).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -33,29 +32,32 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
+from medqa.consumer_questions import (
+    EVERYDAY,
+    SOON,
+    load_consumer_questions,
+    load_consumer_urgency,
+    load_out_of_domain_questions,
+)
 from medqa.retrieval.encoder import load_query_encoder
 from medqa.safety import detect_emergency
 from medqa.safety.bank import BankItem, load_bank
 from medqa.safety.learned import ENCODER, get_model
 from medqa.safety.rules import match_rules
 
-RESOURCES = ROOT / "medqa" / "resources"
 RESULTS = ROOT / "bench" / "results" / "safety.txt"
 
 
 def _consumer_urgency() -> list[tuple[str, str, str]]:
     """(question, split, urgency) of every consumer question: an emergency kind, ``soon`` or ``none``."""
-    with (RESOURCES / "consumer_urgency.csv").open(encoding="utf-8", newline="") as handle:
-        urgency = {row["id"]: row["urgency"] for row in csv.DictReader(handle)}
-    with (RESOURCES / "consumer_questions.csv").open(encoding="utf-8", newline="") as handle:
-        return [
-            (row["question"], row["split"], urgency.get(row["id"], "none")) for row in csv.DictReader(handle)
-        ]
-
-
-def _questions(name: str) -> list[str]:
-    with (RESOURCES / name).open(encoding="utf-8", newline="") as handle:
-        return [row["question"] for row in csv.DictReader(handle)]
+    urgency = load_consumer_urgency()
+    questions = load_consumer_questions()
+    return [
+        (question, split, urgency.get(qid, EVERYDAY))
+        for qid, question, split in zip(
+            questions["id"], questions["question"], questions["split"], strict=True
+        )
+    ]
 
 
 def _rate(flags: list[bool]) -> str:
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     items = load_bank()
     started = time.perf_counter()
     vectors = encoder.encode([item.text for item in items])
-    off_topic = _questions("out_of_domain_questions.csv")
+    off_topic = load_out_of_domain_questions()
     consumer_rows = _consumer_urgency()
     consumer = [question for question, _, _ in consumer_rows]
     off_vectors, consumer_vectors = encoder.encode(off_topic), encoder.encode(consumer)
@@ -143,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         detect_emergency(q, embedding=v) for q, v in zip(consumer, consumer_vectors, strict=True)
     ]
     groups = {
-        "everyday (a notice is a false alarm)": lambda urgency: urgency == "none",
-        "see a doctor soon (a notice is defensible)": lambda urgency: urgency == "soon",
-        "emergencies (a notice is needed)": lambda urgency: urgency not in ("none", "soon"),
+        "everyday (a notice is a false alarm)": lambda urgency: urgency == EVERYDAY,
+        "see a doctor soon (a notice is defensible)": lambda urgency: urgency == SOON,
+        "emergencies (a notice is needed)": lambda urgency: urgency not in (EVERYDAY, SOON),
     }
     lines += [
         "== outside the bank ==",
@@ -165,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         f"  [{notice.kind}] {question}"
         for notice, (question, _, urgency) in zip(consumer_notices, consumer_rows, strict=True)
-        if notice is not None and urgency == "none"
+        if notice is not None and urgency == EVERYDAY
     ]
     lines += [
         f"  MISSED [{urgency}] {question}"
         for notice, (question, _, urgency) in zip(consumer_notices, consumer_rows, strict=True)
-        if notice is None and urgency not in ("none", "soon")
+        if notice is None and urgency not in (EVERYDAY, SOON)
     ]
     lines.append("")
 

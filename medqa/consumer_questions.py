@@ -34,8 +34,9 @@ MedQuAD or TREC LiveQA):
   emergency kind of :mod:`medqa.safety.categories`, e.g. a curtain over the vision, the worst headache
   of one's life with a stiff neck) or a reason to see a doctor the same day (``soon``: a swollen calf
   after a flight, a yellow newborn), judged by the NHS and ACEP lists cited in
-  :mod:`medqa.safety.bank`; every other question is everyday. ``bench/bench_safety.py`` reads it to
-  count emergency notices on everyday questions as false alarms (the safety model never fits on them).
+  :mod:`medqa.safety.bank`; every other question is everyday (:func:`load_consumer_urgency`).
+  ``bench/bench_safety.py`` reads it to count emergency notices on everyday questions as false alarms
+  (the safety model never fits on them).
 - ``out_of_domain_questions.csv``: non-medical questions (column ``question``), used with held-out
   in-domain questions to calibrate the score below which the app abstains.
 """
@@ -54,6 +55,11 @@ from medqa.errors import EvaluationError
 
 CONSUMER_QUESTIONS_FILE = "consumer_questions.csv"
 OUT_OF_DOMAIN_QUESTIONS_FILE = "out_of_domain_questions.csv"
+CONSUMER_URGENCY_FILE = "consumer_urgency.csv"
+#: Urgency of a consumer question that is no emergency but a reason to see a doctor the same day.
+SOON = "soon"
+#: Urgency of every consumer question ``consumer_urgency.csv`` does not list.
+EVERYDAY = "none"
 
 #: Separator between several expected focus strings in one cell.
 FOCUS_SEPARATOR = " | "
@@ -283,6 +289,34 @@ def assign_splits(groups: Sequence[str], seed: int = SPLIT_SEED) -> list[str]:
         half_of[group] = half
         counts[half] += sizes[group]
     return [half_of[group] for group in groups]
+
+
+def load_consumer_urgency() -> dict[str, str]:
+    """The urgency of the consumer questions that are not everyday ones, by id (see the module docstring).
+
+    Returns:
+        ``{id: urgency}``: an emergency kind (:mod:`medqa.safety.categories`) or :data:`SOON`; a question
+        not listed is :data:`EVERYDAY`.
+
+    Raises:
+        EvaluationError: The file is missing, has other columns, an empty cell or an id twice.
+    """
+    try:
+        text = (
+            resources.files("medqa").joinpath("resources", CONSUMER_URGENCY_FILE).read_text(encoding="utf-8")
+        )
+    except FileNotFoundError as exc:
+        raise EvaluationError(f"{CONSUMER_URGENCY_FILE} is missing from medqa/resources.") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != ("id", "urgency"):
+        raise EvaluationError(f"{CONSUMER_URGENCY_FILE} must have the columns id, urgency.")
+    urgency: dict[str, str] = {}
+    for line, row in enumerate(reader, start=2):
+        question, level = (row.get("id") or "").strip(), (row.get("urgency") or "").strip()
+        if not question or not level or question in urgency:
+            raise EvaluationError(f"{CONSUMER_URGENCY_FILE}, line {line}: empty or repeated id or urgency.")
+        urgency[question] = level
+    return urgency
 
 
 def load_out_of_domain_questions() -> list[str]:

@@ -81,15 +81,9 @@ def test_everyday_symptoms_are_test_lookalikes_in_every_category() -> None:
 
 
 def test_consumer_urgency_labels_name_consumer_questions_and_known_kinds() -> None:
-    import csv
+    from medqa.consumer_questions import SOON, load_consumer_questions, load_consumer_urgency
 
-    from medqa.consumer_questions import load_consumer_questions
-
-    path = BANK_PATH.parent / "consumer_urgency.csv"
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    ids = set(load_consumer_questions()["id"])
-    assert rows and {row["id"] for row in rows} <= ids
-    assert len({row["id"] for row in rows}) == len(rows)
-    assert {row["urgency"] for row in rows} <= {"soon", *EMERGENCY_KINDS}
-    assert any(row["urgency"] in EMERGENCY_KINDS for row in rows)
+    urgency = load_consumer_urgency()
+    assert urgency and set(urgency) <= set(load_consumer_questions()["id"])
+    assert set(urgency.values()) <= {SOON, *EMERGENCY_KINDS}
+    assert any(level in EMERGENCY_KINDS for level in urgency.values())
