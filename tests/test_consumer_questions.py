@@ -249,3 +249,24 @@ def test_assign_splits_keeps_groups_whole_and_is_seeded() -> None:
     assert pd.Series(halves).groupby(groups).nunique().max() == 1
     assert abs(halves.count(DEV) - halves.count(TEST)) <= 5
     assert halves != assign_splits(groups, seed=SPLIT_SEED + 1)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("id,level\nconsumer-001,soon\n", "columns"),
+        ("id,urgency\nconsumer-001,soon\nconsumer-001,stroke\n", "repeated"),
+        ("id,urgency\nconsumer-001,\n", "empty"),
+    ],
+)
+def test_urgency_loader_refuses_a_broken_file(fake_resources: Path, content: str, message: str) -> None:
+    (fake_resources / "consumer_urgency.csv").write_text(content, encoding="utf-8")
+    with pytest.raises(EvaluationError, match=message):
+        consumer_questions.load_consumer_urgency()
+
+
+def test_urgency_loader_reads_ids_and_levels(fake_resources: Path) -> None:
+    (fake_resources / "consumer_urgency.csv").write_text(
+        "id,urgency\nc-1,soon\nc-2,stroke\n", encoding="utf-8"
+    )
+    assert consumer_questions.load_consumer_urgency() == {"c-1": "soon", "c-2": "stroke"}
