@@ -72,3 +72,19 @@ def test_consumer_questions_are_fitted_on_the_dev_half_only(monkeypatch: pytest.
         half = set(questions.loc[questions["split"] == split, "question"])
         assert set(covered) <= half
         assert set(alzheimer.loc[alzheimer["split"] == split, "question"]) <= set(covered)
+
+
+def test_a_stored_calibration_is_redone_when_the_questions_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key of a stored calibration covers the hand-written questions it was fitted on."""
+    import types
+
+    import medqa.consumer_questions as consumer_questions
+    from medqa.retrieval import abstain
+
+    engine = types.SimpleNamespace(dense=types.SimpleNamespace(key="index-1"), settings=types.SimpleNamespace(
+        correct_spelling=True))  # fmt: skip
+    before = abstain.calibration_key(engine)  # type: ignore[arg-type]
+    assert before == abstain.calibration_key(engine)  # type: ignore[arg-type]
+    grown = load_consumer_questions().iloc[:-1]
+    monkeypatch.setattr(consumer_questions, "load_consumer_questions", lambda split=None: grown)
+    assert abstain.calibration_key(engine) != before  # type: ignore[arg-type]

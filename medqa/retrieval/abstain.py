@@ -224,11 +224,25 @@ def _halves(questions: list[str]) -> tuple[list[str], list[str]]:
     return fit, check
 
 
+def _questions_fingerprint() -> str:
+    """SHA-256 of the hand-written questions a calibration reads (consumer halves, out-of-domain), so a
+    stored calibration is redone when they change (the consumer set grew by 60 long messages on
+    2026-11-30 while calibrations stored before went on being read)."""
+    from medqa.consumer_questions import load_consumer_questions
+
+    consumer = load_consumer_questions()
+    text = json.dumps(
+        [list(zip(consumer["id"], consumer["question"], consumer["split"], strict=True)), _out_of_domain()]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def calibration_key(engine: Engine) -> str:
-    """Identifies what a calibration depends on: model, corpus, index settings and procedure."""
+    """Identifies what a calibration depends on: model, corpus, index settings, questions and procedure."""
     payload = json.dumps(
         {
             "index": engine.dense.key,
+            "questions": _questions_fingerprint(),
             "spelling": engine.settings.correct_spelling,
             "version": CALIBRATION_VERSION,
             "seed": SEED,
