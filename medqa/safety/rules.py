@@ -362,7 +362,8 @@ _ABSENT = (
 _ABSENT_SYMPTOM = (
     r"(?:(?:(?:lip|lips|tongue|face|facial|throat|mouth|eye|eyes) (?:or |and )?)*swelling|"
     r"chest (?:pain|pressure|tightness)|(?:trouble|difficulty|problems?|issues?) (?:breathing|swallowing|"
-    r"speaking|talking)|short(?:ness)? of breath|breathlessness|fever|temperature|rash|headache|dizzy|"
+    r"speaking|talking)|short(?:ness)? of breath|breathlessness|fever|feverish|febrile|temperature|temp|"
+    r"burning up|rash|headache|dizzy|"
     r"dizziness|vomiting|throwing up|nausea|numbness|weakness|confusion|fainting|stiff neck|"
     r"neck stiffness|bleeding|blood|pain)"
 )
@@ -463,9 +464,10 @@ _YOUNG_INFANT = (
     r"(?:baby|son|daughter|infant|he|she) is (?:only |just |barely )?(?:(?:[1-9]|1[0-2]) (?:weeks?|wks?)|"
     r"(?:1|2|one|two) (?:months?|mos?|mths?))\b(?! pregnant))"
 )
-#: A fever: the word, or a temperature of 38 C / 100.4 F or more (normalised "38.3" reads "38 3").
+#: A fever: the word, or a temperature of 38 C / 100.4 F or more (normalised "38.3" reads "38 3"); "no
+#: fever" is blanked before the rules run (:data:`_ABSENT_SYMPTOMS`).
 _FEVER = (
-    r"(?<!no )(?<!not a )(?<!without a )(?:fever|feverish|febrile|burning up|temp(?:erature)? (?:\w+ ){0,3}"
+    r"(?:fever|feverish|febrile|burning up|temp(?:erature)? (?:\w+ ){0,3}"
     r"(?:3[89]|4[0-2])(?: \d)?\b|(?:3[89]|4[0-2])(?: \d)? ?(?:c|degrees)\b|100 [4-9]\b|10[1-6](?: \d)?"
     r" ?(?:f|degrees)?)\b"
 )
