@@ -87,6 +87,7 @@ def test_evaluation_questions_do_not_trigger_the_emergency_rules() -> None:
     questions = [*load_consumer_questions()["question"], *load_out_of_domain_questions()]
     flagged = [(q[:40], notice.kind) for q in questions if (notice := detect_emergency(q, learned=False))]
     assert flagged == [
+        ("sudden severe headache, worst of my life", "meningitis"),  # a stiff neck with a sudden headache
         ("fever, stiff neck, headache and a purple", "meningitis"),
         ("Six months ago I had a tubal pregnancy a", "bleeding"),
         ("My 68 year old mother's husband of 45 ye", "cardiac"),

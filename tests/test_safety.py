@@ -548,6 +548,33 @@ def test_absent_symptoms_leave_the_rest_of_the_question_to_the_rules(question: s
     assert found is not None and found[0] == kind
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my neck is stiff from sleeping on a new pillow, hurts to turn my head left",
+        "I have whiplash from a small car accident two weeks ago, my neck is stiff",
+        "my neck is so stiff after the gym today",
+    ],
+)
+def test_a_stiff_neck_alone_is_not_meningitis(question: str) -> None:
+    # Meningitis needs a companion sign (NHS: fever, rash, light hurting the eyes, a sudden severe
+    # headache); a stiff neck with an acute cue alone was a bank look-alike false alarm (#15).
+    assert match_rules(question) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I had sex and suddenly the most violent headache hit me and my neck is stiff",
+        "sudden severe headache, worst of my life, stiff neck",
+        "my son has a stiff neck and a high temp",
+    ],
+)
+def test_a_stiff_neck_with_a_companion_sign_is(question: str) -> None:
+    found = match_rules(question)
+    assert found is not None and found[0] == "meningitis", question
+
+
 def test_an_absent_symptom_does_not_make_a_question_calm() -> None:
     from medqa.safety.learned import calm_framing
 

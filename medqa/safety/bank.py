@@ -32,7 +32,8 @@ Columns:
   chronic complaints, test results, "should I see a doctor about...", some as 2-4 sentence messages;
   fitted as look-alikes and, when the learned half's threshold is chosen, dealt into folds of their
   own: :mod:`medqa.safety.learned`), ``texting`` and ``story``;
-  off-topic: ``own``. Test only: ``symptom``, present-tense everyday complaints that share a body
+  off-topic: ``own`` (140, and 199 more in 20 everyday domains written by a helper on 2026-11-30).
+  Test only: ``symptom``, present-tense everyday complaints that share a body
   area or words with a category without any of its red flags (sunburn peeling, a tickly throat, an
   ingrown toenail; no calm or history words), three per category, written on 2026-11-30 by an author
   who saw neither the bank nor the consumer questions. Both: ``nearmiss``, minimal contrast pairs (an

@@ -50,8 +50,10 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    questions or the 336 consumer questions; "how much Tylenol is an overdose?", "how many pills of
    ibuprofen do I need" and "how long would it take to heal" stay unflagged.
 5. **Red flags described instead of named flag on their own**, when the combination is specific:
-   spots or a rash that do not fade under a pressed glass (meningitis; a stiff neck with fever, a rash
-   or light hurting the eyes); drowsiness, coughing or vomiting after being taken out of water; headaches
+   spots or a rash that do not fade under a pressed glass (meningitis; a stiff neck with fever, a rash,
+   light hurting the eyes or a sudden, severe headache, never a stiff neck alone: on the bank, a stiff
+   neck with only an acute cue had flagged 3 look-alikes, after whiplash or a bad night's sleep, and
+   no emergency the companions miss); drowsiness, coughing or vomiting after being taken out of water; headaches
    or sickness that ease away from home, come with a boiler or gas fire, or affect everyone in the house
    (carbon monoxide); tongue, lip or throat swelling with a hoarse voice or breathing trouble after a
    food, sting or medicine; shoulder-tip pain in pregnancy; a child crying without tears or with dry
@@ -828,10 +830,11 @@ _RULES: tuple[_Rule, ...] = (
             r"(?:\w+ ){0,8}(?:not|never) (?:\w+ ){0,2}(?:fade|fading|go away|goes away|disappear\w*|blanch\w*|"
             r"turn white|change)\b",
         ),
-        symptoms=_rx(r"\bstiff neck\b", r"\bneck (?:is |so )?stiff\b"),
+        companion_only=_rx(r"\bstiff neck\b", r"\bneck (?:is |so )?stiff\b"),
         companions=_rx(
             r"\b(?:fever|temperature|high temp|purple|rash|spots|light hurts|hurts? (?:his |her |my )?eyes|"
-            r"cannot (?:stand|bear) (?:the )?light)\b"
+            r"cannot (?:stand|bear) (?:the )?light|"
+            r"(?:worst|terrible|violent|severe|sudden|excruciating|splitting|thunderclap) (?:\w+ )?headache)\b"
         ),
     ),
     _Rule(
