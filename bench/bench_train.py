@@ -14,7 +14,8 @@ Measures, on this machine:
 2. **throughput**: ``--steps`` optimizer steps of each preset, fp32 and bf16 autocast (no evaluation):
    samples/s, wall and CPU seconds per step, and the achieved GFLOP/s of the work, counted from the
    padded token counts of the very batches the sampler makes (transformer FLOPs: 2 x 10.6 M weights
-   per token forward plus attention, backward twice the forward, checkpointing one forward more),
+   per token forward plus attention, backward twice the forward of the layers that train,
+   checkpointing and cached MNRL one forward more),
    next to the peak;
 3. **presets**: the whole run of each preset as the Train page starts it (``python -m medqa train`` in a
    child process, precision ``auto``): wall and CPU time, samples/s, time spent before the first step
@@ -136,8 +137,10 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
     else:
         order = np.random.default_rng(config.seed).permutation(len(dataset)).tolist()
         sampler = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
-    # Checkpointing and cached MNRL (GradCache) both run one forward pass more than plain training.
-    passes = 4 if config.gradient_checkpointing or config.loss == "cached_mnrl" else 3
+    # Forward once, backward twice the forward through the layers that train (none below the frozen
+    # ones); checkpointing and cached MNRL (GradCache) both run one forward pass more.
+    passes = 1 + 2 * (LAYERS - config.freeze_layers) / LAYERS
+    passes += 1 if config.gradient_checkpointing or config.loss == "cached_mnrl" else 0
     flops, padded, teacher_flops = 0.0, 0, 0.0
     batches = list(sampler)
     # A hard negative is another pair's positive: counted at the batch's positive lengths (the mined

@@ -32,6 +32,8 @@ def test_original_preset_is_the_autotrain_recipe() -> None:
         ({"epochs": 0.0, "max_steps": -1}, "epochs must be above 0"),
         ({"distill_on": "everything"}, "distill_on"),
         ({"batch_sampler": "by_colour"}, "batch sampler"),
+        ({"freeze_layers": 6}, "frozen layers"),
+        ({"freeze_layers": -1}, "frozen layers"),
     ],
 )
 def test_invalid_settings_say_what_is_wrong(overrides: dict, problem: str) -> None:

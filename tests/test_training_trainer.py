@@ -148,6 +148,31 @@ def test_fast_levers_freeze_embeddings_distill_on_the_batch_and_group_by_length(
     assert first_layer and all(not torch.equal(trained[name], base[name]) for name in first_layer)
 
 
+def test_frozen_lower_layers_are_saved_unchanged_and_the_layers_above_train(training_data: Path) -> None:
+    import torch
+
+    from medqa import models
+
+    config = preset(
+        "original", max_steps=2, max_seq_length=32, batch_size=4, freeze_layers=2, evaluation="none",
+        eval_baseline=False,
+    )  # fmt: skip
+    run = train(config, "frozen-layers")
+    assert run.info["config"]["freeze_layers"] == 2
+    trained = dict(models.load_model(str(run.path)).named_parameters())
+    base = dict(models.load_model("base").named_parameters())
+
+    def weights(part: str) -> list[str]:
+        return [name for name in base if part in name and name.endswith("weight")]
+
+    frozen = weights(".embeddings.") + weights("encoder.layer.0.") + weights("encoder.layer.1.")
+    assert frozen and all(torch.equal(trained[name], base[name]) for name in frozen)
+    assert all(not torch.equal(trained[name], base[name]) for name in weights("encoder.layer.2."))
+    below = (".embeddings.", "encoder.layer.0.", "encoder.layer.1.")
+    expected = sum(value.numel() for name, value in base.items() if any(part in name for part in below))
+    assert run.record.training.frozen_parameters == expected
+
+
 def test_hard_negatives_are_mined_once_and_trained_on_with_batch_distillation(training_data: Path) -> None:
     config = preset(
         "original",

@@ -42,6 +42,11 @@ questions (judged by answer) stay at MRR@10 0.464: they name their condition, so
 (the 0.460 measured first came from an evaluation view that blanked every focus, so that no page was
 ever exempt; fixed in :func:`medqa.evaluation.runner._document_view`).
 
+Measured on the dev half and not taken (2026-11-30, seventh session; base model, Accuracy@1 / @3 against
+0.761 / 0.883): pooling a concept's fused scores (each pair gains a tenth of the scores of the other pairs
+with its normalised focus: 0.726 / 0.843; only a concept's best pair gains, at 0.05: 0.731 / 0.883), and
+raising the pages of a condition the question names (x1.2 and x1.5: 0.756 / 0.883).
+
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->
 0.718 / 0.824), and fusion always reads :attr:`EngineSettings.candidates` rows per ranking, however

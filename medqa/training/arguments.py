@@ -38,6 +38,8 @@ QUERY_VARIANTS = ("question", "keywords", "synonym", "focus", "description")
 #: What the answer side of a question, keywords or synonym pair is: the raw answer, or the text the Ask
 #: index embeds for it (``"<focus>: <first ~100-word passage>"``).
 POSITIVES = ("answer", "passage")
+#: At most this many lower transformer layers may be frozen (all-MiniLM-L6-v2 has 6; one stays trainable).
+MAX_FROZEN_LAYERS = 5
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class TrainingConfig:
             extra forward pass; see :mod:`medqa.training.trainer`).
         freeze_embeddings: keep the word-embedding table (about half of MiniLM's parameters) fixed:
             no gradient or optimizer state for it.
+        freeze_layers: also keep the whole embedding block and the first this many transformer layers
+            fixed (``0``: none): the backward pass stops above them, so a step costs less arithmetic.
         gradient_checkpointing: recompute activations in the backward pass instead of keeping them
             (less memory, about a third more arithmetic).
         merge_with_base: after training, average the weights with the base model's; the share kept
@@ -134,6 +138,7 @@ class TrainingConfig:
     distill_texts: int = 0
     distill_on: str = "sample"
     freeze_embeddings: bool = False
+    freeze_layers: int = 0
     gradient_checkpointing: bool = False
     merge_with_base: float = 0.0
     seed: int = 42
@@ -181,6 +186,8 @@ class TrainingConfig:
             problems.append(f"distill_on must be one of {', '.join(DISTILL_ON)}")
         if self.distill_weight > 0 and self.distill_on == "sample" and self.distill_texts == 0:
             problems.append("distillation on a sample needs distill_texts > 0")
+        if not 0 <= self.freeze_layers <= MAX_FROZEN_LAYERS:
+            problems.append(f"frozen layers must be between 0 and {MAX_FROZEN_LAYERS}")
         if not 0 <= self.merge_with_base < 1:
             problems.append("merge_with_base must be in [0, 1)")
         if self.precision not in PRECISIONS:
@@ -278,6 +285,16 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: Since 2026-11-30 (fourth session) GradCache embeds 4 rows at a time instead of 8: the same loss (up to
 #: dropout's random draws), measured over 6 steps at a peak of 1,263 MB instead of 1,378 MB and 6.19
 #: instead of 6.47 samples/s (gradient checkpointing on top: 1,195 MB but 4.53 samples/s, not taken).
+#: Since 2026-11-30 (seventh session) the preset trains without hard negatives and with the embedding
+#: block and the first 3 of the 6 transformer layers frozen (``freeze_layers=3``: the backward pass
+#: stops at layer 4). On the consumer dev half in the Ask pipeline the three recipes tie: the preset with
+#: hard negatives 0.766 / 0.898 (MRR@10 0.838), without them 0.761 / 0.904 (0.838), without them and with
+#: 3 layers frozen 0.761 / 0.904 (0.834), 328 of 394 first-and-top-3 hits each; the cheapest was taken:
+#: 383 s and a 1,379 MB peak against 771 s and 1,415 MB (without hard negatives alone: 497 s). Test half,
+#: reported once: 0.729 / 0.854, MRR@10 0.801 against the base model's 0.698 / 0.819 / 0.767 (MRR@10
+#: +0.033 [+0.02, +0.05] p < 0.001, top 3 +0.035 p = 0.017, right topic first +0.030 p = 0.07; the
+#: previous preset: 0.724 / 0.854 / 0.796); curated held-out hybrid MRR@10 0.465 against 0.464
+#: (p = 0.97), 4 of 40 focus areas more than one rank worse (3 before).
 #: Learning rates 4e-5 and 6e-5 (2026-11-30, fifth session) led on the consumer dev half in the Ask
 #: pipeline (Accuracy@1 0.807 and 0.801 against 0.783) but lose on the curated held-out split: hybrid
 #: MRR@10 0.430 and 0.427 against the base model's 0.464 (p = 0.07 and 0.05) with 9 and 12 of its 40
@@ -292,7 +309,6 @@ RECOMMENDED_CONFIG = TrainingConfig(
     max_pairs=500,
     positives="passage",
     description_target="overview",
-    hard_negatives=True,
     query_variants=("question", "keywords", "synonym", "description"),
     description_pairs=4000,
     batch_size=32,
@@ -302,6 +318,7 @@ RECOMMENDED_CONFIG = TrainingConfig(
     distill_weight=1.0,
     distill_on="batch",
     freeze_embeddings=True,
+    freeze_layers=3,
     loss="cached_mnrl",
     mini_batch_size=4,
 )
@@ -316,9 +333,9 @@ PRESET_DESCRIPTIONS = {
     ),
     RECOMMENDED: (
         "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
-        "the search index holds, and answer sentences describing a condition matched to its overview, each "
-        "with a hard negative about another condition; one epoch kept close to the base model (about 13 "
-        "minutes on 2 cores with native bf16, measured; the training process peaks at about 1.4 GB)."
+        "the search index holds, and answer sentences describing a condition matched to its overview; one "
+        "epoch training the top 3 of the 6 layers, kept close to the base model (about 6 minutes on 2 cores "
+        "with native bf16 and 9 without, measured; the training process peaks at about 1.4 GB)."
     ),
 }
 

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import platform
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -579,6 +580,18 @@ def _freeze_word_embeddings(model: SentenceTransformer) -> None:
             parameter.requires_grad_(False)
 
 
+_LAYER_NUMBER = re.compile(r"\.(?:encoder\.)?layers?\.(\d+)\.")
+
+
+def _freeze_lower_layers(model: SentenceTransformer, layers: int) -> None:
+    """Keep the embedding block and the first ``layers`` transformer layers fixed, so no gradient flows
+    below them (the backward pass of a step stops at the first trainable layer)."""
+    for name, parameter in model.named_parameters():
+        number = _LAYER_NUMBER.search(name)
+        if ".embeddings." in name or (number is not None and int(number.group(1)) < layers):
+            parameter.requires_grad_(False)
+
+
 def _prepare(
     config: TrainingConfig, name: str, tmp: Path, final: Path, progress: Progress, data: TrainingData | None
 ) -> _Prepared:
@@ -661,6 +674,8 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
     config, model = prepared.config, prepared.model
     if config.freeze_embeddings:
         _freeze_word_embeddings(model)
+    if config.freeze_layers:
+        _freeze_lower_layers(model, config.freeze_layers)
     batch_distill = config.distill_weight > 0 and config.distill_on == "batch"
     teacher_started = time.perf_counter()
     if config.distill_weight > 0 and prepared.starting is None:
