@@ -294,7 +294,9 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: reported once: 0.729 / 0.854, MRR@10 0.801 against the base model's 0.698 / 0.819 / 0.767 (MRR@10
 #: +0.033 [+0.02, +0.05] p < 0.001, top 3 +0.035 p = 0.017, right topic first +0.030 p = 0.07; the
 #: previous preset: 0.724 / 0.854 / 0.796); curated held-out hybrid MRR@10 0.465 against 0.464
-#: (p = 0.97), 4 of 40 focus areas more than one rank worse (3 before).
+#: (p = 0.97), 4 of 40 focus areas more than one rank worse (3 before). Also measured then: the same at
+#: lr 4e-5 (`rec-fl3-lr4`): dev 0.772 / 0.893 (MRR@10 0.840), the same 328 hits, but held-out 0.459 with
+#: 5 of 40 areas worse: not taken (its test half was not looked at).
 #: Learning rates 4e-5 and 6e-5 (2026-11-30, fifth session) led on the consumer dev half in the Ask
 #: pipeline (Accuracy@1 0.807 and 0.801 against 0.783) but lose on the curated held-out split: hybrid
 #: MRR@10 0.430 and 0.427 against the base model's 0.464 (p = 0.07 and 0.05) with 9 and 12 of its 40
