@@ -522,6 +522,28 @@ def build_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def embed_with_numpy(
+    texts: list[str], source: str | Path, max_seq_length: int, progress: ProgressCallback | None = None
+) -> np.ndarray | None:
+    """fp32 embeddings of many texts from a model folder by the torch-free numpy encoder, one batch per core.
+
+    On 2 cores without native bf16 this is the fastest fp32 path measured (``bench/bench_ask.py``:
+    70.6 texts/s against 46.0 for torch fp32 with 2 threads); corpus builds and the trainer's
+    distillation targets use it.
+
+    Returns:
+        Normalised float32 rows, or ``None`` when ``source`` is not a folder of an architecture the
+        numpy encoder covers (BERT + mean pooling); the caller then embeds with torch.
+    """
+    if not Path(source).is_dir():
+        return None
+    try:
+        encoder = NumpyBertEncoder(source, max_length=max_seq_length)
+    except (ModelLoadError, KeyError, ValueError, OSError, json.JSONDecodeError):
+        return None  # an architecture the numpy path does not cover
+    return encoder.encode(texts, batch_size=32, progress=progress, workers=build_workers())
+
+
 def embed_corpus(
     texts: list[str], model_name: str, dense_settings: DenseSettings, progress: ProgressCallback | None = None
 ) -> tuple[np.ndarray, str]:
@@ -537,13 +559,10 @@ def embed_corpus(
         or not models.torch_available()  # a lean server install: numpy is the only encoder
     )
     source = models.resolve_model_source(model_name)
-    if wants_fp32 and Path(source).is_dir():
-        try:
-            encoder = NumpyBertEncoder(source, max_length=dense_settings.max_seq_length)
-        except (ModelLoadError, KeyError, ValueError, OSError, json.JSONDecodeError):
-            encoder = None  # an architecture the numpy path does not cover
-        if encoder is not None:
-            return encoder.encode(texts, batch_size=32, progress=progress, workers=build_workers()), "fp32"
+    if wants_fp32:
+        vectors = embed_with_numpy(texts, source, dense_settings.max_seq_length, progress)
+        if vectors is not None:
+            return vectors, "fp32"
     model = models.load_model(model_name)
     model.max_seq_length = dense_settings.max_seq_length
     precision = models.choose_precision(model, dense_settings.precision)

@@ -46,6 +46,12 @@ Measured on the dev half and not taken (2026-11-30, seventh session; base model,
 0.761 / 0.883): pooling a concept's fused scores (each pair gains a tenth of the scores of the other pairs
 with its normalised focus: 0.726 / 0.843; only a concept's best pair gains, at 0.05: 0.731 / 0.883), and
 raising the pages of a condition the question names (x1.2 and x1.5: 0.756 / 0.883).
+Also measured then and not taken: searching a long message (40 words or more, e-mail-like) by its
+sentences as well as whole, each pair's cosine mixed with its best sentence's (weight 0.3 / 0.5: all
+questions 0.766 / 0.893 and 0.756 / 0.888 against 0.756 / 0.883 from an fp32 index; the 35 long
+messages 0.629 / 0.800 and 0.571 / 0.771 against 0.571 / 0.743), with the sentences' mean (0.3: no
+change at @1; 0.5: 0.543 at @1 on the long ones), their centroid (0.486), pairs of sentences (0.600 /
+0.714), or the best sentence alone (0.400 / 0.600): two long messages at best, and only at one weight.
 
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->

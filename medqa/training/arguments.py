@@ -297,6 +297,9 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: (p = 0.97), 4 of 40 focus areas more than one rank worse (3 before). Also measured then: the same at
 #: lr 4e-5 (`rec-fl3-lr4`): dev 0.772 / 0.893 (MRR@10 0.840), the same 328 hits, but held-out 0.459 with
 #: 5 of 40 areas worse: not taken (its test half was not looked at).
+#: Measured on 2026-11-30 (eighth session) and not taken: the same preset with plain MNRL instead of
+#: cached MNRL (the same loss without GradCache's second forward pass) peaked at 2.04 GB RSS in fp32
+#: before it was stopped, against 1.08 GB: over the 1.5 GB a training may take next to the server.
 #: Learning rates 4e-5 and 6e-5 (2026-11-30, fifth session) led on the consumer dev half in the Ask
 #: pipeline (Accuracy@1 0.807 and 0.801 against 0.783) but lose on the curated held-out split: hybrid
 #: MRR@10 0.430 and 0.427 against the base model's 0.464 (p = 0.07 and 0.05) with 9 and 12 of its 40

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from medqa import atomic, models, settings, system
 from medqa.errors import MedQAError, RunNameError, TrainingCancelled, TrainingError
-from medqa.retrieval.dense import DenseSettings
+from medqa.retrieval.dense import DenseSettings, embed_with_numpy
 from medqa.runs import registry
 from medqa.runs.record import RECORD_FORMAT, LossPoint, RunRecord, TrainingStats
 from medqa.training.arguments import TrainingConfig
@@ -157,6 +157,7 @@ def _sample_distilled_loss(
     batch_size: int,
     seed: int,
     precision: str,
+    source: str | Path | None = None,
 ) -> Any:
     """Wrap a ranking loss with an MSE term that keeps embeddings of ``texts`` near the starting model's.
 
@@ -177,7 +178,9 @@ def _sample_distilled_loss(
             self.texts = texts
             self.weight = weight
             self.batch_size = batch_size
-            self.register_buffer("targets", _teacher_embeddings(model, texts, precision), persistent=False)
+            self.register_buffer(
+                "targets", _teacher_embeddings(model, texts, precision, source), persistent=False
+            )
             self.generator = torch.Generator().manual_seed(seed)
             self.order = torch.randperm(len(texts), generator=self.generator)
             self.cursor = 0
@@ -210,15 +213,24 @@ def _sample_distilled_loss(
     return DistilledLoss()
 
 
-def _teacher_embeddings(model: SentenceTransformer, texts: list[str], precision: str = "fp32") -> Any:
+def _teacher_embeddings(
+    model: SentenceTransformer, texts: list[str], precision: str = "fp32", source: str | Path | None = None
+) -> Any:
     """The starting model's embeddings of ``texts`` (eval mode, no gradient), as a float32 tensor.
 
-    Through :func:`medqa.models.encode`: sorted by length (little padding) and, where the CPU computes
-    bf16 natively and the run trains in bf16, under bf16 autocast (about twice the fp32 matmul rate on
-    such a CPU, bench/results/train.txt); elsewhere fp32.
+    Where the run trains in bf16 (a CPU that computes it natively): through :func:`medqa.models.encode`,
+    sorted by length (little padding), under bf16 autocast (about twice the fp32 matmul rate on such a
+    CPU, bench/results/train.txt). In fp32, when ``source`` is the starting model's folder, by the
+    torch-free numpy encoder one batch per core (:func:`medqa.retrieval.dense.embed_with_numpy`, the
+    index builds' fp32 path: about 1.5x torch's fp32 rate on 2 cores, cosine >= 0.9999 to it); else
+    through torch in fp32.
     """
     import torch
 
+    if precision == "fp32" and source is not None:
+        vectors = embed_with_numpy(texts, source, model.max_seq_length)
+        if vectors is not None:
+            return torch.from_numpy(vectors)
     was_training = model.training
     try:
         with torch.no_grad():
@@ -229,7 +241,7 @@ def _teacher_embeddings(model: SentenceTransformer, texts: list[str], precision:
 
 
 def _starting_embeddings(
-    model: SentenceTransformer, data: TrainingData, precision: str
+    model: SentenceTransformer, data: TrainingData, precision: str, source: str | Path | None = None
 ) -> tuple[Any, dict[str, int]]:
     """The starting model's embeddings of every text of the pairs (computed once, before the first step).
 
@@ -239,7 +251,9 @@ def _starting_embeddings(
         The embeddings (float32 tensor, one row per distinct text) and each text's row.
     """
     unique = list(dict.fromkeys(text for name in data.text_columns for text in data.pairs[name].tolist()))
-    return _teacher_embeddings(model, unique, precision), {text: row for row, text in enumerate(unique)}
+    return _teacher_embeddings(model, unique, precision, source), {
+        text: row for row, text in enumerate(unique)
+    }
 
 
 def _distill_term(weight: float, starting: tuple[Any, dict[str, int]], data: TrainingData) -> Any:
@@ -350,12 +364,15 @@ def _make_loss(
     config: TrainingConfig,
     data: TrainingData,
     starting: tuple[Any, dict[str, int]] | None = None,
+    source: str | Path | None = None,
 ) -> Any:
+    """The run's loss; ``source`` (the starting model's folder) lets fp32 distillation targets be
+    embedded by the numpy encoder (:func:`_teacher_embeddings`)."""
     from sentence_transformers import losses
 
     precision = choose_precision(config.precision)
     if config.distill_weight > 0 and config.distill_on == "batch":
-        starting = starting if starting is not None else _starting_embeddings(model, data, precision)
+        starting = starting if starting is not None else _starting_embeddings(model, data, precision, source)
         if config.loss == "cached_mnrl":
             return _cached_batch_distilled_loss(model, data, config, starting)
         inner = losses.MultipleNegativesRankingLoss(model)
@@ -373,6 +390,7 @@ def _make_loss(
             config.batch_size,
             config.seed,
             precision,
+            source,
         )
     return inner
 
@@ -616,7 +634,7 @@ def _prepare(
     if config.hard_negatives or (config.distill_weight > 0 and config.distill_on == "batch"):
         progress.log("Embedding the training texts with the starting model (once).")
         started = time.perf_counter()
-        starting = _starting_embeddings(model, data, precision)
+        starting = _starting_embeddings(model, data, precision, source)
         starting_seconds = time.perf_counter() - started
         _check_cancel(progress)
     if config.hard_negatives and starting is not None:
@@ -680,7 +698,7 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
     teacher_started = time.perf_counter()
     if config.distill_weight > 0 and prepared.starting is None:
         progress.log("Embedding the distillation targets with the starting model (once).")
-    loss = _make_loss(model, config, prepared.data, prepared.starting)
+    loss = _make_loss(model, config, prepared.data, prepared.starting, prepared.source)
     teacher_seconds = (
         time.perf_counter() - teacher_started if config.distill_weight > 0 else 0.0
     ) + prepared.starting_seconds
