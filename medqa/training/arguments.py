@@ -339,8 +339,9 @@ PRESET_DESCRIPTIONS = {
     RECOMMENDED: (
         "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
         "the search index holds, and answer sentences describing a condition matched to its overview; one "
-        "epoch training the top 3 of the 6 layers, kept close to the base model (about 6 minutes on 2 cores "
-        "with native bf16 and 9 without, measured; the training process peaks at about 1.4 GB)."
+        "epoch training the top 3 of the 6 layers, kept close to the base model (measured on 2 cores: about 6 "
+        "minutes with native bf16, 9 without, up to 20 on a slower CPU; the training process peaks at about "
+        "1.4 GB)."
     ),
 }
 
