@@ -315,7 +315,7 @@ def main() -> int:
         os.environ["MEDQA_MODELS_DIR"] = str(work)  # the child trains into the bench folder, not models/
         peak = matmul_peak()
         if "peak" in sections:
-            say("## Matmul peak (2048^3, best of 5)")
+            say("## Matmul peak (2048^3, 512^3 for emulated bf16; best of 5)")
             for name, (wall, cpu) in peak.items():
                 say(f"  {name}: {wall:.0f} GFLOP/s wall, {cpu:.0f} GFLOP per CPU-second (load {load()})")
             say()
