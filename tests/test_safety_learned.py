@@ -61,10 +61,39 @@ def test_calm_framing(question: str) -> None:
         "is it serious that my baby is floppy and has a fever",
         "tearing pain through to my back",
         "he was fine at lunch but now he can't speak properly",
+        # A date in the past is no alibi when the question also says what is happening now.
+        "had a heart attack 5 years ago, my chest feels crushed and my arm is numb",
+        "my mum had sepsis last year and she has the same shivering and confusion again",
+        # "all at once" is sudden, not "once"; "will it go away" asks and "won't go away" persists.
+        "sharp ripping pain between my shoulder blades came on all at once",
+        "one of my testicles is swollen and really painful, will it go away on its own",
+        "terrible headache that won't go away with painkillers",
     ],
 )
 def test_urgency_or_plain_descriptions_are_not_calm(question: str) -> None:
     assert not calm_framing(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I had a heart attack 3 years ago, what diet should I follow",
+        "my son had a febrile seizure as a baby, is he more likely to have epilepsy",
+        "could it happen again, she had a fever after her shots last month",
+        "the rash went away",
+    ],
+)
+def test_dates_and_resolved_symptoms_stay_calm(question: str) -> None:
+    assert calm_framing(question)
+
+
+def test_a_confident_reading_outranks_calm_framing_and_an_unsure_one_does_not() -> None:
+    probability = np.array([0.95, learned.CONFIDENT, 0.5, 0.5, 0.1])
+    calm = np.array([True, True, True, False, False])
+    flags = learned.learned_flags(probability, calm, threshold=0.15)
+    assert flags.tolist() == [True, True, False, True, False]
+    # never below the threshold, whatever the framing
+    assert not learned.learned_flags(np.array([0.95]), np.array([False]), threshold=0.96).any()
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:

@@ -75,6 +75,22 @@ Design
   symptoms 6 of 96 (7); the test suite's look-alikes all pass (the flu-shot question included).
   Dev off-topic false alarms 3 of 339; the bread question of ``out_of_domain_questions.csv`` still
   reads P 0.16 (0.23): 1 of 70. Everyday consumer questions flagged 55 of 355 (56). Taken.
+* **A date in the past is no alibi** (2026-11-30, ninth session): "had a heart attack 5 years ago, my
+  chest feels crushed and my arm is numb" was calm by its date. A date ("years ago", "last month", "as a
+  child") no longer makes a question calm when it also says what is happening to someone now (a
+  present-tense statement: "my chest feels", "she has", "his speech is slurring";
+  :func:`medqa.safety.rules.describes_present`). With the two fixes below this changes the framing
+  of 15 bank rows (8 emergencies, which the rules already caught, and 7 look-alikes the learned half
+  reads as unlikely): dev and test figures unchanged. ("again" as an urgency cue was measured and
+  dropped: it un-calmed "when can I drive again" recovery questions.)
+* **A confident reading outranks the framing** (2026-11-30, ninth session): at a probability of at least
+  :data:`CONFIDENT` the learned half flags a question even when it is calmly framed; the veto is for
+  the uncertain middle. "sharp ripping pain between my shoulder blades came on all at once" was calm
+  by its "once" (and "all at once" is no longer calm), "had my baby last week, soaking through pads
+  every half hour" by its date. Dev validation: recall 583 -> 584 of 640 at the same false alarms
+  (no dev look-alike or off-topic row reaches 0.9 with calm framing; 0.8 would add one); test split
+  381 -> 383 of 384. Also then: "will it go away" asks and "won't go away" persists, so a bare "go
+  away" is no longer resolved ("went away" and "goes away" are).
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
@@ -109,7 +125,7 @@ import numpy as np
 from medqa import atomic
 from medqa.safety.bank import BANK_PATH, BankItem, bank_fingerprint, load_bank
 from medqa.safety.categories import EMERGENCY_KINDS
-from medqa.safety.rules import match_rules, normalize_question, scrub_lookalikes
+from medqa.safety.rules import describes_present, match_rules, normalize_question, scrub_lookalikes
 
 logger = logging.getLogger(__name__)
 
@@ -136,17 +152,26 @@ WORD_WEIGHT = 1.0
 CHAR_DIMENSIONS = 4096
 CHAR_WEIGHT = 1.0
 CHAR_GRAM = 4
+#: A probability of an emergency this high flags even a calmly framed question (see "A confident
+#: reading outranks the framing").
+CONFIDENT = 0.9
 _WORD = re.compile(r"[0-9a-z]+")
 
+# Dates in the past: calm framing, unless the question also says what is happening now (see "A date in
+# the past is no alibi").
+_DATED = (
+    r"years? ago|months? ago|weeks? ago|last (?:year|yr|month|week|summer|winter|spring|fall|season|time)|"
+    r"in (?:19|20)\d\d|as a (?:child|kid|baby|teen|teenager)|when i was"
+)
+_DATE = re.compile(rf"\b(?:{_DATED})\b")
 # Framing that says a question is not about something happening now (see "Framing veto" above).
 _CALM = re.compile(
-    r"\b(?:years? ago|months? ago|weeks? ago|last (?:year|yr|month|week|summer|winter|spring|fall|season|time)|"
-    r"in (?:19|20)\d\d|as a (?:child|kid|baby|teen|teenager)|when i was|used to|history of|"
+    rf"\b(?:{_DATED}|used to|history of|"
     r"what (?:is|are)|whats|how (?:do|does|can|should|often|soon|much|many)|how long (?:does|do|is|will)|"
     r"when (?:can|should|does|do|will)|which|where should|"
     r"prevent\w*|avoid|risk|tips?|recover\w*|rehab\w*|"
-    r"a bit|a little|a lil|slightly|mild|mildly|minor|kinda|once|for a (?:second|sec|minute)|"
-    r"went away|goes away|go away|passed|fine now|all good|(?:feel|feels|totally) fine|fine after|"
+    r"a bit|a little|a lil|slightly|mild|mildly|minor|kinda|(?<!at )once|for a (?:second|sec|minute)|"
+    r"went away|goes away|passed|fine now|all good|(?:feel|feels|totally) fine|fine after|"
     r"warmed up|playing|lol|normal for|usually|always|sometimes|"
     r"for (?:my|his|her|their) (?:headaches?|pain|fever|cold|back|migraines?|period)|"
     r"every (?:spring|winter|month|morning|night|evening|time))\b"
@@ -172,6 +197,8 @@ def calm_framing(question: str) -> bool:
     """Whether a question is framed as history, education, prevention or mild, with no urgency cue."""
     text = normalize_question(question)
     scrubbed = scrub_lookalikes(question)  # a look-alike phrase is calm, and its words are no urgency cue
+    if describes_present(_DATE.sub(" ", scrubbed)):
+        text = _DATE.sub(" ", text)
     calm = _CALM.search(text) or _RESOLVED.search(scrubbed) or " _ " in f" {scrubbed} "
     return bool(calm) and not _URGENT.search(_RESOLVED.sub(" ", scrubbed))
 
@@ -304,11 +331,12 @@ class EmergencyModel:
         if len(in_kind):
             scores = self.exemplars[in_kind] @ np.asarray(vector, dtype=np.float32).ravel()
             nearest = texts[int(in_kind[int(np.argmax(scores))])]
+        flagged = learned_flags(np.array([p_emergency]), np.array([calm_framing(question)]), self.threshold)
         return Assessment(
             probability=p_emergency,
             kind=kind,
             kind_probability=float(probs[best]),
-            flagged=p_emergency >= self.threshold and not calm_framing(question),
+            flagged=bool(flagged[0]),
             nearest=nearest,
             probabilities={name: float(p) for name, p in zip(self.classes[1:], probs[1:], strict=True)},
         )
@@ -404,8 +432,14 @@ def validation_folds(items: list[BankItem]) -> np.ndarray:
     return np.array(folds)
 
 
+def learned_flags(p_emergency: np.ndarray, calm: np.ndarray, threshold: float) -> np.ndarray:
+    """Which questions the learned half flags: at the threshold unless calmly framed, and at
+    :data:`CONFIDENT` whatever the framing (see "A confident reading outranks the framing")."""
+    return (p_emergency >= threshold) & (~calm | (p_emergency >= CONFIDENT))
+
+
 def _flags(probs: np.ndarray, calm: np.ndarray, rules: np.ndarray, threshold: float) -> np.ndarray:
-    return ((1.0 - probs[:, 0] >= threshold) & ~calm) | rules
+    return learned_flags(1.0 - probs[:, 0], calm, threshold) | rules
 
 
 def fit(vectors: np.ndarray, items: list[BankItem], fingerprint: str) -> tuple[EmergencyModel, str]:

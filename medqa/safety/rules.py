@@ -72,7 +72,11 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
 6. **Look-alikes are removed before matching**: "bleeding gums", "breathing exercises",
    "food poisoning", "poison ivy", "choking hazard", "unconscious bias", "stops breathing in his
    sleep" (sleep apnea), "collapsed lung", heavy *menstrual* bleeding, "in case of overdose"
-   (drug-leaflet wording), "heartburn", "sunburn".
+   (drug-leaflet wording), "heartburn", "sunburn"; and (ninth session) choking that ended by itself
+   ("choking on my food but coughed it up") and "how do I use an EpiPen" with no reaction described
+   ("my nephew has one", "my son was just diagnosed": three authors of look-alikes wrote such a
+   question; with "now", "quick", a swelling or a breath word it still flags). Breathlessness or pain
+   "after running" or "after the gym" is exertion, a chronic cue like "when I climb stairs".
 7. **A physical symptom said to be absent is no evidence** (2026-11-30): "no fever", "i am not dizzy
    and i do not have chest pain", "no lip or tongue swelling, no trouble breathing" are blanked out
    for the rules only (they do not make the question calm for the learned half, so "no fever but my 2
@@ -81,6 +85,19 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    thoughts still shows 988 (point 4). On the emergency bank the rules flag the same 194 + 130
    emergencies and 5 fewer look-alikes (a stiff neck "no fever", three near misses); found when a
    consumer question ("I'm not dizzy and I don't have chest pain") was read as a heart attack.
+
+8. **A distant past without a present cue cancels a match** (2026-11-30, ninth session): "I had an
+   overdose years ago and I've been clean for three years", "I got bleach in my eye last year and it
+   healed", "I had anaphylaxis to penicillin as a child, which antibiotics are safe for me now"
+   describe no one at risk now. A question that dates itself years or months back, or to last year or
+   childhood, is not flagged by the rules unless something places it in the present: "now" before a
+   statement ("and now my arm is numb"), "still", "today", "suddenly", hours or minutes ago, a
+   present-tense statement about someone ("I have crushing chest pain", "his speech is slurring"),
+   or a "but" after the date ("my labs were normal last month but..."). Suicide, self-harm, overdose
+   and poisoning are never cancelled (point 4; "I overdosed last year and took all my pills" may be
+   happening now). On the emergency bank this removes 3 dev look-alike false alarms (the history rows
+   the rules flagged, except the overdose and bleach ones read as poisoning) and no emergency; the
+   learned half still reads every such question (:mod:`medqa.safety.learned`).
 
 When several kinds match, the first in this order wins: suicide, overdose/poisoning, anaphylaxis,
 cardiac, stroke, seizure, unconscious, breathing, bleeding, burn, then the red flags of point 5.
@@ -335,10 +352,55 @@ _CHRONIC = re.compile(
     r"sometimes|often|usually|whenever|every time|"
     r"when (?:i|he|she|they|you) (?:climb|walk|exercise|run|jog|lie|lay|go up|work out|cough|sneeze|"
     r"breathe in|take a deep breath|move|press|lift|laugh|swallow|eat)\w*|with a cold|"
+    r"after (?:running|climbing|jogging|exercising|working out|a run|a jog|the gym)|"
     r"since (?:his|her|my|their) (?:stroke|surgery|operation|diagnosis|accident|injury|treatment|"
     r"chemo\w*|childhood)|recover\w* from|survived|"
     r"after (?:his|her|my|their|a|the) (?:heart attack|stroke|surgery|seizure|overdose))\b"
 )
+# A question dated to a distant past, and the cues that place it in the present anyway (point 8).
+_DISTANT_PAST = re.compile(
+    r"\b(?:(?:\d+|a|an|two|three|four|five|six|several|many|few|couple of) (?:years?|yrs?|months?) ago|"
+    r"years ago|months ago|last (?:year|yr|month)|in (?:19|20)\d\d|as a (?:child|kid|baby|teen|teenager)|"
+    r"when i was (?:a |little|young|\d))\b"
+)
+_PRESENT = re.compile(
+    r"\b(?:right now|currently|at the moment|suddenly|all of a sudden|started|starting|today|tonight|"
+    r"this (?:morning|afternoon|evening)|last night|minutes ago|hours? ago|an hour|still|keeps?|"
+    r"anymore|please help|help me|help us|need help|911|999|112|ambulance|emergency|the er|hurry|asap|"
+    r"urgent|worst|worse|should (?:i|we) (?:call|go)|can (?:i|it|this) wait|"
+    r"is (?:it|this) (?:serious|bad|dangerous))\b"
+    r"|\bnow (?:i|my|he|she|they|it|is|has|have|cannot|will not|the|there|his|her|their)\b"
+    r"|\b(?:is|are|am) \w+ing\b"
+    rf"|\b{_SUBJECT} (?:is|are|am|has|have(?! been| had)|cannot|will not|does not|do not|feels?|looks?|"
+    r"seems?|keeps?)\b"
+    rf"|\b(?:my|his|her|their) {_BODY} (?:is|are|feels?|looks?|hurts?|went)\b"
+)
+
+
+#: Kinds a distant past never cancels: crisis and poisoning lines lean towards showing (points 4 and 8).
+_NEVER_PAST = frozenset({"suicide", "overdose_poisoning"})
+
+
+def describes_present(text: str) -> bool:
+    """Whether a normalised question places something in the present ("now my arm is numb", "today",
+    "I have crushing chest pain", "his speech is slurring"): the cues that outweigh a date in the past
+    (point 8). A date itself is no statement ("a febrile seizure as a baby, is he...")."""
+    return bool(_PRESENT.search(_DISTANT_PAST.sub(" ", text)))  # "as a baby is" is no statement
+
+
+def _in_distant_past(text: str) -> bool:
+    """Whether a normalised question is dated to a distant past with nothing placing it in the present."""
+    date = _DISTANT_PAST.search(text)
+    return bool(date) and " but " not in text[date.end() :] and not describes_present(text)
+
+
+# A time of today, which outweighs a chronic cue ("an ulcer years ago ... tonight I am vomiting blood").
+_TODAY = re.compile(
+    r"\b(?:right now|tonight|this (?:morning|afternoon|evening)|last night|suddenly|all of a sudden|"
+    r"(?:\d+|an|a few|few|two|three) (?:minutes|hours?) ago)\b"
+)
+
+
 # General, educational framings.
 _EDUCATIONAL = re.compile(
     r"\b(?:what (?:is|are) (?:a |an |the )?|what causes|what can cause|cause of|causes of|"
@@ -389,6 +451,13 @@ _LOOKALIKES = _rx(
     r"\bpoison (?:ivy|oak|sumac)\b",
     r"\bpoison control(?: centers?)?(?: number)?\b",
     r"\bchoking (?:hazards?|risks?|game)\b",
+    # choking that ended by itself: "choking on my food but coughed it up straight away"
+    r"\b(?:choking|choked) on (?:\w+ ){0,5}(?:but|and) (?:i |he |she |they |we )?(?:coughed|spat|brought) it "
+    r"(?:up|out)\b",
+    # how to use an EpiPen, with no reaction described ("my son was just diagnosed", "my nephew has one")
+    r"\bhow (?:do|does|should|can|would) (?:i|you|u|we|one) (?:use|give|inject) (?:an |the |a |my |his |her |"
+    r"their )?(?:epi ?pens?|epinephrine|auto injectors?)\b(?!.*\b(?:now|quick|quickly|help|hurry|reacting|"
+    r"reaction|swelling|swollen|swell|breath\w*|wheez\w*|hives|stung|ate|eaten|throat|lips?|tongue)\b)",
     r"\b(?:unconscious|subconscious) (?:bias|mind|thoughts?|level|feelings?)\b",
     r"\b(?:unresponsive|not responding|non responsive) to (?:\w+ ){0,2}"
     r"(?:treatment|therapy|medications?|medicines?|antibiotics|chemo\w*|drugs?|insulin|steroids)\b",
@@ -543,6 +612,8 @@ _RULES: tuple[_Rule, ...] = (
             r"\b(?:jump|jumping) (?:off|from) (?:a |the |this |that )?(?:bridge|roof|building|ledge|cliff|balcony|"
             r"overpass|car park)\b",
             r"\btalk(?:ed|s|ing)? about jumping\b",
+            r"\b(?:i am|im|he is|she is|they are|am) (?:standing|sitting|stood) (?:on|at) (?:the |a )?(?:edge of (?:the |a )?)?"
+            r"(?:bridge|ledge|roof|rooftop|cliff|balcony|railway|train tracks?|tracks)\b",
             r"\b(?:nobody|no one) would (?:even )?(?:notice|care|miss me) if i (?:was|were|am) gone\b",
             r"\b(?:you|we|they|everyone|you all|my family|the kids) (?:will|would) (?:all )?be better off\b",
             r"\bmake it (?:all )?stop for good\b",
@@ -585,7 +656,7 @@ _RULES: tuple[_Rule, ...] = (
             r"\boverdosing\b",
             r"\b(?:took|taken|had|has had) an? (?:drug |accidental |intentional )?overdose\b",
             rf"\b{_INGEST} (?:\w+ ){{0,3}}{_CHEMICALS}\b",
-            rf"\b{_INGEST} {_EXCESS} (?:\w+ ){{0,3}}{_MEDS}\b",
+            rf"\b{_INGEST} (?:like |about |around |maybe |roughly |over )?{_EXCESS} (?:\w+ ){{0,3}}{_MEDS}\b",
             rf"\b{_CHILD} (?:\w+ ){{0,3}}(?:ate|swallowed|drank|got into|chewed|licked|ingested) "
             rf"(?:\w+ ){{0,4}}{_MEDS}\b",
             r"\b(?:accidentally|accidently|mistakenly) (?:\w+ ){0,2}(?:took|gave|given|swallowed|ate|drank) "
@@ -728,6 +799,9 @@ _RULES: tuple[_Rule, ...] = (
             r"\bseizures? (?:will not|does not|is not|do not|did not) stop\b",
             r"\b(?:will not|does not|cannot|did not) stop (?:seizing|convulsing|having seizures)\b",
             r"\bback to back seizures\b",
+            rf"\b(?:had |having )?(?:two|three|four|several|\d|{_NUMBER_WORDS}) (?:seizures |fits |of them )?in a row\b",
+            r"\b(?:has not|did not|is not|not) (?:woken|woke|waking|come|came) (?:up |round |around |to )?"
+            r"(?:in )?between (?:them|seizures|fits)?\b",
             r"\bseizures? (?:one )?after (?:another|the other)\b",
             r"\bstatus epilepticus\b",
             r"\b(?:is|are|am|keeps|started|keeps on) (?:seizing|convulsing)\b",
@@ -789,6 +863,7 @@ _RULES: tuple[_Rule, ...] = (
             r"\bbleeding (?:will not|does not|is not|has not|did not) (?:stop|stopping|slow|slowing)\b",
             r"\bblood (?:is |keeps )?(?:spurting|gushing|pouring|squirting|everywhere)\b",
             r"\b(?:spurting|gushing|pouring) (?:out )?blood\b",
+            r"\b(?:its|it is|is|it keeps|keeps) (?:spurting|squirting|pumping)\b",
             r"\bbleeding (?:heavily|badly|profusely|everywhere|a lot|so much|like crazy)\b",
             r"\b(?:uncontrolled|uncontrollable|massive|spurting|gushing) bleeding\b",
             r"\b(?:lost|losing) (?:a lot of|lots of|so much) blood\b",
@@ -1022,9 +1097,12 @@ def match_rules(question: str) -> tuple[str, str] | None:
     if not text.strip(" ~"):
         return None
     acute = bool(_ACUTE.search(text))
-    chronic = bool(_CHRONIC.search(text))
+    chronic = bool(_CHRONIC.search(text)) and not _TODAY.search(text)
     educational = bool(_EDUCATIONAL.search(text))
+    past = _in_distant_past(text)
     for rule in _RULES:
+        if past and rule.kind not in _NEVER_PAST:
+            continue
         matched = _evaluate(rule, text, acute, chronic, educational) or _evaluate_topics(
             rule, text, acute, chronic
         )
