@@ -363,9 +363,16 @@ _DISTANT_PAST = re.compile(
     r"years ago|months ago|last (?:year|yr|month)|in (?:19|20)\d\d|as a (?:child|kid|baby|teen|teenager)|"
     r"when i was (?:a |little|young|\d))\b"
 )
+# A time of today: it outweighs a chronic cue ("an ulcer years ago ... tonight I am vomiting blood") and
+# places a dated question in the present.
+_TODAY_WORDS = (
+    r"right now|tonight|this (?:morning|afternoon|evening)|last night|suddenly|all of a sudden|"
+    r"(?:\d+|an|a few|few|two|three) (?:minutes|hours?) ago"
+)
+_TODAY = re.compile(rf"\b(?:{_TODAY_WORDS})\b")
 _PRESENT = re.compile(
-    r"\b(?:right now|currently|at the moment|suddenly|all of a sudden|started|starting|today|tonight|"
-    r"this (?:morning|afternoon|evening)|last night|minutes ago|hours? ago|an hour|still|keeps?|"
+    rf"\b(?:{_TODAY_WORDS}|minutes ago|hours? ago|currently|at the moment|started|starting|today|an hour|"
+    r"still|keeps?|"
     r"anymore|please help|help me|help us|need help|911|999|112|ambulance|emergency|the er|hurry|asap|"
     r"urgent|worst|worse|should (?:i|we) (?:call|go)|can (?:i|it|this) wait|"
     r"is (?:it|this) (?:serious|bad|dangerous))\b"
@@ -392,13 +399,6 @@ def _in_distant_past(text: str) -> bool:
     """Whether a normalised question is dated to a distant past with nothing placing it in the present."""
     date = _DISTANT_PAST.search(text)
     return bool(date) and " but " not in text[date.end() :] and not describes_present(text)
-
-
-# A time of today, which outweighs a chronic cue ("an ulcer years ago ... tonight I am vomiting blood").
-_TODAY = re.compile(
-    r"\b(?:right now|tonight|this (?:morning|afternoon|evening)|last night|suddenly|all of a sudden|"
-    r"(?:\d+|an|a few|few|two|three) (?:minutes|hours?) ago)\b"
-)
 
 
 # General, educational framings.
