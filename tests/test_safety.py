@@ -20,11 +20,17 @@ from medqa.safety.rules import match_rules
 RULE_KINDS = (
     "suicide", "overdose_poisoning", "anaphylaxis", "cardiac", "stroke", "seizure", "unconscious", "breathing",
     "bleeding", "burn", "meningitis", "drowning", "carbon_monoxide", "ectopic_pregnancy", "child_dehydration",
-    "diabetic", "acute_abdomen", "head_injury",
+    "diabetic", "acute_abdomen", "head_injury", "gi_bleeding", "infant_fever",
 )  # fmt: skip
 
 # (question, expected kind). Written to cover many phrasings, cases, misspellings and punctuation.
 POSITIVES: list[tuple[str, str]] = [
+    # gi bleeding: black, tarry stool with faintness; vomit like coffee grounds
+    ("my poop is black and sticky like tar, I'm dizzy and my heart is racing", "gi_bleeding"),
+    ("black tarry stools and lightheaded", "gi_bleeding"),
+    ("threw up what looks like coffee grounds n im dizzy", "gi_bleeding"),
+    # infant fever
+    ("my 5 wk old has a temp of 38.3", "infant_fever"),
     # cardiac
     ("my dad has chest pain and can't breathe", "cardiac"),
     ("I have chest pian and my left arm hurts", "cardiac"),
@@ -516,6 +522,8 @@ YOUNG_INFANT_FEVERS = [
     "my 2-month-old feels hot, 38°C",
     "is 38 degrees a fever for a 6 week old baby",
     "my 12 week old baby has a 101 fever",
+    "bubs is 7 wks, temp 38.4, been sleepy all day",
+    "my 6 week baby has a temp of 38.2",
 ]
 NOT_YOUNG_INFANT_FEVERS = [
     "my 6 month old has a fever of 38",  # over 3 months: not this red flag
@@ -523,6 +531,8 @@ NOT_YOUNG_INFANT_FEVERS = [
     "newborn is 10 days old, temp 37.2",  # no fever
     "my 7 week old has no fever but is fussy",
     "I am 8 weeks pregnant and have a fever",
+    "she is 8 weeks pregnant and has a fever",
+    "my 7 week scan was fine but I have a fever",
     "whats a fever for a newborn, wanna be prepared",  # asks about no one
     "why are fevers in newborns treated differently",
 ]
@@ -637,5 +647,42 @@ def test_a_distant_past_cancels_a_rule_match(question: str) -> None:
     ],
 )
 def test_a_distant_past_does_not_cancel_a_present_emergency(question: str, kind: str) -> None:
+    found = match_rules(question)
+    assert found is not None and found[0] == kind, question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # first aid asked ahead of time, about nobody in particular (policy point 9)
+        "what should you do if someone has a seizure in front of you",
+        "what do I do if I see someone having a seizure",
+        # look-alikes of point 9
+        "doc said my chest wall pain was costochondritis, is it ok to start bench pressing again?",
+        "the movie was so bad I wanted to die of boredom",
+        "the server crashed and the site is unresponsive",
+        "my laptop froze and is not responding",
+        # black stool without a sign of blood loss may be iron tablets (point 5)
+        "I'm taking iron tablets and my stool has turned dark green-black. I feel well otherwise.",
+        "my stool is black like tar after eating liquorice",
+    ],
+)
+def test_imagined_situations_and_point_9_lookalikes_are_not_flagged_by_the_rules(question: str) -> None:
+    assert match_rules(question) is None, question
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # the acute phrases of point 1 still flag a first-aid question
+        ("what do I do if someone is choking?", "choking"),
+        # someone's own child is no imagined situation
+        ("what should i do, my child is having a seizure", "seizure"),
+        ("my chest wall hurts and there is crushing pressure in my chest with sweating", "cardiac"),
+        ("my dad is unresponsive and his phone is dead", "unconscious"),
+        ("I want to die", "suicide"),
+    ],
+)
+def test_point_9_leaves_real_emergencies_alone(question: str, kind: str) -> None:
     found = match_rules(question)
     assert found is not None and found[0] == kind, question

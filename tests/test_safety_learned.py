@@ -87,6 +87,41 @@ def test_dates_and_resolved_symptoms_stay_calm(question: str) -> None:
     assert calm_framing(question)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        # someone well at present, beside a weak urgency cue only
+        "my toddler had one loose stool today but is drinking and playing normally",
+        "my son swallowed some pool water yesterday and hes totally fine today",
+        "got shampoo in my eye, rinsed it out, still pink but i can see fine",
+        "my 7 yo bumped his head, he is acting totally like himself, I'm worried about a concussion",
+        "bit of a headache after being in the sun all day, drank water and its going away",
+        # imagined for nobody in particular
+        "what should you do if someone has a seizure",
+    ],
+)
+def test_reassured_now_and_imagined_situations_are_calm(question: str) -> None:
+    assert calm_framing(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # hearsay, guesses, the past and "but" do not reassure: the hedges of real emergencies
+        "he says he's fine but my diabetic grandpa is sweating buckets and slurring",
+        "he's probably fine, it was just a bump, but he's vomited three times and is very sleepy",
+        "my mom was talking fine at dinner and now her words are jumbled",
+        "I'm fine mostly, but i keep cutting deeper each time and last night it wouldn't stop",
+        "Our son was born three weeks ago. Today he's not feeding well and his temperature is 38.",
+        # a strong urgency cue outweighs a reassurance
+        "she is breathing fine but cannot feel her legs after the fall",
+        "my son is acting normally but swallowed a button battery an hour ago",
+    ],
+)
+def test_hedged_or_urgent_reassurance_is_not_calm(question: str) -> None:
+    assert not calm_framing(question)
+
+
 def test_a_confident_reading_outranks_calm_framing_and_an_unsure_one_does_not() -> None:
     probability = np.array([0.95, learned.CONFIDENT, 0.5, 0.5, 0.1])
     calm = np.array([True, True, True, False, False])

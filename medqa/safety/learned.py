@@ -91,6 +91,24 @@ Design
   (no dev look-alike or off-topic row reaches 0.9 with calm framing; 0.8 would add one); test split
   381 -> 383 of 384. Also then: "will it go away" asks and "won't go away" persists, so a bare "go
   away" is no longer resolved ("went away" and "goes away" are).
+* **Reassured now** (2026-12-01, tenth session): a question that says someone is well at present
+  ("breathing normally and talking to me", "acting totally like himself", "feeding well", "i can see
+  fine", "it's going away") is calm even beside a weak urgency cue (a time of today, "still", "keeps",
+  "worried"); a strong cue ("now", "cannot", "should I wait", "hours ago") still outweighs it. Hearsay,
+  guesses and the past do not reassure ("he says he's fine", "he's probably fine", "was talking fine at
+  dinner", "not feeding well"), nor does a reassurance followed by "but" ("I'm fine mostly, but I keep
+  cutting deeper"): these are the hedges of the bank's emergencies. Dev validation: false alarms 98 ->
+  96 of 1,312 at the same recall (585 of 640); test split: look-alike false alarms 43 -> 40 of 448, the
+  same 383 of 384 emergencies; no emergency of the bank, the consumer questions or the outside checks
+  changes. A question about a situation imagined for nobody in particular ("what should you do if
+  someone has a seizure") is calm too (:data:`medqa.safety.rules.HYPOTHETICAL`).
+* **More near-miss pairs, measured and not taken** (2026-12-01): 191 more dev contrast pairs by a
+  third author (one look-alike dropped: back pain in Marfan syndrome). Dev validation 0.935 recall at
+  8.7% false alarms; test look-alike false alarms 43 -> 32 of 448 (near misses 25 -> 17) but 382
+  instead of 383 emergencies (an overdose described as blue lips and deep snoring, P 0.31 -> 0.15),
+  and on the three outside checks 368 instead of 371 of 372 emergencies for one false alarm fewer (16
+  against 17): about the trade of a higher threshold on the model without them (0.20: 382 of 384 and
+  33 test false alarms; 367 outside with 15), so the curve did not move.
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
@@ -125,7 +143,13 @@ import numpy as np
 from medqa import atomic
 from medqa.safety.bank import BANK_PATH, BankItem, bank_fingerprint, load_bank
 from medqa.safety.categories import EMERGENCY_KINDS
-from medqa.safety.rules import describes_present, match_rules, normalize_question, scrub_lookalikes
+from medqa.safety.rules import (
+    HYPOTHETICAL,
+    describes_present,
+    match_rules,
+    normalize_question,
+    scrub_lookalikes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +192,7 @@ _DATE = re.compile(rf"\b(?:{_DATED})\b")
 _CALM = re.compile(
     rf"\b(?:{_DATED}|used to|history of|"
     r"what (?:is|are)|whats|how (?:do|does|can|should|often|soon|much|many)|how long (?:does|do|is|will)|"
+    rf"{HYPOTHETICAL}|"
     r"when (?:can|should|does|do|will)|which|where should|"
     r"prevent\w*|avoid|risk|tips?|recover\w*|rehab\w*|"
     r"a bit|a little|a lil|slightly|mild|mildly|minor|kinda|(?<!at )once|for a (?:second|sec|minute)|"
@@ -182,25 +207,64 @@ _RESOLVED = re.compile(
     r"(?:fine|ok|okay|better|normal|normally|good|all good|well|back to normal|happy)\s+(?:again\s+)?now\b|"
     r"\bnow\s+(?:playing|eating|drinking|smiling|feeding|fine|ok|okay|better|back to normal)\b"
 )
-_URGENT = re.compile(
-    r"\b(?:suddenly|sudden|all of a sudden|out of nowhere|right now|now|just|today|tonight|tomorrow|last night|"
-    r"this (?:morning|afternoon|evening)|since (?:this|last night|yesterday|lunch|noon|breakfast)|"
+# Urgency cues. The weak ones (a time of today, "still", "keeps", "worried") do not outweigh a present
+# reassurance (see "Reassured now" above); the strong ones do.
+_URGENT_STRONG = (
+    r"suddenly|sudden|all of a sudden|out of nowhere|right now|now|tonight|"
     r"minutes? ago|an hour|hours? ago|for (?:an|\d+|two|three|ten|twenty|thirty) (?:hour|hours|minutes|min)|"
-    r"still|keeps?|anymore|worst|cannot|will not|does not stop|not (?:breathing|feeding|eating|drinking|waking)|"
+    r"anymore|worst|cannot|will not|does not stop|not (?:breathing|feeding|eating|drinking|waking)|"
     r"help|911|999|ambulance|hospital|er|"
-    r"should i (?:wait|go|call)|can (?:i|it|this) wait|what (?:do|should) (?:i|we) do|"
-    r"is (?:it|this) (?:serious|bad|dangerous)|worried|scared|getting worse|worse)\b"
+    rf"should i (?:wait|go|call)|can (?:i|it|this) wait|what (?:do|should) (?:i|we) do(?! {HYPOTHETICAL})|"
+    r"is (?:it|this) (?:serious|bad|dangerous)|getting worse|worse"
 )
+_URGENT_WEAK = (
+    r"just|today|tomorrow|last night|this (?:morning|afternoon|evening)|"
+    r"since (?:this|last night|yesterday|lunch|noon|breakfast)|still|keeps?|worried|scared"
+)
+_URGENT = re.compile(rf"\b(?:{_URGENT_STRONG}|{_URGENT_WEAK})\b")
+_STRONGLY_URGENT = re.compile(rf"\b(?:{_URGENT_STRONG})\b")
+# Someone described as well at present: "breathing normally", "acting like himself", "can see fine",
+# "totally fine", "it's going away" (see "Reassured now" above) ...
+_REASSURED = re.compile(
+    r"\b(?:(?:totally|completely|perfectly) (?:fine|normal|ok|okay)|"
+    r"(?:is|are|am|im|acting|behaving|breathing|talking|eating|drinking|walking|playing|feeding|thinking|"
+    r"feeling|seeing|see) (?:totally |completely |perfectly |really |doing |acting |and \w+ )?"
+    r"(?:normally|fine|well|as usual|like (?:himself|herself|myself|themselves))|"
+    r"going away|gone down|settled|"
+    r"(?:can|could) (?:still )?(?:see|walk|talk|move|breathe|stand) (?:fine|normally|ok|okay|properly))\b"
+)
+# ... unless hearsay, a guess, a negation or the past ("he says he's fine", "not feeding well", "was
+# talking fine at dinner") comes just before, or a "but" just after ("I'm fine mostly, but ...").
+_HEDGED_BEFORE = re.compile(
+    r"\b(?:not|says?|said|probably|thinks?|insists?|claims?|swears?|sure|hopefully|mostly|seemed|was|were|at|"
+    r"earlier)\b(?: \w+){0,2} ?$"
+)
+_BUT_AFTER = re.compile(r"(?: \w+){0,3}? but\b")
+
+
+def _reassured(scrubbed: str) -> bool:
+    """Whether the question says someone is well now, not as hearsay, a guess or before a "but"."""
+    return any(
+        not _HEDGED_BEFORE.search(scrubbed[: m.start()]) and not _BUT_AFTER.match(scrubbed[m.end() :])
+        for m in _REASSURED.finditer(scrubbed)
+    )
 
 
 def calm_framing(question: str) -> bool:
-    """Whether a question is framed as history, education, prevention or mild, with no urgency cue."""
+    """Whether a question is framed as history, education, prevention or mild, with no urgency cue.
+
+    A present reassurance ("breathing normally", "can see fine") is calm unless a strong urgency cue
+    ("now", "cannot", "should I wait") remains beside it.
+    """
     text = normalize_question(question)
     scrubbed = scrub_lookalikes(question)  # a look-alike phrase is calm, and its words are no urgency cue
     if describes_present(_DATE.sub(" ", scrubbed)):
         text = _DATE.sub(" ", text)
+    unresolved = _RESOLVED.sub(" ", scrubbed)
+    if _reassured(scrubbed) and not _STRONGLY_URGENT.search(_REASSURED.sub(" ", unresolved)):
+        return True
     calm = _CALM.search(text) or _RESOLVED.search(scrubbed) or " _ " in f" {scrubbed} "
-    return bool(calm) and not _URGENT.search(_RESOLVED.sub(" ", scrubbed))
+    return bool(calm) and not _URGENT.search(unresolved)
 
 
 def _unit_rows(rows: np.ndarray) -> np.ndarray:

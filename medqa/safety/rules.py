@@ -61,7 +61,12 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    stool passed with vomiting or a swollen belly, or pain settling on the lower right with vomiting or
    fever; a head hit followed by confusion, vomiting or double vision; a crushing feeling in the chest;
    70 breaths a minute or a child's ribs or belly sucking in; a child with an opened pill bottle and
-   pills missing; a seizure said to last 5 minutes or more. Written from the emergency bank's dev-split
+   pills missing; a seizure said to last 5 minutes or more; black, tarry stool with dizziness,
+   faintness, weakness or a racing heart, or vomit like coffee grounds (NHS; added in the tenth session
+   after an outside check's miss, "black and sticky like tar, I'm dizzy ... ibuprofen every day for my
+   back", which the learned half read at P 0.85 but left to the rules as calm by its "for my back";
+   on the bank the rules then catch 205 of 640 dev and 141 of 384 test emergencies, 197 and 135 before,
+   and no look-alike; "black" alone may be iron tablets). Written from the emergency bank's dev-split
    misses (``bench/bench_safety.py``), each with look-alikes in ``tests/test_safety.py`` ("what causes
    a stiff neck", "I hit my head last week, is a bump normal"). Also a fever (the word, "burning up", or
    a reading of 38 C / 100.4 F or more) in a baby under 3 months (up to 89 days or 12 weeks old, one or
@@ -98,6 +103,16 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    happening now). On the emergency bank this removes 3 dev look-alike false alarms (the history rows
    the rules flagged, except the overdose and bleach ones read as poisoning) and no emergency; the
    learned half still reads every such question (:mod:`medqa.safety.learned`).
+
+9. **A situation imagined for nobody in particular is no acute cue** (2026-12-01, tenth session):
+   "what should you do if someone has a seizure", "what do I do if I see a child having a fit" ask
+   for first aid ahead of time (:data:`HYPOTHETICAL`): "what do I do" is then no acute cue, so a
+   symptom needs a cue of its own; the acute phrases of point 1 still flag ("what do I do if someone
+   is choking?"). Also look-alikes since then: "chest wall pain" (the ribs and muscles, a cause that
+   is not the heart), "die of boredom" and its kin, a device that is "unresponsive" or "crashed"; and
+   a young baby's age written as "bubs is 7 wks" or "my 6 week baby" (point 5).
+   Three authors of outside look-alikes wrote a first-aid question; the bank's emergencies and
+   look-alikes flag as before, and dev off-topic false alarms fall by two.
 
 When several kinds match, the first in this order wins: suicide, overdose/poisoning, anaphylaxis,
 cardiac, stroke, seizure, unconscious, breathing, bleeding, burn, then the red flags of point 5.
@@ -328,6 +343,13 @@ _BODY = (
     r"body|pulse)"
 )
 _NUMBER_WORDS = r"(?:five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|sixty)"
+#: A situation imagined about nobody in particular ("what should you do if someone has a seizure",
+#: "if I ever see a child choking"): first aid asked ahead of time (point 9).
+HYPOTHETICAL = (
+    r"if (?:(?:i|you|we) (?:ever )?(?:see|find|witness|come across) )?"
+    r"(?:someone|somebody|a person|anyone|a stranger|a (?:child|kid|baby|toddler|teen|teenager|friend|"
+    r"coworker|colleague|student|classmate|passenger|patient))\b"
+)
 
 # Cues that the text is about a person and about now. ("sudden" alone is not one: "sudden cardiac
 # arrest" is a disease name; patterns that need it spell it out.)
@@ -337,6 +359,7 @@ _ACUTE = re.compile(
     r"help|911|999|112|emergency|hurry|asap|urgent|ambulance|the er|"
     r"should (?:i|we) (?:call|give|use|go|take (?:him|her|them))|scared|worried|panicking)\b"
     r"|\bwhat (?:do|should|can) (?:i|we) do\b(?! (?:to|for) (?:prevent|avoid|lower|reduce|stop getting))"
+    rf"(?! {HYPOTHETICAL})"
     r"|\bjust\b(?! (?:wondering|curious|asking|a question|in case|general|for))"
     rf"|\b{_SUBJECT} {_VERB_NOW}\b(?! (?:\d|a |an |the age))"
     rf"|\bmy {_PERSON} (?:\w+ ){{1,4}}?(?:and |but )(?:is|has|now|cannot|will not|just)\b"
@@ -479,6 +502,13 @@ _LOOKALIKES = _rx(
     r"\bsun ?burns?\b|\bheart ?burn\w*\b|\brazor burn\b",
     r"\bdie (?:my|his|her|their|the) hair\b",
     r"\bdying to (?:know|see|try|meet|hear|go|get)\b|\bdead tired\b",
+    r"\b(?:die|died|dying) of (?:boredom|embarrassment|shame|laughter|laughing|cuteness|curiosity)\b",
+    # a device that hangs is not a person who does not respond
+    r"\b(?:server|site|website|app|computer|laptop|phone|screen|system|program|printer|router|pc|mac|tv|"
+    r"console|browser|mouse|keyboard)s? (?:\w+ ){0,3}(?:is |was |went |became |keeps )?"
+    r"(?:unresponsive|not responding|crashed|crashing|froze|frozen|freezing|dead)\b",
+    # the chest wall is the ribs, muscles and cartilage: "chest wall pain" names a cause that is not the heart
+    r"\bchest wall (?:pain|strain|injury|tenderness|soreness|syndrome)\b",
     # Drug-leaflet phrasing ("what to do in case of emergency or overdose of X") describes no one.
     r"\bin case of (?:an? )?(?:emergency|overdose)(?: or (?:an? )?(?:emergency|overdose))?\b",
 )
@@ -527,12 +557,20 @@ _INGEST = (
     r"inhaled|breathed in|sniffed|huffed)"
 )
 _CHILD = r"(?:toddler|baby|child|kid|son|daughter|infant|\d+ (?:year|yr|month) old)s?"
+_STOOL = r"(?:poo|poos|poop|poops|stool|stools|bowel movements?|bm|diarrh\w*|feces|faeces)"
+#: Signs of losing blood that turn black stool into a bleed (point 5).
+_BLOOD_LOSS_SIGN = (
+    r"(?:dizzy|dizziness|faint|fainted|fainting|nearly fainted|light ?headed|racing|pounding|pale|weak|"
+    r"passing out|passed out|pass out|collapsed?|short of breath|breathless|clammy|sweaty)"
+)
 #: A baby under 3 months (AAP, NHS): up to 89 days or 12 weeks old, one or two months old, or a newborn.
 _YOUNG_INFANT = (
     r"(?:newborn|new born|neonate|(?:[1-9]|[1-8]\d) (?:days?|d) old|"
     r"(?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:weeks?|wks?) old|"
     r"(?:1|2|one|two) (?:months?|mos?|mths?) old|"
-    r"(?:baby|son|daughter|infant|he|she) is (?:only |just |barely )?(?:(?:[1-9]|1[0-2]) (?:weeks?|wks?)|"
+    r"(?:[1-9]|1[0-2]) (?:weeks?|wks?) (?:old )?(?:baby|babe|bub|son|daughter|boy|girl|infant)|"
+    r"(?:baby|babe|bubs?|son|daughter|infant|he|she|little one|lo|grandson|granddaughter|nephew|niece) is "
+    r"(?:only |just |barely )?(?:(?:[1-9]|1[0-2]) (?:weeks?|wks?)|"
     r"(?:1|2|one|two) (?:months?|mos?|mths?))\b(?! pregnant))"
 )
 #: A fever: the word, or a temperature of 38 C / 100.4 F or more (normalised "38.3" reads "38 3"); "no
@@ -989,6 +1027,17 @@ _RULES: tuple[_Rule, ...] = (
         always=_rx(
             rf"^(?=.*\b{_CHILD}\b).*?\b(?:bottle|packet|pack|container|box) (?:\w+ ){{0,2}}(?:open|opened) "
             r"(?:\w+ ){0,4}(?:pills?|tablets?|some) (?:\w+ )?missing\b",
+        ),
+    ),
+    _Rule(
+        kind="gi_bleeding",
+        # NHS and ACEP: black, tarry stool with faintness, or vomit like coffee grounds ("black" alone
+        # may be iron tablets or liquorice; with dizziness or a racing heart it is blood)
+        always=_rx(
+            rf"^(?=.*\b{_BLOOD_LOSS_SIGN}\b).*?\b{_STOOL}\b (?:\w+ ){{0,5}}(?:black|tarry|tar|maroon)\b",
+            rf"^(?=.*\b{_BLOOD_LOSS_SIGN}\b).*?\b(?:black|tarry) (?:\w+ ){{0,2}}{_STOOL}\b",
+            r"\b(?:vomit\w*|threw up|throwing up|thrown up|puk\w*|sick|spew\w*) (?:\w+ ){0,6}coffee grounds?\b",
+            r"\bcoffee grounds? (?:\w+ ){0,3}(?:vomit|sick|puke|throw up|threw up)\b",
         ),
     ),
     _Rule(
