@@ -98,6 +98,9 @@ def test_dates_and_resolved_symptoms_stay_calm(question: str) -> None:
         "bit of a headache after being in the sun all day, drank water and its going away",
         # imagined for nobody in particular
         "what should you do if someone has a seizure",
+        # care already given is no urgency cue
+        "I was in the hospital with DKA when I was diagnosed, how do I avoid it again",
+        "my son had a fever at 6 weeks and was tested in hospital, he's fine now, why did they do a spinal tap",
     ],
 )
 def test_reassured_now_and_imagined_situations_are_calm(question: str) -> None:
@@ -116,6 +119,7 @@ def test_reassured_now_and_imagined_situations_are_calm(question: str) -> None:
         # a strong urgency cue outweighs a reassurance
         "she is breathing fine but cannot feel her legs after the fall",
         "my son is acting normally but swallowed a button battery an hour ago",
+        "a bit dizzy since his fall, should we go to the hospital",
     ],
 )
 def test_hedged_or_urgent_reassurance_is_not_calm(question: str) -> None:

@@ -100,7 +100,8 @@ Design
   cutting deeper"): these are the hedges of the bank's emergencies. Dev validation: false alarms 98 ->
   96 of 1,312 at the same recall (585 of 640); test split: look-alike false alarms 43 -> 40 of 448, the
   same 383 of 384 emergencies; no emergency of the bank, the consumer questions or the outside checks
-  changes. A question about a situation imagined for nobody in particular ("what should you do if
+  changes. Care already given ("was tested in hospital", "cleared by the ER") is no urgency cue: dev
+  false alarms 96 -> 95, nothing else changes. A question about a situation imagined for nobody in particular ("what should you do if
   someone has a seizure") is calm too (:data:`medqa.safety.rules.HYPOTHETICAL`).
 * **More near-miss pairs, measured and not taken** (2026-12-01): 191 more dev contrast pairs by a
   third author (one look-alike dropped: back pain in Marfan syndrome). Dev validation 0.935 recall at
@@ -207,6 +208,14 @@ _RESOLVED = re.compile(
     r"(?:fine|ok|okay|better|normal|normally|good|all good|well|back to normal|happy)\s+(?:again\s+)?now\b|"
     r"\bnow\s+(?:playing|eating|drinking|smiling|feeding|fine|ok|okay|better|back to normal)\b"
 )
+# Care that was given ("was tested in hospital", "cleared by the ER", "the doctors said"): its
+# "hospital" or "ER" is no urgency cue (see "Reassured now" above).
+_PAST_CARE = re.compile(
+    r"\b(?:(?:was|were|been|got|went|stayed|ended up) (?:\w+ )?(?:in|at|to|from) (?:the )?(?:hospital|er)|"
+    r"(?:the )?(?:hospital|er|doctors?) (?:checked|said|discharged|sent|cleared|told|gave|did|ran|kept|treated|"
+    r"tested)|(?:discharged|cleared|released|checked|seen|treated|tested) (?:\w+ )?(?:from|by|in|at) (?:the )?"
+    r"(?:hospital|er))\b"
+)
 # Urgency cues. The weak ones (a time of today, "still", "keeps", "worried") do not outweigh a present
 # reassurance (see "Reassured now" above); the strong ones do.
 _URGENT_STRONG = (
@@ -260,7 +269,7 @@ def calm_framing(question: str) -> bool:
     scrubbed = scrub_lookalikes(question)  # a look-alike phrase is calm, and its words are no urgency cue
     if describes_present(_DATE.sub(" ", scrubbed)):
         text = _DATE.sub(" ", text)
-    unresolved = _RESOLVED.sub(" ", scrubbed)
+    unresolved = _PAST_CARE.sub(" ", _RESOLVED.sub(" ", scrubbed))
     if _reassured(scrubbed) and not _STRONGLY_URGENT.search(_REASSURED.sub(" ", unresolved)):
         return True
     calm = _CALM.search(text) or _RESOLVED.search(scrubbed) or " _ " in f" {scrubbed} "
