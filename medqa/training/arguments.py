@@ -308,6 +308,11 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: re-ranking; corrected in the sixth session.) Also then: 4e-5 with distillation weight 2 (`rec-lr4d2`):
 #: dev 0.777 / 0.898 against 0.766 / 0.898 on the grown dev half, held-out 0.450 (p = 0.45) but 8 of 40
 #: areas worse: not taken.
+#: Measured on 2026-12-01 (tenth session) and not taken: the preset's run merged with the base weights
+#: (``merge_with_base`` 0.3 / 0.5): consumer dev half in the Ask pipeline 0.772 / 0.782 right topic
+#: first against 0.761, test half 0.729 / 0.729 against 0.734 and top 3 0.849 / 0.839 against 0.854;
+#: curated held-out areas more than one rank worse 3 / 3 against 4 (bench/results/wise_ft.txt). A tie
+#: pooled over both halves; the preset keeps the significant test-half top-3 gain.
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
