@@ -426,7 +426,13 @@ def test_train_run_name_follows_the_recipe_until_edited(page, app_server: AppSer
     set_field(page, "Run name", "my-choice")
     page.get_by_text("Original", exact=True).click()
     epochs = page.get_by_label("Epochs", exact=True)  # during the rerun the old field may still be shown
-    wait_until(lambda: epochs.count() == 1 and epochs.input_value().startswith("3"))  # Original's
+
+    def only_original_epochs() -> bool:
+        # one snapshot of every such field (a separate count and read could straddle the redraw)
+        values = epochs.evaluate_all("fields => fields.map(field => field.value)")
+        return [value[:1] for value in values] == ["3"]  # Original's 3 epochs, in one field
+
+    wait_until(only_original_epochs)
     settle(page)
     assert page.get_by_label("Run name", exact=True).input_value() == "my-choice"
 
