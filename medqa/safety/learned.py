@@ -101,8 +101,9 @@ Design
   96 of 1,312 at the same recall (585 of 640); test split: look-alike false alarms 43 -> 40 of 448, the
   same 383 of 384 emergencies; no emergency of the bank, the consumer questions or the outside checks
   changes. Care already given ("was tested in hospital", "cleared by the ER") is no urgency cue: dev
-  false alarms 96 -> 95, nothing else changes. A question about a situation imagined for nobody in particular ("what should you do if
-  someone has a seizure") is calm too (:data:`medqa.safety.rules.HYPOTHETICAL`).
+  false alarms 96 -> 95, nothing else changes. A question about a situation imagined for nobody in
+  particular ("what should you do if someone has a seizure") is calm too
+  (:data:`medqa.safety.rules.HYPOTHETICAL`).
 * **More near-miss pairs, measured and not taken** (2026-12-01): 191 more dev contrast pairs by a
   third author (one look-alike dropped: back pain in Marfan syndrome). Dev validation 0.935 recall at
   8.7% false alarms; test look-alike false alarms 43 -> 32 of 448 (near misses 25 -> 17) but 382
