@@ -3,7 +3,7 @@
 Usage::
 
     flock /tmp/medqa-cpu.lock python bench/bench_train.py [--source PATH] [--steps N]
-        [--sections peak,throughput,presets,quality] [--keep DIR] [--out FILE]
+        [--sections peak,replay,throughput,presets,quality] [--keep DIR] [--out FILE]
 
 (``MEDQA_CPU_BF16=none`` measures the path of a CPU without native bf16 on any machine.)
 
@@ -11,17 +11,20 @@ Measures, on this machine:
 
 1. **peak**: the matmul peak of the CPU (2048 x 2048 torch matmuls, fp32 and bf16, best of 5), in
    GFLOP/s of wall time and per CPU-second (the second does not depend on what else the machine runs);
-2. **throughput**: ``--steps`` optimizer steps of each preset, fp32 and bf16 autocast (no evaluation):
+2. **replay**: the recommended preset's cached loss on ``--steps`` of its own batches (spread over the
+   epoch), each step timed with and without the replay of the frozen layers
+   (:mod:`medqa.training.freezing`), in alternating order, with the gradients compared;
+3. **throughput**: ``--steps`` optimizer steps of each preset, fp32 and bf16 autocast (no evaluation):
    samples/s, wall and CPU seconds per step, and the achieved GFLOP/s of the work, counted from the
    padded token counts of the very batches the sampler makes (transformer FLOPs: 2 x 10.6 M weights
    per token forward plus attention, backward twice the forward of the layers that train,
    checkpointing and cached MNRL one forward more),
    next to the peak;
-3. **presets**: the whole run of each preset as the Train page starts it (``python -m medqa train`` in a
+4. **presets**: the whole run of each preset as the Train page starts it (``python -m medqa train`` in a
    child process, precision ``auto``): wall and CPU time, samples/s, time spent before the first step
    (data, teacher embeddings), and the child's peak RSS (from its ``run.json``), against the 5-minute /
    1.5 GB targets;
-4. **quality**: base vs both trained runs on the held-out questions (curated corpus, answers as
+5. **quality**: base vs both trained runs on the held-out questions (curated corpus, answers as
    documents), dense retrieval, with paired 95 % CIs (:mod:`medqa.evaluation`).
 
 CPU seconds are printed next to wall seconds on purpose: the development machine is shared by several
@@ -51,7 +54,7 @@ RESULTS = ROOT / "bench" / "results" / "train.txt"
 TARGET_SECONDS = 300.0
 TARGET_RSS_MB = 1536.0
 QUALITY_METRICS = ("accuracy@1", "accuracy@3", "mrr@10")
-SECTIONS = ("peak", "throughput", "presets", "quality")
+SECTIONS = ("peak", "replay", "throughput", "presets", "quality")
 #: all-MiniLM-L6-v2: 6 layers, hidden 384, feed-forward 1536.
 LAYERS, HIDDEN, FFN = 6, 384, 1536
 WEIGHTS_PER_TOKEN = LAYERS * (4 * HIDDEN * HIDDEN + 2 * HIDDEN * FFN)  # 10.6 M multiply-adds
@@ -141,9 +144,14 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
         order = np.random.default_rng(config.seed).permutation(len(dataset)).tolist()
         sampler = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
     # Forward once, backward twice the forward through the layers that train (none below the frozen
-    # ones); checkpointing and cached MNRL (GradCache) both run one forward pass more.
-    passes = 1 + 2 * (LAYERS - config.freeze_layers) / LAYERS
-    passes += 1 if config.gradient_checkpointing or config.loss == "cached_mnrl" else 0
+    # ones); checkpointing and cached MNRL (GradCache) both run one forward pass more, which for cached
+    # MNRL starts above the frozen layers (medqa.training.freezing).
+    above = (LAYERS - config.freeze_layers) / LAYERS
+    passes = 1 + 2 * above
+    if config.gradient_checkpointing:
+        passes += 1
+    elif config.loss == "cached_mnrl":
+        passes += above
     flops, padded, teacher_flops = 0.0, 0, 0.0
     batches = list(sampler)
     # A hard negative is another pair's positive: counted at the batch's positive lengths (the mined
@@ -189,6 +197,73 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
         "real": float(real),
         "epoch_steps": steps,
     }
+
+
+def replay(steps: int) -> None:
+    """Paired step times of the recommended preset's cached loss with and without the frozen layers' replay."""
+    import numpy as np
+    import torch
+
+    from medqa.training import trainer
+    from medqa.training.batching import LengthGroupedBatchSampler
+    from medqa.training.data import build_training_data
+    from medqa.training.freezing import freeze_lower_layers, freeze_word_embeddings
+
+    config = arguments.preset("recommended")
+    precision = trainer.choose_precision(config.precision)
+    say(
+        f"## Replay of the frozen layers ({steps} steps of the recommended preset's batches, "
+        f"{config.freeze_layers} of {LAYERS} layers frozen, mini-batches of {config.mini_batch_size}, {precision})"
+    )
+    data = build_training_data(config)
+    model, _ = trainer._load_start_model(config)
+    model.max_seq_length = config.max_seq_length
+    freeze_word_embeddings(model)
+    freeze_lower_layers(model, config.freeze_layers)
+    model.train()
+    loss = trainer._cached_mnrl(model, config)
+    replay_of = loss.frozen_replay
+    dataset = data.to_dataset(row_labels=True)
+    sampler = LengthGroupedBatchSampler(
+        dataset, batch_size=config.batch_size, drop_last=False, valid_label_columns=["label"],
+        seed=config.seed, max_chars=4 * config.max_seq_length,
+    )  # fmt: skip
+    batches = list(sampler)
+    chosen = [batches[int(i)] for i in np.linspace(0, len(batches) - 1, steps)]
+
+    def step(rows: list[int], replayed: bool) -> tuple[float, dict[str, torch.Tensor]]:
+        features = [model.tokenize(data.pairs[side].iloc[rows].tolist()) for side in ("anchor", "positive")]
+        loss.frozen_replay = replay_of if replayed else None
+        model.zero_grad()
+        torch.manual_seed(len(rows))
+        started = time.perf_counter()
+        # Both passes under autocast, as in the trainer (accelerate wraps the model's forward).
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            value = loss(features, torch.arange(len(rows)))
+            value.backward()
+        seconds = time.perf_counter() - started
+        return seconds, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    step(chosen[0], True)  # warm-up
+    times = {True: 0.0, False: 0.0}
+    same = True
+    before_load = load()
+    for number, rows in enumerate(chosen):
+        order = (True, False) if number % 2 == 0 else (False, True)
+        results = {replayed: step(rows, replayed) for replayed in order}
+        for replayed in order:
+            times[replayed] += results[replayed][0]
+        same &= all(torch.equal(results[True][1][n], results[False][1][n]) for n in results[False][1])
+    above = (LAYERS - config.freeze_layers) / LAYERS
+    counted = (1 - above) / (
+        2 + 2 * above
+    )  # forward passes per step: 2 + 2 x above before, 1 + 3 x above now
+    say(
+        f"  per step: {times[False] / steps:.2f} s without the replay, {times[True] / steps:.2f} s with it "
+        f"({1 - times[True] / times[False]:.0%} less; the counted work {counted:.0%} less); "
+        f"gradients identical: {same} (load {before_load} -> {load()})"
+    )
+    say()
 
 
 def throughput(work: Path, steps: int, peak: dict[str, tuple[float, float]], presets: list[str]) -> None:
@@ -320,6 +395,8 @@ def main() -> int:
                 say(f"  {name}: {wall:.0f} GFLOP/s wall, {cpu:.0f} GFLOP per CPU-second (load {load()})")
             say()
         presets = [p.strip() for p in options.presets.split(",") if p.strip()]
+        if "replay" in sections:
+            replay(options.steps)
         if "throughput" in sections:
             throughput(work, options.steps, peak, presets)
         paths: dict[str, Path] = {}

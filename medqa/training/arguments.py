@@ -313,6 +313,8 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: first against 0.761, test half 0.729 / 0.729 against 0.734 and top 3 0.849 / 0.839 against 0.854;
 #: curated held-out areas more than one rank worse 3 / 3 against 4 (bench/results/wise_ft.txt). A tie
 #: pooled over both halves; the preset keeps the significant test-half top-3 gain.
+#: Since 2026-12-01 (eleventh session) GradCache's second pass starts above the 3 frozen layers
+#: (:mod:`medqa.training.freezing`): the same gradients bit for bit, a sixth less arithmetic per step.
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
@@ -345,8 +347,8 @@ PRESET_DESCRIPTIONS = {
         "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
         "the search index holds, and answer sentences describing a condition matched to its overview; one "
         "epoch training the top 3 of the 6 layers, kept close to the base model (measured on 2 cores: about 6 "
-        "minutes with native bf16, 9 without, up to 20 on a slower CPU; the training process peaks at about "
-        "1.4 GB)."
+        "minutes with native bf16, 8 to 15 without, depending on the CPU; the training process peaks at "
+        "about 1.4 GB)."
     ),
 }
 

@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import platform
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -44,6 +43,12 @@ from medqa.runs import registry
 from medqa.runs.record import RECORD_FORMAT, LossPoint, RunRecord, TrainingStats
 from medqa.training.arguments import TrainingConfig
 from medqa.training.data import TrainingData, build_training_data
+from medqa.training.freezing import (
+    FrozenLayerReplay,
+    FrozenLayersOnce,
+    freeze_lower_layers,
+    freeze_word_embeddings,
+)
 from medqa.training.negatives import with_hard_negatives
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
 
@@ -336,14 +341,15 @@ def _cached_batch_distilled_loss(
     embeds each mini-batch again with gradients and back-propagates the cached gradient, so only one
     mini-batch's activations are alive at a time; the result equals full-batch MNRL. The anti-forgetting
     term depends on each embedding alone, so it joins the loss on the cached embeddings and its gradient
-    flows back the same way (same targets and scale as :func:`_batch_distilled_loss`).
+    flows back the same way (same targets and scale as :func:`_batch_distilled_loss`). With frozen lower
+    layers the second pass starts above them (:mod:`medqa.training.freezing`).
     """
     import torch
     from sentence_transformers import losses
 
     distill = _distill_term(config.distill_weight, starting, data)
 
-    class CachedBatchDistilledLoss(losses.CachedMultipleNegativesRankingLoss):
+    class CachedBatchDistilledLoss(FrozenLayersOnce, losses.CachedMultipleNegativesRankingLoss):
         """Cached MNRL + ``weight`` x MSE(batch embeddings, starting embeddings of the same texts)."""
 
         def calculate_loss(
@@ -356,7 +362,35 @@ def _cached_batch_distilled_loss(
                 term = term.detach()
             return ranking + term
 
-    return CachedBatchDistilledLoss(model, mini_batch_size=config.mini_batch_size)
+    loss = CachedBatchDistilledLoss(model, mini_batch_size=config.mini_batch_size)
+    loss.frozen_replay = _frozen_replay(model, config)
+    return loss
+
+
+def _cached_mnrl(model: SentenceTransformer, config: TrainingConfig) -> Any:
+    """Cached MNRL whose second pass starts above the frozen layers (:mod:`medqa.training.freezing`)."""
+    from sentence_transformers import losses
+
+    class CachedMNRL(FrozenLayersOnce, losses.CachedMultipleNegativesRankingLoss):
+        """Cached MNRL, the frozen layers computed once per step."""
+
+    loss = CachedMNRL(model, mini_batch_size=config.mini_batch_size)
+    loss.frozen_replay = _frozen_replay(model, config)
+    return loss
+
+
+def _frozen_replay(model: SentenceTransformer, config: TrainingConfig) -> FrozenLayerReplay | None:
+    """The replay of the frozen layers' output for a cached loss, when the model's embedding block and
+    first ``freeze_layers`` layers really are frozen and activations are not checkpointed (a
+    checkpointed layer replays its own forward)."""
+    if not config.freeze_layers or config.gradient_checkpointing:
+        return None
+    replay = FrozenLayerReplay.for_model(model, config.freeze_layers)
+    if replay is None:
+        return None
+    frozen = [p for layer in replay.layers for p in layer.parameters()]
+    frozen += [p for name, p in model.named_parameters() if ".embeddings." in name]
+    return replay if not any(parameter.requires_grad for parameter in frozen) else None
 
 
 def _make_loss(
@@ -378,7 +412,7 @@ def _make_loss(
         inner = losses.MultipleNegativesRankingLoss(model)
         return _batch_distilled_loss(model, inner, data, config.distill_weight, starting)
     if config.loss == "cached_mnrl":
-        inner = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
+        inner = _cached_mnrl(model, config)
     else:
         inner = losses.MultipleNegativesRankingLoss(model)
     if config.distill_weight > 0 and data.distill_texts:
@@ -591,25 +625,6 @@ class _Fitted:
     frozen_parameters: int
 
 
-def _freeze_word_embeddings(model: SentenceTransformer) -> None:
-    """Keep the token-embedding table fixed (no gradient, no optimizer state)."""
-    for name, parameter in model.named_parameters():
-        if "word_embeddings" in name:
-            parameter.requires_grad_(False)
-
-
-_LAYER_NUMBER = re.compile(r"\.(?:encoder\.)?layers?\.(\d+)\.")
-
-
-def _freeze_lower_layers(model: SentenceTransformer, layers: int) -> None:
-    """Keep the embedding block and the first ``layers`` transformer layers fixed, so no gradient flows
-    below them (the backward pass of a step stops at the first trainable layer)."""
-    for name, parameter in model.named_parameters():
-        number = _LAYER_NUMBER.search(name)
-        if ".embeddings." in name or (number is not None and int(number.group(1)) < layers):
-            parameter.requires_grad_(False)
-
-
 def _prepare(
     config: TrainingConfig, name: str, tmp: Path, final: Path, progress: Progress, data: TrainingData | None
 ) -> _Prepared:
@@ -691,9 +706,9 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
 
     config, model = prepared.config, prepared.model
     if config.freeze_embeddings:
-        _freeze_word_embeddings(model)
+        freeze_word_embeddings(model)
     if config.freeze_layers:
-        _freeze_lower_layers(model, config.freeze_layers)
+        freeze_lower_layers(model, config.freeze_layers)
     batch_distill = config.distill_weight > 0 and config.distill_on == "batch"
     teacher_started = time.perf_counter()
     if config.distill_weight > 0 and prepared.starting is None:
