@@ -77,9 +77,11 @@ def test_replaying_the_frozen_layers_gives_the_same_loss_and_gradients_with_drop
     for handle in handles:
         handle.remove()
 
-    assert replayed[0] == plain[0]
+    # Bit-identical where the kernels are deterministic (the benchmark reports it); a tolerance far
+    # below what different dropout masks or a missing layer would change keeps the test CPU-independent.
+    assert replayed[0] == pytest.approx(plain[0], rel=1e-6)
     assert replayed[1].keys() == plain[1].keys() and replayed[1]
-    assert all(torch.equal(replayed[1][name], plain[1][name]) for name in plain[1])
+    assert all(torch.allclose(replayed[1][name], plain[1][name], rtol=1e-5, atol=1e-8) for name in plain[1])
     # 2 columns x 3 mini-batches x 3 frozen layers: computed once with the replay, twice without.
     assert calls_with_replay == 18 and len(lower_calls) == 36
     assert all("forward" not in layer.__dict__ for layer in transformer_layers(model) or [])
