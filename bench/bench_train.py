@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from medqa import models
 from medqa.data import store
 from medqa.training import arguments
+from medqa.training.data import TrainingData
 from medqa.training.trainer import library_versions, train
 
 RESULTS = ROOT / "bench" / "results" / "train.txt"
@@ -112,6 +113,27 @@ def matmul_peak() -> dict[str, tuple[float, float]]:
     return found
 
 
+def preset_batches(config: arguments.TrainingConfig, data: TrainingData) -> list[list[int]]:
+    """The rows of each batch of an epoch, as the trainer's own sampler makes them (same seed)."""
+    import numpy as np
+    from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
+
+    from medqa.training.batching import LengthGroupedBatchSampler
+
+    dataset = data.to_dataset(row_labels=True)
+    kwargs = {"batch_size": config.batch_size, "drop_last": False, "valid_label_columns": ["label"]}
+    if config.batch_sampler == "length_grouped":
+        sampler = LengthGroupedBatchSampler(
+            dataset, seed=config.seed, max_chars=4 * config.max_seq_length, **kwargs
+        )
+    elif config.batch_sampler == "no_duplicates":
+        sampler = NoDuplicatesBatchSampler(dataset, seed=config.seed, **kwargs)
+    else:
+        order = np.random.default_rng(config.seed).permutation(len(dataset)).tolist()
+        sampler = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    return [list(batch) for batch in sampler]
+
+
 def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
     """One epoch of ``config``: ``steps``, training FLOPs, teacher FLOPs, padded and real tokens.
 
@@ -121,9 +143,7 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
     them through the student at every step.
     """
     import numpy as np
-    from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
 
-    from medqa.training.batching import LengthGroupedBatchSampler
     from medqa.training.data import build_training_data
 
     data = build_training_data(config)
@@ -134,15 +154,6 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
         return np.minimum([len(ids) for ids in tokenizer(texts)["input_ids"]], cap)
 
     anchors, positives = lengths(data.pairs["anchor"].tolist()), lengths(data.pairs["positive"].tolist())
-    dataset = data.to_dataset(row_labels=True)
-    kwargs = {"batch_size": config.batch_size, "drop_last": False, "valid_label_columns": ["label"]}
-    if config.batch_sampler == "length_grouped":
-        sampler = LengthGroupedBatchSampler(dataset, seed=config.seed, max_chars=4 * cap, **kwargs)
-    elif config.batch_sampler == "no_duplicates":
-        sampler = NoDuplicatesBatchSampler(dataset, seed=config.seed, **kwargs)
-    else:
-        order = np.random.default_rng(config.seed).permutation(len(dataset)).tolist()
-        sampler = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
     # Forward once, backward twice the forward through the layers that train (none below the frozen
     # ones); checkpointing and cached MNRL (GradCache) both run one forward pass more, which for cached
     # MNRL starts above the frozen layers (medqa.training.freezing).
@@ -153,7 +164,7 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
     elif config.loss == "cached_mnrl":
         passes += above
     flops, padded, teacher_flops = 0.0, 0, 0.0
-    batches = list(sampler)
+    batches = preset_batches(config, data)
     # A hard negative is another pair's positive: counted at the batch's positive lengths (the mined
     # negatives themselves need the model; an approximation of their padding).
     sides = (anchors, positives, positives) if config.hard_negatives else (anchors, positives)
@@ -205,7 +216,6 @@ def replay(steps: int) -> None:
     import torch
 
     from medqa.training import trainer
-    from medqa.training.batching import LengthGroupedBatchSampler
     from medqa.training.data import build_training_data
     from medqa.training.freezing import freeze_lower_layers, freeze_word_embeddings
 
@@ -223,12 +233,7 @@ def replay(steps: int) -> None:
     model.train()
     loss = trainer._cached_mnrl(model, config)
     replay_of = loss.frozen_replay
-    dataset = data.to_dataset(row_labels=True)
-    sampler = LengthGroupedBatchSampler(
-        dataset, batch_size=config.batch_size, drop_last=False, valid_label_columns=["label"],
-        seed=config.seed, max_chars=4 * config.max_seq_length,
-    )  # fmt: skip
-    batches = list(sampler)
+    batches = preset_batches(config, data)
     chosen = [batches[int(i)] for i in np.linspace(0, len(batches) - 1, steps)]
 
     def step(rows: list[int], replayed: bool) -> tuple[float, dict[str, torch.Tensor]]:

@@ -37,13 +37,21 @@ def freeze_word_embeddings(model: Any) -> None:
             parameter.requires_grad_(False)
 
 
-def freeze_lower_layers(model: Any, layers: int) -> None:
-    """Keep the embedding block and the first ``layers`` transformer layers fixed, so no gradient flows
-    below them (the backward pass of a step stops at the first trainable layer)."""
+def _lower_parameters(model: Any, layers: int) -> list[Any]:
+    """The parameters of the embedding block and of the first ``layers`` transformer layers."""
+    lower = []
     for name, parameter in model.named_parameters():
         number = _LAYER_NUMBER.search(name)
         if ".embeddings." in name or (number is not None and int(number.group(1)) < layers):
-            parameter.requires_grad_(False)
+            lower.append(parameter)
+    return lower
+
+
+def freeze_lower_layers(model: Any, layers: int) -> None:
+    """Keep the embedding block and the first ``layers`` transformer layers fixed, so no gradient flows
+    below them (the backward pass of a step stops at the first trainable layer)."""
+    for parameter in _lower_parameters(model, layers):
+        parameter.requires_grad_(False)
 
 
 def transformer_layers(model: Any) -> list[Any] | None:
@@ -83,10 +91,13 @@ class FrozenLayerReplay:
 
     @classmethod
     def for_model(cls, model: Any, frozen: int) -> FrozenLayerReplay | None:
-        """A replay for a model's first ``frozen`` layers; ``None`` when none are frozen or the layers
-        cannot be found (the cached loss then embeds both passes in full)."""
+        """A replay for a model's first ``frozen`` layers; ``None`` when the layers cannot be found, or
+        when they or the embedding block are not all frozen (:func:`freeze_lower_layers`): skipping a
+        layer that trains would cut its gradient. The cached loss then embeds both passes in full."""
         layers = transformer_layers(model)
         if frozen <= 0 or layers is None or frozen > len(layers):
+            return None
+        if any(parameter.requires_grad for parameter in _lower_parameters(model, frozen)):
             return None
         return cls(layers, frozen)
 

@@ -380,17 +380,11 @@ def _cached_mnrl(model: SentenceTransformer, config: TrainingConfig) -> Any:
 
 
 def _frozen_replay(model: SentenceTransformer, config: TrainingConfig) -> FrozenLayerReplay | None:
-    """The replay of the frozen layers' output for a cached loss, when the model's embedding block and
-    first ``freeze_layers`` layers really are frozen and activations are not checkpointed (a
-    checkpointed layer replays its own forward)."""
+    """The replay of the frozen layers' output for a cached loss, unless activations are checkpointed (a
+    checkpointed layer replays its own forward) or the layers are not really frozen."""
     if not config.freeze_layers or config.gradient_checkpointing:
         return None
-    replay = FrozenLayerReplay.for_model(model, config.freeze_layers)
-    if replay is None:
-        return None
-    frozen = [p for layer in replay.layers for p in layer.parameters()]
-    frozen += [p for name, p in model.named_parameters() if ".embeddings." in name]
-    return replay if not any(parameter.requires_grad for parameter in frozen) else None
+    return FrozenLayerReplay.for_model(model, config.freeze_layers)
 
 
 def _make_loss(
