@@ -134,6 +134,22 @@ def preset_batches(config: arguments.TrainingConfig, data: TrainingData) -> list
     return [list(batch) for batch in sampler]
 
 
+def forward_passes(config: arguments.TrainingConfig, *, replayed: bool = True) -> float:
+    """Forward passes' worth of work per token of a training step.
+
+    Forward once, backward twice the forward through the layers that train (none below the frozen
+    ones); checkpointing and cached MNRL (GradCache) both run one forward pass more, which for cached
+    MNRL starts above the frozen layers when ``replayed`` (:mod:`medqa.training.freezing`).
+    """
+    above = (LAYERS - config.freeze_layers) / LAYERS
+    passes = 1 + 2 * above
+    if config.gradient_checkpointing:
+        return passes + 1
+    if config.loss == "cached_mnrl":
+        return passes + (above if replayed else 1)
+    return passes
+
+
 def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
     """One epoch of ``config``: ``steps``, training FLOPs, teacher FLOPs, padded and real tokens.
 
@@ -154,15 +170,7 @@ def epoch_flops(config: arguments.TrainingConfig) -> dict[str, float]:
         return np.minimum([len(ids) for ids in tokenizer(texts)["input_ids"]], cap)
 
     anchors, positives = lengths(data.pairs["anchor"].tolist()), lengths(data.pairs["positive"].tolist())
-    # Forward once, backward twice the forward through the layers that train (none below the frozen
-    # ones); checkpointing and cached MNRL (GradCache) both run one forward pass more, which for cached
-    # MNRL starts above the frozen layers (medqa.training.freezing).
-    above = (LAYERS - config.freeze_layers) / LAYERS
-    passes = 1 + 2 * above
-    if config.gradient_checkpointing:
-        passes += 1
-    elif config.loss == "cached_mnrl":
-        passes += above
+    passes = forward_passes(config)
     flops, padded, teacher_flops = 0.0, 0, 0.0
     batches = preset_batches(config, data)
     # A hard negative is another pair's positive: counted at the batch's positive lengths (the mined
@@ -259,10 +267,7 @@ def replay(steps: int) -> None:
         for replayed in order:
             times[replayed] += results[replayed][0]
         same &= all(torch.equal(results[True][1][n], results[False][1][n]) for n in results[False][1])
-    above = (LAYERS - config.freeze_layers) / LAYERS
-    counted = (1 - above) / (
-        2 + 2 * above
-    )  # forward passes per step: 2 + 2 x above before, 1 + 3 x above now
+    counted = 1 - forward_passes(config) / forward_passes(config, replayed=False)
     say(
         f"  per step: {times[False] / steps:.2f} s without the replay, {times[True] / steps:.2f} s with it "
         f"({1 - times[True] / times[False]:.0%} less; the counted work {counted:.0%} less); "
