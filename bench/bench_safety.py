@@ -12,6 +12,10 @@ base model's numpy encoder, as the server does).
   questions the retrieval benchmarks use (``consumer_questions.csv``, never trained on), read with their
   urgency (``consumer_urgency.csv``): notices on the everyday ones are false alarms, the emergencies
   among them must get one, and the "see a doctor soon" ones are reported apart.
+* **Outside checks** (``emergency_outside_checks.csv``, :func:`medqa.safety.bank.load_outside_checks`:
+  two authors who saw neither the bank nor the rules, never fitted): recall, false alarms, what was
+  missed; and how the bank's test split and the outside checks would read at higher thresholds of the
+  learned half (the threshold itself is chosen on dev by :mod:`medqa.safety.learned`).
 * **Latency** per question in the server process: with the embedding the engine already computed
   (what :meth:`medqa.retrieval.engine.Engine.search` does) and with the embedding computed here
   (what a caller without one pays), p50 and p95 over the test questions.
@@ -41,8 +45,8 @@ from medqa.consumer_questions import (
 )
 from medqa.retrieval.encoder import load_query_encoder
 from medqa.safety import detect_emergency
-from medqa.safety.bank import BankItem, load_bank
-from medqa.safety.learned import ENCODER, get_model
+from medqa.safety.bank import BankItem, load_bank, load_outside_checks
+from medqa.safety.learned import ENCODER, EmergencyModel, calm_framing, get_model, learned_flags
 from medqa.safety.rules import match_rules
 
 RESULTS = ROOT / "bench" / "results" / "safety.txt"
@@ -66,6 +70,62 @@ def _rate(flags: list[bool]) -> str:
 
 def _percentiles(values: list[float]) -> str:
     return f"p50 {np.percentile(values, 50):.2f} ms, p95 {np.percentile(values, 95):.2f} ms"
+
+
+def _flags_at(model: EmergencyModel, texts: list[str], vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether a notice is shown, as :func:`detect_emergency` decides, with another learned threshold."""
+    p_emergency = 1.0 - model.probabilities(texts, vectors)[:, 0]
+    calm = np.array([calm_framing(text) for text in texts])
+    rules = np.array([match_rules(text) is not None for text in texts])
+    return learned_flags(p_emergency, calm, threshold) | rules
+
+
+def _outside_lines(
+    model: EmergencyModel, encoder: object, items: list[BankItem], vectors: np.ndarray
+) -> list[str]:
+    """The outside checks' figures, and both test sets read at higher thresholds."""
+    outside = load_outside_checks()
+    outside_vectors = encoder.encode([item.text for item in outside])  # type: ignore[attr-defined]
+    notices = [
+        detect_emergency(item.text, embedding=v) for item, v in zip(outside, outside_vectors, strict=True)
+    ]
+    lines = [
+        "== outside checks (emergency_outside_checks.csv: two authors who saw neither bank nor rules) =="
+    ]
+    for author in sorted({item.style for item in outside}):
+        rows = [i for i, item in enumerate(outside) if item.style == author]
+        lines.append(
+            f"{author}: emergencies {_rate([notices[i] is not None for i in rows if outside[i].is_emergency])}; "
+            "false alarms on look-alikes "
+            + _rate([notices[i] is not None for i in rows if outside[i].label == "lookalike"])
+            + f", off-topic {_rate([notices[i] is not None for i in rows if outside[i].label == 'offtopic'])}"
+        )
+    lines += [
+        f"  MISSED [{item.category}] {item.text}"
+        for item, notice in zip(outside, notices, strict=True)
+        if item.is_emergency and notice is None
+    ]
+    lines += [
+        f"  FALSE ALARM [{notice.kind}] {item.text}"
+        for item, notice in zip(outside, notices, strict=True)
+        if not item.is_emergency and notice is not None
+    ]
+    test = [i for i, item in enumerate(items) if item.split == "test"]
+    sets = {
+        "bank test split": ([items[i] for i in test], vectors[test]),
+        "outside checks": (outside, outside_vectors),
+    }
+    lines.append("the learned half at other thresholds (emergencies recognised; look-alike false alarms):")
+    for threshold in sorted({model.threshold, 0.2, 0.25, 0.3}):
+        read = []
+        for name, (rows, row_vectors) in sets.items():
+            flags = _flags_at(model, [item.text for item in rows], row_vectors, threshold)
+            emergency = np.array([item.is_emergency for item in rows])
+            lookalike = np.array([item.label == "lookalike" for item in rows])
+            read.append(f"{name} {_rate(list(flags[emergency]))}; {_rate(list(flags[lookalike]))}")
+        chosen = " (chosen)" if threshold == model.threshold else ""
+        lines.append(f"  {threshold:.2f}{chosen}: " + " | ".join(read))
+    return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         if notice is None and urgency not in (EVERYDAY, SOON)
     ]
     lines.append("")
+
+    lines += _outside_lines(model, encoder, items, vectors)
 
     test_rows = [i for i, item in enumerate(items) if item.split == "test"]
     with_vector, with_encoding = [], []

@@ -616,6 +616,8 @@ def test_an_absent_symptom_does_not_make_a_question_calm() -> None:
         "I had anaphylaxis to penicillin as a child, which antibiotics are safe for me now",
         "I lost a lot of blood in surgery two years ago, do I need iron now",
         "my son nearly drowned two years ago and is scared of water, how can we help him",
+        # "have been" + a habit is no ongoing symptom
+        "I had a heart attack 3 years ago and have been eating healthy since, can I stop my statin",
     ],
 )
 def test_a_distant_past_cancels_a_rule_match(question: str) -> None:
@@ -637,6 +639,12 @@ def test_a_distant_past_cancels_a_rule_match(question: str) -> None:
             "drowning",
         ),
         ("I had anaphylaxis as a kid and now my throat is closing after a bee sting", "anaphylaxis"),
+        # a belly's present state and an ongoing symptom (an outside check's bowel obstruction, 2026-12-01)
+        (
+            "my belly is swollen and tight, i've been vomiting green stuff and haven't pooped or passed gas "
+            "for 2 days. i had bowel surgery years ago",
+            "acute_abdomen",
+        ),
         # crisis and poisoning lines are never cancelled by a date
         ("I overdosed last year and took all my pills", "overdose_poisoning"),
         (

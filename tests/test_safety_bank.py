@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from medqa.safety.bank import BANK_PATH, bank_fingerprint, load_bank
+from medqa.safety.bank import BANK_PATH, bank_fingerprint, load_bank, load_outside_checks
 from medqa.safety.categories import EMERGENCY_KINDS
 
 ITEMS = load_bank()
@@ -87,3 +87,24 @@ def test_consumer_urgency_labels_name_consumer_questions_and_known_kinds() -> No
     assert urgency and set(urgency) <= set(load_consumer_questions()["id"])
     assert set(urgency.values()) <= {SOON, *EMERGENCY_KINDS}
     assert any(level in EMERGENCY_KINDS for level in urgency.values())
+
+
+def test_outside_checks_cover_every_category_and_share_no_medical_row_with_the_bank() -> None:
+    outside = load_outside_checks()
+    counts = Counter(item.category for item in outside if item.is_emergency)
+    assert set(counts) == set(EMERGENCY_KINDS) - {"eye", "hypothermia"}  # the 30 categories
+    assert min(counts.values()) >= 7 and sum(counts.values()) >= 200
+    assert sum(item.label == "lookalike" for item in outside) >= 140
+    assert {item.split for item in outside} == {"outside"}
+    bank = {item.text.casefold() for item in ITEMS}
+    assert not [item.text for item in outside if item.label != "offtopic" and item.text.casefold() in bank]
+
+
+def test_bank_rows_of_another_split_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bank.csv"
+    path.write_text(
+        "text,label,category,style,split\nhelp,emergency,stroke,first,outside\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match="line 2"):
+        load_bank(path)
+    assert load_bank(path, splits=("outside",))[0].split == "outside"

@@ -47,6 +47,8 @@ def test_fit_weights_separates_toy_classes() -> None:
         "my son vomited once after a car ride and is fine now",
         "she bumped her head on the table and cried, now playing normally",
         "I had a nosebleed at lunch but I'm better now",
+        # "now" before a statement of feeling well resolves, as "fine now" does (an outside check's row)
+        "got a bit dizzy gardening in the sun, sat in the shade and drank some water and now I feel fine",
     ],
 )
 def test_calm_framing(question: str) -> None:
@@ -61,6 +63,7 @@ def test_calm_framing(question: str) -> None:
         "is it serious that my baby is floppy and has a fever",
         "tearing pain through to my back",
         "he was fine at lunch but now he can't speak properly",
+        "got a bit dizzy in the sun and now I feel faint and confused",
         # A date in the past is no alibi when the question also says what is happening now.
         "had a heart attack 5 years ago, my chest feels crushed and my arm is numb",
         "my mum had sepsis last year and she has the same shivering and confusion again",

@@ -51,6 +51,17 @@ Columns:
 Fitting and tuning use the dev rows only (:mod:`medqa.safety.learned`); ``bench/bench_safety.py``
 reports the test rows, plus ``medqa/resources/out_of_domain_questions.csv`` (off-topic, never
 trained on).
+
+**Outside checks** (``medqa/resources/emergency_outside_checks.csv``, :func:`load_outside_checks`; the
+bank's columns, split ``outside``, style ``author-a`` or ``author-b``): 210 emergencies (4 and 3 per
+category of 30), 149 medical look-alikes (one that was also a bank row dropped) and 49 off-topic
+questions, written on 2026-12-01 by two authors who saw neither the bank, the rules nor each other's
+rows, from the issue's description of the outside sets (indirect descriptions, distractors,
+caregivers, intent statements). They are never fitted; ``bench/bench_safety.py`` reports them. Read
+first with the model and rules as they were, they missed 1 emergency and raised 4 false alarms; two
+general fixes followed (a belly's state and "have been vomiting" place a dated question in the
+present, :mod:`medqa.safety.rules` point 8; "now I feel fine" is resolved, :mod:`medqa.safety.learned`),
+so those two rows are no longer unseen.
 """
 
 from __future__ import annotations
@@ -61,8 +72,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BANK_PATH = Path(__file__).resolve().parent.parent / "resources" / "emergency_bank.csv"
+OUTSIDE_PATH = BANK_PATH.with_name("emergency_outside_checks.csv")
 LABELS = ("emergency", "lookalike", "offtopic")
 SPLITS = ("dev", "test")
+OUTSIDE = "outside"
 
 
 @dataclass(frozen=True)
@@ -80,8 +93,12 @@ class BankItem:
         return self.label == "emergency"
 
 
-def load_bank(path: Path = BANK_PATH) -> list[BankItem]:
+def load_bank(path: Path = BANK_PATH, splits: tuple[str, ...] = SPLITS) -> list[BankItem]:
     """The bank's rows, in file order.
+
+    Args:
+        path: the file.
+        splits: the splits its rows may have.
 
     Raises:
         ValueError: a row has an unknown label or split, or an emergency has no category.
@@ -98,11 +115,16 @@ def load_bank(path: Path = BANK_PATH) -> list[BankItem]:
             for row in csv.DictReader(handle)
         ]
     for number, item in enumerate(items, start=2):
-        if item.label not in LABELS or item.split not in SPLITS or not item.text:
+        if item.label not in LABELS or item.split not in splits or not item.text:
             raise ValueError(f"{path.name} line {number}: bad label, split or empty text")
         if item.is_emergency and not item.category:
             raise ValueError(f"{path.name} line {number}: an emergency needs a category")
     return items
+
+
+def load_outside_checks(path: Path = OUTSIDE_PATH) -> list[BankItem]:
+    """The outside checks' rows (see the module docstring), in file order; validated as the bank is."""
+    return load_bank(path, splits=(OUTSIDE,))
 
 
 def bank_fingerprint(path: Path = BANK_PATH) -> str:

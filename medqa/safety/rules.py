@@ -97,8 +97,8 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    describe no one at risk now. A question that dates itself years or months back, or to last year or
    childhood, is not flagged by the rules unless something places it in the present: "now" before a
    statement ("and now my arm is numb"), "still", "today", "suddenly", hours or minutes ago, a
-   present-tense statement about someone ("I have crushing chest pain", "his speech is slurring"),
-   or a "but" after the date ("my labs were normal last month but..."). Suicide, self-harm, overdose
+   present-tense statement about someone ("I have crushing chest pain", "his speech is slurring", "my
+   belly is swollen", "I have been vomiting"), or a "but" after the date ("my labs were normal last month but..."). Suicide, self-harm, overdose
    and poisoning are never cancelled (point 4; "I overdosed last year and took all my pills" may be
    happening now). On the emergency bank this removes 3 dev look-alike false alarms (the history rows
    the rules flagged, except the overdose and bleach ones read as poisoning) and no emergency; the
@@ -342,6 +342,8 @@ _BODY = (
     r"(?:chest|heart|arm|arms|jaw|face|throat|tongue|lips|mouth|head|speech|breathing|breath|"
     r"body|pulse)"
 )
+#: Further body parts whose present state places a dated question in the present (point 8).
+_BODY_LOWER = r"(?:belly|stomach|tummy|abdomen|leg|legs|eye|eyes|neck|back|skin|vision)"
 _NUMBER_WORDS = r"(?:five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|sixty)"
 #: A situation imagined about nobody in particular ("what should you do if someone has a seizure",
 #: "if I ever see a child choking"): first aid asked ahead of time (point 9).
@@ -403,7 +405,8 @@ _PRESENT = re.compile(
     r"|\b(?:is|are|am) \w+ing\b"
     rf"|\b{_SUBJECT} (?:is|are|am|has|have(?! been| had)|cannot|will not|does not|do not|feels?|looks?|"
     r"seems?|keeps?)\b"
-    rf"|\b(?:my|his|her|their) {_BODY} (?:is|are|feels?|looks?|hurts?|went)\b"
+    rf"|\b(?:my|his|her|their) (?:{_BODY}|{_BODY_LOWER}) (?:is|are|feels?|looks?|hurts?|went)\b"
+    r"|\b(?:have|has) been (?:vomiting|throwing up|bleeding|passing out|fainting|seizing)\b"
 )
 
 
