@@ -129,6 +129,32 @@ def matmul_peak(threads: int | None) -> float:
     return 20 * 2 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
 
 
+def _unit(rows):
+    """Rows scaled to unit length."""
+    import numpy as np
+
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def torch_bf16_peak() -> float:
+    """Measured bf16 GFLOP/s of torch matrix products of the FFN shape, all threads (best of 5).
+
+    Only meaningful on a CPU with native bf16 (elsewhere bf16 products are emulated and slow).
+    """
+    import torch
+
+    a = torch.randn(1024, 384, dtype=torch.bfloat16)
+    b = torch.randn(384, 1536, dtype=torch.bfloat16)
+    best = float("inf")
+    a @ b
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(20):
+            a @ b
+        best = min(best, time.perf_counter() - started)
+    return 20 * 2 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
+
+
 def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
     """Index build section: docs/s and GFLOP/s of each encoder path and lever, against a matmul peak.
 
@@ -139,6 +165,7 @@ def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
     >= 0.99). The full build is projected from the measured rate and the corpus's token count.
     """
     import contextlib
+    import copy
     import json as json_module
 
     import numpy as np
@@ -213,16 +240,33 @@ def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
     model = models.load_model("base")
     model.max_seq_length = dense.max_seq_length
     models.encode(model, sample[:16], precision="fp32")  # warm-up
+    peak_bf16 = peak_all
+    if models.bf16_supported():
+        peak_bf16 = torch_bf16_peak()
+        say(f"measured bf16 matmul peak (FFN shape, torch): {peak_bf16:.0f} GFLOP/s on all threads")
     for precision in ("fp32", "bf16"):
         timed(
             f"torch {precision}, {torch.get_num_threads()} threads",
             lambda p=precision: models.encode(model, sample, precision=p),
-            peak_all,
+            peak_all if precision == "fp32" else peak_bf16,
+        )
+    if models.bf16_supported():  # a lever: weights and every operation in bf16, not only the products
+        halved = copy.deepcopy(model).to(torch.bfloat16)  # load_model's instance is shared: a copy
+        timed(
+            "torch bf16 weights (not autocast)",
+            lambda: _unit(models.encode(halved, sample, precision="fp32")),  # bf16 norms are a little off 1
+            peak_bf16,
         )
     quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     timed("torch int8 dynamic", lambda: models.encode(quantized, sample, precision="fp32"), peak_all)
     reference = vectors["numpy fp32, length-sorted, 1 thread"]
-    for label in (f"torch bf16, {torch.get_num_threads()} threads", "torch int8 dynamic"):
+    for label in (
+        f"torch bf16, {torch.get_num_threads()} threads",
+        "torch bf16 weights (not autocast)",
+        "torch int8 dynamic",
+    ):
+        if label not in vectors:
+            continue
         agreement = np.sum(reference * vectors[label], axis=1)
         verdict = "usable" if agreement.min() >= 0.99 else "REJECTED (< 0.99)"
         say(
