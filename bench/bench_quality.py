@@ -21,7 +21,8 @@ consumer questions of each half (share answered; goal >= 95%) and on the out-of-
 
 Run: ``flock /tmp/medqa-cpu.lock .venv/bin/python bench/bench_quality.py [--models base,RUN]``
 (build the data first: ``python -m medqa data build``; embeddings and per-system results are cached,
-so a second run takes seconds). Writes ``bench/results/quality.txt`` and ``bench/results/quality.json``.
+so a second run takes seconds). Writes ``bench/results/quality.txt`` and ``bench/results/quality.json``
+(``--out`` for another file).
 """
 
 from __future__ import annotations
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap / randomisation resamples")
     parser.add_argument("--no-cache", action="store_true", help="recompute cached per-system results")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS / "quality.txt", help="results file (the JSON record beside it)"
+    )
     options = parser.parse_args(argv)
     model_names = (
         [name.strip() for name in options.models.split(",") if name.strip()]
@@ -271,9 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['top1_focus'][:32]} ({rank_text})"
         )
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "quality.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (RESULTS / "quality.json").write_text(
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    options.out.with_suffix(".json").write_text(
         json.dumps(record, indent=1, default=float) + "\n", encoding="utf-8"
     )
     return 0

@@ -513,7 +513,8 @@ def match_label(hit: Hit, result: SearchResult) -> str:
     * hybrid: the fused reciprocal-rank score as a share of its maximum (first in both the meaning and
       the keyword ranking): "strong" from 0.75 (near the top of both rankings), "good" from 0.45, else
       "partial" (with the engine's defaults, ``rrf_k`` 5 and weights 1.5 / 1: first by meaning only is
-      "good", first by keywords only "partial");
+      "good", first by keywords only "partial"; the maximum uses the constant the query was fused with,
+      :meth:`EngineSettings.fusion_k`);
     * dense: the cosine similarity against the calibrated abstention threshold;
     * bm25: the BM25 score as a share of the first hit's.
     """
@@ -521,7 +522,8 @@ def match_label(hit: Hit, result: SearchResult) -> str:
         return confidence_label(hit.similarity, result.threshold)
     if result.mode == "hybrid":
         settings = EngineSettings()
-        share = hit.score / ((settings.dense_weight + settings.bm25_weight) / (settings.rrf_k + 1))
+        best = (settings.dense_weight + settings.bm25_weight) / (settings.fusion_k(result.searched) + 1)
+        share = hit.score / best
     else:
         top = max((other.score for other in result.hits), default=0.0)
         share = hit.score / top if top > 0 else 0.0

@@ -235,6 +235,20 @@ def test_match_labels_follow_the_ranking_used() -> None:
     assert [order.index(label) for label in labels] == sorted(order.index(label) for label in labels)
 
 
+def test_match_labels_of_a_long_message_read_its_own_fusion_constant() -> None:
+    from medqa.retrieval.engine import EngineSettings
+
+    settings = EngineSettings()
+    message = " ".join(["my dad has swollen painful toes and we wonder what it is"] * 4)
+    k = settings.fusion_k(message)
+    assert k != settings.rrf_k
+    top = _replace(_hit(1), score=(settings.dense_weight + settings.bm25_weight) / (k + 1))  # first in both
+    meaning_only = _replace(_hit(2), score=settings.dense_weight / (k + 1))
+    result = _result(message, hits=(top, meaning_only))
+    labels = [presentation.match_label(hit, result) for hit in (top, meaning_only)]
+    assert labels == ["strong match", "good match"]
+
+
 def test_weak_hits_are_set_apart_and_uploads_are_not_called_nih() -> None:
     hits = (_hit(1, similarity=0.7), _hit(2, similarity=0.2), _hit(3, similarity=0.6))
     answers, closest = presentation.split_hits(_result(hits=hits))

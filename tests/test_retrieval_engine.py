@@ -79,6 +79,32 @@ def test_top_ranks_do_not_depend_on_how_many_rows_are_asked_for(engine: Engine) 
     assert scores[-1] == 0.0  # beyond the fused candidates, rows follow by similarity alone
 
 
+def test_a_long_message_is_fused_flatter(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fused with ``long_message_rrf_k`` from ``long_message_words`` words on (engine docstring)."""
+    settings = EngineSettings()
+    short = "my big toe joint is swollen, what can the doctor do?"
+    long = " ".join([short] * 4)  # 44 words
+    assert settings.fusion_k(short) == settings.rrf_k == 5
+    assert settings.fusion_k(long) == settings.long_message_rrf_k == 20
+    assert settings.fusion_k(" ".join(["word"] * 39)) == 5
+    assert settings.fusion_k(" ".join(["word"] * 40)) == 20
+    from medqa.retrieval import engine as engine_module
+
+    used: list[int] = []
+    real = engine_module.reciprocal_rank_fusion
+
+    def spy(rankings, *, weights, k):  # type: ignore[no-untyped-def]
+        used.append(k)
+        return real(rankings, weights=weights, k=k)
+
+    monkeypatch.setattr(engine_module, "reciprocal_rank_fusion", spy)
+    _, short_scores, _ = engine.rank(short, limit=3)
+    _, long_scores, _ = engine.rank(long, limit=3)
+    assert used == [5, 20]
+    # A card's label reads the fused score against the maximum of the constant used.
+    assert short_scores[0] <= 2.5 / 6 and long_scores[0] <= 2.5 / 21
+
+
 def test_specialist_pages_give_way_to_consumer_pages_unless_named(
     engine: Engine, fixture_data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -53,6 +53,18 @@ messages 0.629 / 0.800 and 0.571 / 0.771 against 0.571 / 0.743), with the senten
 change at @1; 0.5: 0.543 at @1 on the long ones), their centroid (0.486), pairs of sentences (0.600 /
 0.714), or the best sentence alone (0.400 / 0.600): two long messages at best, and only at one weight.
 
+A long message is fused flatter (twelfth session, :meth:`EngineSettings.fusion_k`): from 40 words on
+(e-mail-like: context, history, then the question) the two rankings disagree more, and ``rrf_k`` 5 lets
+one ranking's first row win alone; ``rrf_k`` 20 lets a row both rankings place well win instead.
+Measured on the dev half's 35 long messages (base model): every constant from 10 to 60 beat 5 (right
+topic first 0.571 -> 0.600-0.629, top 3 0.743 -> 0.800), while the 162 shorter questions lose with any
+of them (0.796 -> 0.759-0.772), so only long messages change; 20 ties 15 on the first two and leads on
+MRR@10 (0.729 against 0.724). Dev half: 0.756 / 0.883 -> 0.766 / 0.893, MRR@10 0.826 -> 0.835 (8
+questions won, 1 lost). Test half, scored once: long messages 0.457 / 0.629 -> 0.514 / 0.743 (MRR@10
+0.564 -> 0.644); all 199 questions 0.698 / 0.819 -> 0.709 / 0.839, MRR@10 0.770 -> 0.785 (+0.014, 95%
+paired-bootstrap CI +0.002 to +0.028, p = 0.04; 10 won, 1 lost). The curated held-out questions are
+short, so unchanged; abstention reads cosine similarities, so unchanged too.
+
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->
 0.718 / 0.824), and fusion always reads :attr:`EngineSettings.candidates` rows per ranking, however
@@ -117,6 +129,9 @@ class EngineSettings:
         bm25_fields: what the BM25 index holds.
         candidates: rows each ranking contributes to fusion.
         rrf_k: reciprocal-rank fusion constant.
+        long_message_words: a question of at least this many words is a long message (e-mail-like).
+        long_message_rrf_k: the fusion constant for a long message (module docstring: a flatter fusion,
+            where the two rankings disagree more).
         dense_weight: weight of the dense ranking in fusion.
         bm25_weight: weight of the BM25 ranking in fusion.
         correct_spelling: search unknown words as the corpus spells them (:mod:`medqa.retrieval.spelling`).
@@ -129,10 +144,16 @@ class EngineSettings:
     bm25_fields: str = DEFAULT_BM25_FIELDS
     candidates: int = 50
     rrf_k: int = 5
+    long_message_words: int = 40
+    long_message_rrf_k: int = 20
     dense_weight: float = 1.5
     bm25_weight: float = 1.0
     correct_spelling: bool = True
     specialist_penalty: float = 0.3
+
+    def fusion_k(self, query: str) -> int:
+        """The reciprocal-rank fusion constant for a query as searched: flatter for a long message."""
+        return self.long_message_rrf_k if len(query.split()) >= self.long_message_words else self.rrf_k
 
 
 @dataclass(frozen=True)
@@ -473,7 +494,7 @@ class Engine:
         fused = reciprocal_rank_fusion(
             [top_rows(similarities, candidates), top_rows(lexical, candidates, positive_only=True)],
             weights=[self.settings.dense_weight, self.settings.bm25_weight],
-            k=self.settings.rrf_k,
+            k=self.settings.fusion_k(query),
         )
         fused = self._prefer_consumer_pages(query, fused)[:limit]
         if len(fused) < limit:
