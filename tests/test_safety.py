@@ -524,6 +524,9 @@ YOUNG_INFANT_FEVERS = [
     "my 12 week old baby has a 101 fever",
     "bubs is 7 wks, temp 38.4, been sleepy all day",
     "my 6 week baby has a temp of 38.2",
+    # something else due, or a baby due for shots with its age said: still a young baby's fever
+    "my 8 week old has a fever, her vaccines are due next week",
+    "my baby is due for her shots next week, she is 7 weeks old and has a fever",
 ]
 NOT_YOUNG_INFANT_FEVERS = [
     "my 6 month old has a fever of 38",  # over 3 months: not this red flag
@@ -535,6 +538,10 @@ NOT_YOUNG_INFANT_FEVERS = [
     "my 7 week scan was fine but I have a fever",
     "whats a fever for a newborn, wanna be prepared",  # asks about no one
     "why are fevers in newborns treated differently",
+    # a baby not born yet (two outside checks' false alarms)
+    "What temperature actually counts as a fever in a newborn? Want to know before our first arrives next month.",
+    "when should I worry about a fever in a newborn? our baby is due next month",
+    "baby due in 3 weeks, what fever in a newborn is an emergency",
 ]
 
 

@@ -58,10 +58,10 @@ category of 30), 149 medical look-alikes (one that was also a bank row dropped) 
 questions, written on 2026-12-01 by two authors who saw neither the bank, the rules nor each other's
 rows, from the issue's description of the outside sets (indirect descriptions, distractors,
 caregivers, intent statements). They are never fitted; ``bench/bench_safety.py`` reports them. Read
-first with the model and rules as they were, they missed 1 emergency and raised 4 false alarms; two
+first with the model and rules as they were, they missed 1 emergency and raised 4 false alarms; three
 general fixes followed (a belly's state and "have been vomiting" place a dated question in the
-present, :mod:`medqa.safety.rules` point 8; "now I feel fine" is resolved, :mod:`medqa.safety.learned`),
-so those two rows are no longer unseen.
+present, :mod:`medqa.safety.rules` point 8; a baby not born yet is no infant with a fever; "now I feel
+fine" is resolved, :mod:`medqa.safety.learned`), so those three rows are no longer unseen.
 """
 
 from __future__ import annotations

@@ -578,6 +578,12 @@ _YOUNG_INFANT = (
 )
 #: A fever: the word, or a temperature of 38 C / 100.4 F or more (normalised "38.3" reads "38 3"); "no
 #: fever" is blanked before the rules run (:data:`_ABSENT_SYMPTOMS`).
+#: A baby not born yet: a question about one is asked ahead of time (two outside checks' false alarms).
+_UNBORN = (
+    r"(?:(?:baby|first|little one|son|daughter|twins|bub|babe) (?:is |are )?(?:due|arrives|arriving) "
+    r"(?:in|next|this|on|at|around)|before (?:our|my|the) (?:baby|first|little one|son|daughter|twins) (?:\w+ )?"
+    r"(?:arrives?|comes?|is born|are born)|not born yet)"
+)
 _FEVER = (
     r"(?:fever|feverish|febrile|burning up|temp(?:erature)? (?:\w+ ){0,3}"
     r"(?:3[89]|4[0-2])(?: \d)?\b|(?:3[89]|4[0-2])(?: \d)? ?(?:c|degrees)\b|100 [4-9]\b|10[1-6](?: \d)?"
@@ -989,8 +995,13 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _Rule(
         kind="infant_fever",
-        # A baby of someone's, or a reading: "whats a fever for a newborn" asks about no one.
-        always=_rx(rf"^(?=.*\b(?:my|our|his|her|their|i|we)\b|.*\d)(?=.*\b{_YOUNG_INFANT}).*?\b{_FEVER}"),
+        # A baby of someone's, or a reading: "whats a fever for a newborn" asks about no one, and nor does
+        # a baby not born yet ("before our first arrives next month", "our baby is due in june"), unless an
+        # age is said too ("due for her shots ... 7 weeks old").
+        always=_rx(
+            rf"^(?!(?!.*\bold\b).*\b{_UNBORN}\b)(?=.*\b(?:my|our|his|her|their|i|we)\b|.*\d)(?=.*\b{_YOUNG_INFANT})"
+            rf".*?\b{_FEVER}"
+        ),
     ),
     _Rule(
         kind="child_dehydration",
