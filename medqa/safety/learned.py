@@ -120,8 +120,9 @@ Design
   emergencies and 149 look-alikes by two authors who saw neither bank nor rules) it misses 4 emergencies
   more (a suicide plan told as giving away a guitar and a cat and writing letters, bright red blood
   eight days after a tonsillectomy, a runner collapsed at 41 degrees, a hypo getting worse after glucose
-  tablets) for no false alarm fewer (3 of 149 either way; 2 since the unborn-baby fix of the rules): people's own look-alikes are rarely the
-  bank's adversarial near misses, so the threshold stays at 0.15 and the cap at 10%. Also measured then
+  tablets) for no false alarm fewer (3 of 149 either way; 2 since the unborn-baby fix of the rules):
+  people's own look-alikes are rarely the bank's adversarial near misses, so the threshold stays at
+  0.15 and the cap at 10%. Also measured then
   and not taken: a lower threshold for questions with an urgency cue and a higher one for the rest
   (0.10 / 0.25 .. 0.40): dev validation about 0.01 more recall at the same false-alarm rate, test split
   worse than one threshold at the same recall (33-36 false alarms of 448 against 30 at 0.20).
