@@ -98,8 +98,8 @@ risk*; it does not flag questions that ask *about* a condition. Concretely:
    childhood, is not flagged by the rules unless something places it in the present: "now" before a
    statement ("and now my arm is numb"), "still", "today", "suddenly", hours or minutes ago, a
    present-tense statement about someone ("I have crushing chest pain", "his speech is slurring", "my
-   belly is swollen", "I have been vomiting"), or a "but" after the date ("my labs were normal last month but..."). Suicide, self-harm, overdose
-   and poisoning are never cancelled (point 4; "I overdosed last year and took all my pills" may be
+   belly is swollen", "I have been vomiting"), or a "but" after the date ("my labs were normal last
+   month but..."). Suicide, self-harm, overdose and poisoning are never cancelled (point 4; "I overdosed last year and took all my pills" may be
    happening now). On the emergency bank this removes 3 dev look-alike false alarms (the history rows
    the rules flagged, except the overdose and bleach ones read as poisoning) and no emergency; the
    learned half still reads every such question (:mod:`medqa.safety.learned`).
@@ -576,14 +576,14 @@ _YOUNG_INFANT = (
     r"(?:only |just |barely )?(?:(?:[1-9]|1[0-2]) (?:weeks?|wks?)|"
     r"(?:1|2|one|two) (?:months?|mos?|mths?))\b(?! pregnant))"
 )
-#: A fever: the word, or a temperature of 38 C / 100.4 F or more (normalised "38.3" reads "38 3"); "no
-#: fever" is blanked before the rules run (:data:`_ABSENT_SYMPTOMS`).
 #: A baby not born yet: a question about one is asked ahead of time (two outside checks' false alarms).
 _UNBORN = (
     r"(?:(?:baby|first|little one|son|daughter|twins|bub|babe) (?:is |are )?(?:due|arrives|arriving) "
     r"(?:in|next|this|on|at|around)|before (?:our|my|the) (?:baby|first|little one|son|daughter|twins) (?:\w+ )?"
     r"(?:arrives?|comes?|is born|are born)|not born yet)"
 )
+#: A fever: the word, or a temperature of 38 C / 100.4 F or more (normalised "38.3" reads "38 3"); "no
+#: fever" is blanked before the rules run (:data:`_ABSENT_SYMPTOMS`).
 _FEVER = (
     r"(?:fever|feverish|febrile|burning up|temp(?:erature)? (?:\w+ ){0,3}"
     r"(?:3[89]|4[0-2])(?: \d)?\b|(?:3[89]|4[0-2])(?: \d)? ?(?:c|degrees)\b|100 [4-9]\b|10[1-6](?: \d)?"
