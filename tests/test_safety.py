@@ -701,3 +701,34 @@ def test_imagined_situations_and_point_9_lookalikes_are_not_flagged_by_the_rules
 def test_point_9_leaves_real_emergencies_alone(question: str, kind: str) -> None:
     found = match_rules(question)
     assert found is not None and found[0] == kind, question
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # the sense of impending doom is a symptom (NHS sepsis, AHA), not an intent: read with the others
+        ("I feel like I'm going to die, my chest is crushing and my arm is numb", "cardiac"),
+        # someone who will not wake up is unresponsive, not wishing (an outside check's seizure)
+        (
+            "my coworker went stiff and jerked all over, now he is breathing weird and won't wake up",
+            "unconscious",
+        ),
+    ],
+)
+def test_a_symptom_worded_like_a_death_wish_gets_its_own_category(question: str, kind: str) -> None:
+    found = match_rules(question)
+    assert found is not None and found[0] == kind, found
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I am going to die tonight, I have the pills",
+        "I feel like I want to die",
+        "I just want to go to sleep and never wake up",
+        "how many of my sleeping pills would it take to not wake up",
+    ],
+)
+def test_death_wishes_still_reach_988_through_the_rules(question: str) -> None:
+    found = match_rules(question)
+    assert found is not None and found[0] == "suicide", question

@@ -61,7 +61,9 @@ caregivers, intent statements). They are never fitted; ``bench/bench_safety.py``
 first with the model and rules as they were, they missed 1 emergency and raised 4 false alarms; three
 general fixes followed (a belly's state and "have been vomiting" place a dated question in the
 present, :mod:`medqa.safety.rules` point 8; a baby not born yet is no infant with a fever; "now I feel
-fine" is resolved, :mod:`medqa.safety.learned`), so those three rows are no longer unseen.
+fine" is resolved, :mod:`medqa.safety.learned`), so those three rows are no longer unseen; so are the
+two whose notice named suicide for a sepsis and a seizure (the rules' "going to die" after "feel like"
+and "and won't wake up" without sleep).
 """
 
 from __future__ import annotations

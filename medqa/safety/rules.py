@@ -617,7 +617,10 @@ _RULES: tuple[_Rule, ...] = (
             r"\bend(?:ing)? (?:my|his|her|their) (?:own )?life\b",
             r"\btake (?:my|his|her|their) (?:own )?life\b",
             r"\bend(?:ing)? it all\b",
-            r"\b(?:want|wanted|wanna|wants|going|gonna|plan|planning|ready|wish|wishing) (?:to )?"
+            # "I feel like I'm going to die" is the sense of impending doom (NHS sepsis, AHA, anaphylaxis),
+            # a symptom to read with the others, not an intent.
+            r"\b(?<!like i am )(?<!like im )(?<!like he is )(?<!like she is )(?<!thought i was )"
+            r"(?:want|wanted|wanna|wants|going|gonna|plan|planning|ready|wish|wishing) (?:to )?"
             r"(?:die|be dead|not be alive|not exist|not wake up)\b",
             r"\bwish (?:i|he|she) (?:was|were) dead\b",
             r"\b(?:do|does) not want to (?:live|be alive|exist|be here)(?: anymore| any more)?$",
@@ -638,7 +641,10 @@ _RULES: tuple[_Rule, ...] = (
             r"(?:\w+ ){0,3}(?:would|will|could|does) it take\b",
             r"\bhow (?:many|much) (?:\w+ ){0,5}(?:to die|to kill (?:me|myself|someone|a person|you)|to end it|"
             r"to (?:not|never) wake up|to be (?:fatal|lethal|deadly))\b",
-            r"\b(?:to|and|so i|so that i|that i|i) (?:would |will |could )?(?:not|never) wake up\b",
+            # "... and never wake up" after sleep is a wish; "he is breathing weird and won't wake up" is
+            # someone unresponsive (an outside check's seizure, read as suicide).
+            r"\b(?:to|so i|so that i|that i|i) (?:would |will |could )?(?:not|never) wake up\b",
+            r"\bsleep (?:\w+ ){0,3}and (?:would |will |could )?(?:not|never) wake up\b",
             r"\b(?:lethal|fatal|deadly) (?:dose|amount|number|quantity)\b",
             r"\b(?:high|far|deep|fast) enough (?:\w+ ){0,3}(?:that )?(?:you|i|a person|someone|one) "
             r"(?:would|will|could) not survive\b",
