@@ -41,6 +41,7 @@ from medqa.errors import MedQAError, RunNameError, TrainingCancelled, TrainingEr
 from medqa.retrieval.dense import DenseSettings, embed_with_numpy
 from medqa.runs import registry
 from medqa.runs.record import RECORD_FORMAT, LossPoint, RunRecord, TrainingStats
+from medqa.training import teacher_cache
 from medqa.training.arguments import TrainingConfig
 from medqa.training.data import TrainingData, build_training_data
 from medqa.training.freezing import (
@@ -53,6 +54,7 @@ from medqa.training.negatives import with_hard_negatives
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
 
 if TYPE_CHECKING:
+    import numpy as np
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
@@ -228,19 +230,33 @@ def _teacher_embeddings(
     CPU, bench/results/train.txt). In fp32, when ``source`` is the starting model's folder, by the
     torch-free numpy encoder one batch per core (:func:`medqa.retrieval.dense.embed_with_numpy`, the
     index builds' fp32 path: about 1.5x torch's fp32 rate on 2 cores, cosine >= 0.9999 to it); else
-    through torch in fp32.
+    through torch in fp32. The matrix is kept on disk for the next run of the same texts from the same
+    starting folder (:mod:`medqa.training.teacher_cache`).
     """
+    import torch
+
+    path = teacher_cache.cache_path(source, texts, model.max_seq_length, precision)
+    vectors = teacher_cache.load(path, len(texts))
+    if vectors is None:
+        vectors = _embed_as_teacher(model, texts, precision, source)
+        teacher_cache.save(path, vectors)
+    return torch.from_numpy(vectors)
+
+
+def _embed_as_teacher(
+    model: SentenceTransformer, texts: list[str], precision: str, source: str | Path | None
+) -> np.ndarray:
+    """The starting model's embeddings of ``texts`` by the path :func:`_teacher_embeddings` describes."""
     import torch
 
     if precision == "fp32" and source is not None:
         vectors = embed_with_numpy(texts, source, model.max_seq_length)
         if vectors is not None:
-            return torch.from_numpy(vectors)
+            return vectors
     was_training = model.training
     try:
         with torch.no_grad():
-            vectors = models.encode(model, texts, batch_size=EVAL_BATCH_SIZE, precision=precision)
-        return torch.from_numpy(vectors)
+            return models.encode(model, texts, batch_size=EVAL_BATCH_SIZE, precision=precision)
     finally:
         model.train(was_training)
 
