@@ -346,9 +346,9 @@ PRESET_DESCRIPTIONS = {
     RECOMMENDED: (
         "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
         "the search index holds, and answer sentences describing a condition matched to its overview; one "
-        "epoch training the top 3 of the 6 layers, kept close to the base model (measured on 2 cores: 4 to 6 "
-        "minutes with native bf16, 8 to 15 without, depending on the CPU; the training process peaks at "
-        "about 1.4 GB)."
+        "epoch training the top 3 of the 6 layers, kept close to the base model (measured on 2 cores: 3 to 6 "
+        "minutes with native bf16, 5 to 15 without, depending on the CPU, a little less when run again; the "
+        "training process peaks at about 1.4 GB)."
     ),
 }
 
