@@ -16,6 +16,13 @@ from medqa.safety import (
 )
 from medqa.safety.rules import match_rules
 
+
+def rule_kind(question: str) -> str | None:
+    """The kind the rules read in a question, or ``None`` when no rule fires."""
+    found = match_rules(question)
+    return None if found is None else found[0]
+
+
 #: The kinds the rules name (the learned half adds the other categories).
 RULE_KINDS = (
     "suicide", "overdose_poisoning", "anaphylaxis", "cardiac", "stroke", "seizure", "unconscious", "breathing",
@@ -580,8 +587,7 @@ def test_a_symptom_said_to_be_absent_is_no_evidence_for_the_rules(question: str)
     ],
 )
 def test_absent_symptoms_leave_the_rest_of_the_question_to_the_rules(question: str, kind: str) -> None:
-    found = match_rules(question)
-    assert found is not None and found[0] == kind
+    assert rule_kind(question) == kind, question
 
 
 @pytest.mark.parametrize(
@@ -607,8 +613,7 @@ def test_a_stiff_neck_alone_is_not_meningitis(question: str) -> None:
     ],
 )
 def test_a_stiff_neck_with_a_companion_sign_is(question: str) -> None:
-    found = match_rules(question)
-    assert found is not None and found[0] == "meningitis", question
+    assert rule_kind(question) == "meningitis", question
 
 
 def test_an_absent_symptom_does_not_make_a_question_calm() -> None:
@@ -662,8 +667,7 @@ def test_a_distant_past_cancels_a_rule_match(question: str) -> None:
     ],
 )
 def test_a_distant_past_does_not_cancel_a_present_emergency(question: str, kind: str) -> None:
-    found = match_rules(question)
-    assert found is not None and found[0] == kind, question
+    assert rule_kind(question) == kind, question
 
 
 @pytest.mark.parametrize(
@@ -699,8 +703,7 @@ def test_imagined_situations_and_point_9_lookalikes_are_not_flagged_by_the_rules
     ],
 )
 def test_point_9_leaves_real_emergencies_alone(question: str, kind: str) -> None:
-    found = match_rules(question)
-    assert found is not None and found[0] == kind, question
+    assert rule_kind(question) == kind, question
 
 
 @pytest.mark.parametrize(
@@ -713,22 +716,12 @@ def test_point_9_leaves_real_emergencies_alone(question: str, kind: str) -> None
             "my coworker went stiff and jerked all over, now he is breathing weird and won't wake up",
             "unconscious",
         ),
+        # death wishes still reach 988 through the rules
+        ("I am going to die tonight, I have the pills", "suicide"),
+        ("I feel like I want to die", "suicide"),
+        ("I just want to go to sleep and never wake up", "suicide"),
+        ("how many of my sleeping pills would it take to not wake up", "suicide"),
     ],
 )
 def test_a_symptom_worded_like_a_death_wish_gets_its_own_category(question: str, kind: str) -> None:
-    found = match_rules(question)
-    assert found is not None and found[0] == kind, found
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "I am going to die tonight, I have the pills",
-        "I feel like I want to die",
-        "I just want to go to sleep and never wake up",
-        "how many of my sleeping pills would it take to not wake up",
-    ],
-)
-def test_death_wishes_still_reach_988_through_the_rules(question: str) -> None:
-    found = match_rules(question)
-    assert found is not None and found[0] == "suicide", question
+    assert rule_kind(question) == kind, question
