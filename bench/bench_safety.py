@@ -72,12 +72,12 @@ def _percentiles(values: list[float]) -> str:
     return f"p50 {np.percentile(values, 50):.2f} ms, p95 {np.percentile(values, 95):.2f} ms"
 
 
-def _flags_at(model: EmergencyModel, texts: list[str], vectors: np.ndarray, threshold: float) -> np.ndarray:
-    """Whether a notice is shown, as :func:`detect_emergency` decides, with another learned threshold."""
+def _readings(model: EmergencyModel, texts: list[str], vectors: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What :func:`detect_emergency` decides from, threshold aside: P(emergency), calm framing, rules."""
     p_emergency = 1.0 - model.probabilities(texts, vectors)[:, 0]
     calm = np.array([calm_framing(text) for text in texts])
     rules = np.array([match_rules(text) is not None for text in texts])
-    return learned_flags(p_emergency, calm, threshold) | rules
+    return p_emergency, calm, rules
 
 
 def _outside_lines(
@@ -115,13 +115,19 @@ def _outside_lines(
         "bank test split": ([items[i] for i in test], vectors[test]),
         "outside checks": (outside, outside_vectors),
     }
+    readings = {
+        name: (
+            _readings(model, [item.text for item in rows], row_vectors),
+            np.array([item.is_emergency for item in rows]),
+            np.array([item.label == "lookalike" for item in rows]),
+        )
+        for name, (rows, row_vectors) in sets.items()
+    }
     lines.append("the learned half at other thresholds (emergencies recognised; look-alike false alarms):")
     for threshold in sorted({model.threshold, 0.2, 0.25, 0.3}):
         read = []
-        for name, (rows, row_vectors) in sets.items():
-            flags = _flags_at(model, [item.text for item in rows], row_vectors, threshold)
-            emergency = np.array([item.is_emergency for item in rows])
-            lookalike = np.array([item.label == "lookalike" for item in rows])
+        for name, ((p_emergency, calm, rules), emergency, lookalike) in readings.items():
+            flags = learned_flags(p_emergency, calm, threshold) | rules  # as detect_emergency decides
             read.append(f"{name} {_rate(list(flags[emergency]))}; {_rate(list(flags[lookalike]))}")
         chosen = " (chosen)" if threshold == model.threshold else ""
         lines.append(f"  {threshold:.2f}{chosen}: " + " | ".join(read))
