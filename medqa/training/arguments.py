@@ -315,6 +315,16 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: pooled over both halves; the preset keeps the significant test-half top-3 gain.
 #: Since 2026-12-01 (eleventh session) GradCache's second pass starts above the 3 frozen layers
 #: (:mod:`medqa.training.freezing`): the same gradients bit for bit, a sixth less arithmetic per step.
+#: Since 2026-12-01 (thirteenth session) GradCache embeds 8 rows at a time again: with 3 layers frozen
+#: and the distillation on the batch the larger mini-batch no longer costs the memory it did in the
+#: fourth session. Measured over 24 steps in a child process (AMD Zen 5, 2 cores; /tmp probes, several
+#: runs each): bf16 1.37-1.49 s per step with 4 rows, 1.29-1.33 with 8, 1.20-1.24 with 16; fp32 2.14-2.34,
+#: 2.03-2.32 and 2.24-2.29 (within the noise); training peaks 0.92-1.04 GB, 1.04-1.11 GB and 1.25-1.30 GB.
+#: 16 rows would leave too little of the 1.5 GB a training may take (the whole run peaks some 0.1-0.3 GB
+#: above these probes), so 8. Whole runs: fp32 back to back (teacher cached) 290 s of training with 8 rows
+#: against 305 s with 4, peaks 1,077 and 1,040 MB; bf16 (``bench/results/train_bf16_zen5_mb8.txt``) 162 s
+#: of training and 199 s wall against 174 s and 208 s, peak 1,322 MB. The loss is the same (up to
+#: dropout's random draws; held-out dense MRR@10 0.494 against 0.491).
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",
@@ -332,7 +342,7 @@ RECOMMENDED_CONFIG = TrainingConfig(
     freeze_embeddings=True,
     freeze_layers=3,
     loss="cached_mnrl",
-    mini_batch_size=4,
+    mini_batch_size=8,
 )
 
 PRESETS: dict[str, TrainingConfig] = {ORIGINAL: ORIGINAL_CONFIG, RECOMMENDED: RECOMMENDED_CONFIG}
