@@ -71,11 +71,20 @@ def _cell(row: dict, metric: str) -> str:
     return f"{row[metric]:.3f} [{row[f'{metric} low']:.2f}-{row[f'{metric} high']:.2f}]"
 
 
+#: Ranks past the Ask page's first ten count as this in the second reading of :func:`area_rank_changes`.
+SEEN_RANK_CAP = 11
+#: "Worse by more than one rank": a mean of three ranks differs by 1.0000000000000004 when it moved by one.
+MORE_THAN_ONE_RANK = 1 + 1e-9
+
+
 def area_rank_changes(result: runner.EvaluationResult, say) -> dict[str, float]:
     """Per trained model: the focus area whose mean first-relevant rank got worst against base, same mode.
 
     Issue 12 asks that no focus area of the curated held-out split gets worse by more than one rank
-    on average. A question with no relevant pair in the top 100 counts as rank 101.
+    on average. A question with no relevant pair in the top 100 counts as rank 101. A second line reads
+    the same with every rank past 10 counted as 11: an answer moving from rank 54 to 66 changes an
+    area's mean by 4 ranks, though no reader sees either (2026-12-01: two of the preset's four areas
+    worse by more than one rank were of that kind), so both readings are printed; the goal is the first.
     """
     areas = dict(zip(result.eval_set.query_ids, result.eval_set.focus, strict=True))
     by_spec = {system.spec: system.label for system in result.systems}
@@ -87,8 +96,10 @@ def area_rank_changes(result: runner.EvaluationResult, say) -> dict[str, float]:
         if base_spec not in by_spec:
             continue
 
-        def area_means(label: str) -> pd.Series:
+        def area_means(label: str, cap: float | None = None) -> pd.Series:
             ranks = result.runs[label].per_query["first_relevant_rank"].astype("Float64").fillna(101.0)
+            if cap is not None:
+                ranks = ranks.clip(upper=cap)
             return ranks.groupby(ranks.index.map(areas)).mean()
 
         change = (area_means(system.label) - area_means(by_spec[base_spec])).sort_values(ascending=False)
@@ -96,7 +107,18 @@ def area_rank_changes(result: runner.EvaluationResult, say) -> dict[str, float]:
         say(
             f"   {system.label}: worst focus area against {by_spec[base_spec]}: {change.index[0]} "
             f"{change.iloc[0]:+.2f} ranks on average (goal <= +1.00); "
-            f"{int((change > 1).sum())} of {len(change)} areas worse by more than one rank"
+            f"{int((change > MORE_THAN_ONE_RANK).sum())} of {len(change)} areas worse by more than one rank"
+        )
+        seen = area_means(system.label, SEEN_RANK_CAP) - area_means(by_spec[base_spec], SEEN_RANK_CAP)
+        seen = seen.sort_values(ascending=False)
+        say(
+            f"     ranks past 10 counted as {SEEN_RANK_CAP}: worst {seen.index[0]} {seen.iloc[0]:+.2f}; "
+            f"{int((seen > MORE_THAN_ONE_RANK).sum())} of {len(seen)} areas worse by more than one rank"
+            + (
+                f" ({', '.join(seen.index[seen > MORE_THAN_ONE_RANK])})"
+                if (seen > MORE_THAN_ONE_RANK).any()
+                else ""
+            )
         )
     return worst
 
