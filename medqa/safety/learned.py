@@ -126,6 +126,14 @@ Design
   and not taken: a lower threshold for questions with an urgency cue and a higher one for the rest
   (0.10 / 0.25 .. 0.40): dev validation about 0.01 more recall at the same false-alarm rate, test split
   worse than one threshold at the same recall (33-36 false alarms of 448 against 30 at 0.20).
+* **A close bank phrasing as support, measured and not taken** (2026-12-01, thirteenth session): 15-16%
+  of the everyday consumer health questions get a notice (28 of 176 on the dev half, "my son struggles
+  to read and mixes up his letters" read as breathing), so a learned-only notice was made to need a dev
+  emergency phrasing of its category within a cosine of 0.30-0.55 (the explanation's nearest phrasing;
+  on the dev rows, phrasings of the question's own style left out). Everyday notices fall only from 0.45
+  on (dev half 28 -> 21 at 0.45, 14 at 0.50), where emergencies are already lost (outside checks 210 ->
+  207 and 205 of 210, test split 383 -> 377 and 373 of 384): people describe emergencies the bank did
+  not phrase, so the notice keeps reading the model's probability alone.
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
