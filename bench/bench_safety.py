@@ -44,7 +44,7 @@ from medqa.consumer_questions import (
     load_out_of_domain_questions,
 )
 from medqa.retrieval.encoder import load_query_encoder
-from medqa.safety import detect_emergency
+from medqa.safety import TENTATIVE_BELOW, EmergencyNotice, detect_emergency
 from medqa.safety.bank import BankItem, load_bank, load_outside_checks
 from medqa.safety.learned import ENCODER, EmergencyModel, calm_framing, get_model, learned_flags
 from medqa.safety.rules import match_rules
@@ -66,6 +66,12 @@ def _consumer_urgency() -> list[tuple[str, str, str]]:
 
 def _rate(flags: list[bool]) -> str:
     return f"{sum(flags)}/{len(flags)} ({100 * sum(flags) / max(len(flags), 1):.1f}%)"
+
+
+def _tentative(notices: list[EmergencyNotice | None]) -> str:
+    """How many of the notices raised are tentative ("In case this is an emergency")."""
+    raised = [notice for notice in notices if notice is not None]
+    return f"{sum(notice.tentative for notice in raised)} of {len(raised)} tentative"
 
 
 def _percentiles(values: list[float]) -> str:
@@ -95,9 +101,11 @@ def _outside_lines(
     for author in sorted({item.style for item in outside}):
         rows = [i for i, item in enumerate(outside) if item.style == author]
         lines.append(
-            f"{author}: emergencies {_rate([notices[i] is not None for i in rows if outside[i].is_emergency])}; "
+            f"{author}: emergencies {_rate([notices[i] is not None for i in rows if outside[i].is_emergency])} "
+            f"({_tentative([notices[i] for i in rows if outside[i].is_emergency])}); "
             "false alarms on look-alikes "
             + _rate([notices[i] is not None for i in rows if outside[i].label == "lookalike"])
+            + f" ({_tentative([notices[i] for i in rows if outside[i].label == 'lookalike'])})"
             + f", off-topic {_rate([notices[i] is not None for i in rows if outside[i].label == 'offtopic'])}"
         )
     lines += [
@@ -176,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
             f"learned alone: {_rate([learned[i] for i in emergencies])}",
             "  notice names the bank's category: "
             + _rate([notices[i] is not None and notices[i].kind == items[i].category for i in emergencies]),
-            f"false alarms on look-alikes: {_rate([notices[i] is not None for i in lookalikes])}",
+            f"  {_tentative([notices[i] for i in emergencies])} (learned half alone, under "
+            f"{TENTATIVE_BELOW:g}: 'In case this is an emergency')",
+            f"false alarms on look-alikes: {_rate([notices[i] is not None for i in lookalikes])} "
+            f"({_tentative([notices[i] for i in lookalikes])})",
             "  by style: "
             + "; ".join(
                 f"{style} {_rate([notices[i] is not None for i in lookalikes if items[i].style == style])}"
@@ -223,15 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for group, member in groups.items():
         for split in ("dev", "test"):
-            flags = [
-                notice is not None
+            chosen = [
+                notice
                 for notice, (_, in_split, urgency) in zip(consumer_notices, consumer_rows, strict=True)
                 if in_split == split and member(urgency)
             ]
-            lines.append(f"  {group}, {split} half: {_rate(flags)}")
+            lines.append(
+                f"  {group}, {split} half: {_rate([notice is not None for notice in chosen])} ({_tentative(chosen)})"
+            )
     lines.append("notices on everyday consumer questions:")
     lines += [
-        f"  [{notice.kind}] {question}"
+        f"  [{notice.kind}{', tentative' if notice.tentative else ''}] {question}"
         for notice, (question, _, urgency) in zip(consumer_notices, consumer_rows, strict=True)
         if notice is not None and urgency == EVERYDAY
     ]

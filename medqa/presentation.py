@@ -614,7 +614,12 @@ def result_text(result: SearchResult, *, width: int = 100, answer_chars: int = 7
     view = answer_view(result)
     lines: list[str] = []
     if view.emergency is not None:
-        lines += ["!" * min(width, 60), f"EMERGENCY: {view.emergency.message}", "!" * min(width, 60), ""]
+        lines += [
+            "!" * min(width, 60),
+            f"{view.emergency.heading.upper()}: {view.emergency.message}",
+            "!" * min(width, 60),
+            "",
+        ]
     lines += [f"note: {note}" for note in result.notes]
     if result.follow_up is not None:
         lines.append(f"{result.follow_up.note}.")

@@ -224,3 +224,26 @@ def test_a_question_is_answered_at_once_while_the_index_builds(
     assert (
         "Building the search index of Full MedQuAD · Base model (all-MiniLM-L6-v2): 10 of 40 texts" in sidebar
     )
+
+
+def test_a_tentative_notice_keeps_its_message_under_its_own_heading() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    def script() -> None:
+        from types import SimpleNamespace
+
+        from medqa.safety import EmergencyNotice
+        from ui.answers import render_emergency
+
+        for tentative in (True, False):
+            notice = EmergencyNotice(
+                kind="breathing", message="Call 911 now.", matched="", source="learned", tentative=tentative
+            )
+            render_emergency(SimpleNamespace(emergency=notice))  # type: ignore[arg-type]
+
+    app = AppTest.from_function(script).run()
+    assert not app.exception
+    assert [element.value for element in app.error] == [
+        "**In case this is an emergency.** Call 911 now.",
+        "**Emergency.** Call 911 now.",
+    ]

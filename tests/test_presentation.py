@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace as _replace
 
 from medqa import presentation
 from medqa.retrieval.engine import Hit, SearchResult
 from medqa.retrieval.follow_up import FollowUp
-from medqa.safety import DISCLAIMER, detect_emergency
+from medqa.safety import DISCLAIMER, TENTATIVE_HEADING, detect_emergency
 
 
 def _hit(rank: int = 1, answer: str = "Rest and fluids help.", similarity: float = 0.7) -> Hit:
@@ -60,6 +61,16 @@ def test_terminal_text_puts_the_emergency_first_and_the_disclaimer_last() -> Non
     text = presentation.result_text(_result("my dad has crushing chest pain and can't breathe right now"))
     assert text.index("EMERGENCY") < text.index("1. Gout")
     assert text.rstrip().endswith(DISCLAIMER)
+
+
+def test_terminal_text_heads_a_tentative_notice_as_such() -> None:
+    sure = detect_emergency("my dad has crushing chest pain and can't breathe right now")
+    assert sure is not None
+    tentative = dataclasses.replace(sure, source="learned", probability=0.3, tentative=True)
+    text = presentation.result_text(_result(emergency=tentative))
+    assert f"{TENTATIVE_HEADING.upper()}: {sure.message}" in text
+    assert text.index(TENTATIVE_HEADING.upper()) < text.index("1. Gout")
+    assert "EMERGENCY:" in presentation.result_text(_result(emergency=sure))
 
 
 def test_terminal_text_abstains_and_explains_follow_ups() -> None:

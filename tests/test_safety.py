@@ -10,10 +10,15 @@ import pytest
 from medqa.safety import (
     DISCLAIMER,
     EMERGENCY_KINDS,
+    HEADING,
+    TENTATIVE_BELOW,
+    TENTATIVE_HEADING,
     EmergencyNotice,
     detect_emergency,
     normalize_question,
 )
+from medqa.safety import learned as learned_module
+from medqa.safety.learned import Assessment
 from medqa.safety.rules import match_rules
 
 
@@ -458,6 +463,53 @@ def test_chest_pain_with_breathing_trouble_reads_as_cardiac() -> None:
     notice = detect_emergency("my dad has chest pain and can't breathe")
     assert notice is not None
     assert notice.kind == "cardiac"
+
+
+class _FixedModel:
+    """A learned half that reads every question the same way (the real one is fitted on the bank)."""
+
+    def __init__(self, probability: float, kind: str = "breathing") -> None:
+        self.probability, self.kind = probability, kind
+
+    def assess(self, question: str, vector: np.ndarray) -> Assessment:
+        return Assessment(
+            probability=self.probability,
+            kind=self.kind,
+            kind_probability=self.probability,
+            flagged=self.probability >= 0.15,
+            nearest="I can't catch my breath",
+            probabilities={kind: self.probability if kind == self.kind else 0.0 for kind in EMERGENCY_KINDS},
+        )
+
+
+@pytest.mark.parametrize(
+    ("probability", "tentative"),
+    [(0.2, True), (TENTATIVE_BELOW - 0.01, True), (TENTATIVE_BELOW, False), (0.9, False)],
+)
+def test_a_learned_notice_is_tentative_below_the_line_and_shown_all_the_same(
+    monkeypatch: pytest.MonkeyPatch, probability: float, tentative: bool
+) -> None:
+    monkeypatch.setattr(learned_module, "get_model", lambda: _FixedModel(probability))
+    question = "my son is bright but really struggles to read and mixes up his letters"
+    assert rule_kind(question) is None
+    notice = detect_emergency(question, embedding=np.zeros(384, dtype=np.float32))
+    assert notice is not None and notice.source == "learned" and notice.kind == "breathing"
+    assert notice.tentative is tentative
+    assert notice.heading == (TENTATIVE_HEADING if tentative else HEADING)
+    assert notice.message.startswith(
+        "Serious trouble breathing is an emergency. Call 911"
+    )  # the same message
+
+
+def test_a_rule_notice_is_never_tentative(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        learned_module, "get_model", lambda: _FixedModel(0.05)
+    )  # the learned half reads little
+    notice = detect_emergency(
+        "my dad has chest pain and can't breathe", embedding=np.zeros(384, dtype=np.float32)
+    )
+    assert notice is not None and notice.source == "rules"
+    assert not notice.tentative and notice.heading == HEADING
 
 
 def test_notice_is_frozen() -> None:

@@ -91,7 +91,8 @@ def render_result(result: SearchResult, *, key: str, upload: bool = False) -> No
 def render_emergency(result: SearchResult) -> None:
     """The emergency notice, if the question describes one."""
     if result.emergency is not None:
-        st.error(f"**Emergency.** {result.emergency.message}", icon=":material/emergency:")
+        notice = result.emergency
+        st.error(f"**{notice.heading}.** {notice.message}", icon=":material/emergency:")
 
 
 def render_results(

@@ -21,6 +21,17 @@ Policy
 * **Crisis and poisoning lines are never lost**: suicide and overdose found by the rules win over
   everything; when another category is shown but the learned half gives suicide or poisoning a
   probability of at least :data:`SIDE_LINE_PROBABILITY`, the 988 or Poison Control line is added.
+* **Sure or tentative, never silent**: a notice raised by the learned half alone at a probability
+  under :data:`TENTATIVE_BELOW` is *tentative*: it keeps its message (the emergency number first) and
+  is still shown first, under the heading "In case this is an emergency" instead of "Emergency"
+  (:attr:`EmergencyNotice.heading`). Recall is untouched; what changes is how a likely false alarm
+  reads. Measured on 2026-12-01 (thirteenth session, ``bench/bench_safety.py``): the learned half's
+  own notices split sharply. On the everyday consumer questions of the dev half (never fitted) 15 of
+  its 25 notices there read under 0.5 and none of the half's emergencies does (median 0.35 against
+  0.71); the bank's dev emergencies it flags read 0.98 at the median. Reported once on the test
+  split: 30 of the 35 look-alike notices it alone raised read under 0.5 (median 0.24), against 18 of
+  the 243 emergencies it alone recognised (median 0.90); on the outside checks 9 of 118. A dyslexia
+  question told "Emergency. Serious trouble breathing..." was the case that showed it.
 * **Speed**: the engine passes the embedding it computed for retrieval, so the check costs well under
   a millisecond; a caller without one (the CLI, other pages) has it computed by the torch-free numpy
   encoder (``bench/bench_safety.py`` measures both).
@@ -51,7 +62,10 @@ __all__ = [
     "CATEGORIES",
     "DISCLAIMER",
     "EMERGENCY_KINDS",
+    "HEADING",
     "MAX_CHARS",
+    "TENTATIVE_BELOW",
+    "TENTATIVE_HEADING",
     "Category",
     "EmergencyNotice",
     "detect_emergency",
@@ -69,6 +83,13 @@ DISCLAIMER: str = (
 #: A learned probability of suicide or poisoning at least this high adds the 988 or Poison Control
 #: line to another category's notice.
 SIDE_LINE_PROBABILITY = 0.2
+
+#: A notice raised by the learned half alone below this probability is tentative (package docstring).
+TENTATIVE_BELOW = 0.5
+
+#: The headings of a notice, sure and tentative (:attr:`EmergencyNotice.heading`).
+HEADING = "Emergency"
+TENTATIVE_HEADING = "In case this is an emergency"
 
 #: The learned category probability needed to replace the rules' kind by a more specific one.
 REFINE_PROBABILITY = 0.5
@@ -96,6 +117,8 @@ class EmergencyNotice:
         label: The category's name for people ("Stroke").
         source: ``rules`` or ``learned``.
         probability: The learned probability of an emergency, when the learned half was consulted.
+        tentative: raised by the learned half alone below :data:`TENTATIVE_BELOW`: shown all the same,
+            under :data:`TENTATIVE_HEADING`.
     """
 
     kind: str
@@ -104,10 +127,16 @@ class EmergencyNotice:
     label: str = ""
     source: str = "rules"
     probability: float | None = None
+    tentative: bool = False
 
     @property
     def category(self) -> Category:
         return BY_KIND[self.kind]
+
+    @property
+    def heading(self) -> str:
+        """What the notice is called where it is shown: "Emergency", or the tentative heading."""
+        return TENTATIVE_HEADING if self.tentative else HEADING
 
 
 def _embed(question: str, encoder: object | None) -> np.ndarray | None:
@@ -194,4 +223,5 @@ def detect_emergency(
         label=category.label,
         source=source,
         probability=assessment.probability if assessment is not None else None,
+        tentative=source == "learned" and assessment is not None and assessment.probability < TENTATIVE_BELOW,
     )
