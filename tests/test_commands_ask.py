@@ -40,6 +40,12 @@ def test_text_output_shows_the_emergency_first(
     out = capsys.readouterr().out
     assert out.index("EMERGENCY") < out.index(DISCLAIMER)
     assert "911" in out.split(DISCLAIMER)[0]
+    assert (
+        main(["ask", "my wife's face is drooping and her speech is slurred", "--corpus", "full", "--json"])
+        == 0
+    )
+    notice = json.loads(capsys.readouterr().out)["emergency"]
+    assert (notice["kind"], notice["source"], notice["heading"]) == ("stroke", "rules", "Emergency")
 
 
 def test_non_medical_question_abstains(fixture_data: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -235,9 +235,13 @@ def test_a_tentative_notice_keeps_its_message_under_its_own_heading() -> None:
         from medqa.safety import EmergencyNotice
         from ui.answers import render_emergency
 
-        for tentative in (True, False):
+        for probability in (0.3, 0.9):  # the learned half alone, unsure then sure
             notice = EmergencyNotice(
-                kind="breathing", message="Call 911 now.", matched="", source="learned", tentative=tentative
+                kind="breathing",
+                message="Call 911 now.",
+                matched="",
+                source="learned",
+                probability=probability,
             )
             render_emergency(SimpleNamespace(emergency=notice))  # type: ignore[arg-type]
 

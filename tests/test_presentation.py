@@ -66,7 +66,8 @@ def test_terminal_text_puts_the_emergency_first_and_the_disclaimer_last() -> Non
 def test_terminal_text_heads_a_tentative_notice_as_such() -> None:
     sure = detect_emergency("my dad has crushing chest pain and can't breathe right now")
     assert sure is not None
-    tentative = dataclasses.replace(sure, source="learned", probability=0.3, tentative=True)
+    tentative = dataclasses.replace(sure, source="learned", probability=0.3)
+    assert tentative.tentative
     text = presentation.result_text(_result(emergency=tentative))
     assert f"{TENTATIVE_HEADING.upper()}: {sure.message}" in text
     assert text.index(TENTATIVE_HEADING.upper()) < text.index("1. Gout")

@@ -252,7 +252,9 @@ class SearchResult:
             "searched": self.searched,
             "mode": self.mode,
             "abstain": self.abstain,
-            "emergency": asdict(self.emergency) if self.emergency else None,
+            "emergency": {**asdict(self.emergency), "heading": self.emergency.heading}
+            if self.emergency
+            else None,
             "follow_up": {"focus": self.follow_up.focus, "note": self.follow_up.note}
             if self.follow_up
             else None,

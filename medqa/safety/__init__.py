@@ -117,8 +117,6 @@ class EmergencyNotice:
         label: The category's name for people ("Stroke").
         source: ``rules`` or ``learned``.
         probability: The learned probability of an emergency, when the learned half was consulted.
-        tentative: raised by the learned half alone below :data:`TENTATIVE_BELOW`: shown all the same,
-            under :data:`TENTATIVE_HEADING`.
     """
 
     kind: str
@@ -127,11 +125,18 @@ class EmergencyNotice:
     label: str = ""
     source: str = "rules"
     probability: float | None = None
-    tentative: bool = False
 
     @property
     def category(self) -> Category:
         return BY_KIND[self.kind]
+
+    @property
+    def tentative(self) -> bool:
+        """Raised by the learned half alone below :data:`TENTATIVE_BELOW`: shown all the same, under
+        :data:`TENTATIVE_HEADING`."""
+        return (
+            self.source == "learned" and self.probability is not None and self.probability < TENTATIVE_BELOW
+        )
 
     @property
     def heading(self) -> str:
@@ -223,5 +228,4 @@ def detect_emergency(
         label=category.label,
         source=source,
         probability=assessment.probability if assessment is not None else None,
-        tentative=source == "learned" and assessment is not None and assessment.probability < TENTATIVE_BELOW,
     )
