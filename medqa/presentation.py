@@ -616,7 +616,7 @@ def result_text(result: SearchResult, *, width: int = 100, answer_chars: int = 7
     if view.emergency is not None:
         lines += [
             "!" * min(width, 60),
-            f"{view.emergency.heading.upper()}: {view.emergency.message}",
+            f"{view.emergency.title.upper()}: {view.emergency.message}",
             "!" * min(width, 60),
             "",
         ]

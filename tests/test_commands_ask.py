@@ -46,6 +46,7 @@ def test_text_output_shows_the_emergency_first(
     )
     notice = json.loads(capsys.readouterr().out)["emergency"]
     assert (notice["kind"], notice["source"], notice["heading"]) == ("stroke", "rules", "Emergency")
+    assert notice["title"] == "Emergency (Stroke)"
 
 
 def test_non_medical_question_abstains(fixture_data: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,14 +67,14 @@ def test_emergency_notice_comes_before_the_answers(fixture_data: Path) -> None:
     app = _ask(open_page(PAGE), "my dad has chest pain and is sweating and cant breathe")
     assert app.error and "911" in app.error[0].value
     answer = app.chat_message[1]
-    assert answer.error[0].value.startswith("**Emergency.**")
+    assert answer.error[0].value.startswith("**Emergency (Heart attack).**")
 
 
 def test_emergency_notice_is_never_followed_by_the_abstain_reply(fixture_data: Path) -> None:
     # Nothing in the fixture corpus is about strokes: the reply is the notice alone, not "ask a doctor".
     app = _ask(open_page(PAGE), "my mom's face is drooping and her speech is slurred right now")
     answer = app.chat_message[1]
-    assert answer.error and answer.error[0].value.startswith("**Emergency.**")
+    assert answer.error and answer.error[0].value.startswith("**Emergency (Stroke).**")
     assert "I don't have a reliable answer" not in _texts(answer)
     assert not answer.expander  # no "closest passages" either
     assert answer.caption[-1].value == DISCLAIMER
@@ -240,6 +240,7 @@ def test_a_tentative_notice_keeps_its_message_under_its_own_heading() -> None:
                 kind="breathing",
                 message="Call 911 now.",
                 matched="",
+                label="Severe trouble breathing",
                 source="learned",
                 probability=probability,
             )
@@ -248,6 +249,6 @@ def test_a_tentative_notice_keeps_its_message_under_its_own_heading() -> None:
     app = AppTest.from_function(script).run()
     assert not app.exception
     assert [element.value for element in app.error] == [
-        "**In case this is an emergency.** Call 911 now.",
-        "**Emergency.** Call 911 now.",
+        "**In case this is an emergency (Severe trouble breathing).** Call 911 now.",
+        "**Emergency (Severe trouble breathing).** Call 911 now.",
     ]

@@ -114,7 +114,7 @@ def test_two_systems_on_consumer_questions(built: None) -> None:
         "my dad's face is drooping and he can't speak right now"
     ).run()
     assert not page.exception
-    assert page.error and page.error[0].value.startswith("**Emergency.**")
+    assert page.error and page.error[0].value.startswith("**Emergency (Stroke).**")
     assert not any("reliable answer" in text for text in _texts(page, "warning"))
 
 

@@ -69,9 +69,9 @@ def test_terminal_text_heads_a_tentative_notice_as_such() -> None:
     tentative = dataclasses.replace(sure, source="learned", probability=0.3)
     assert tentative.tentative
     text = presentation.result_text(_result(emergency=tentative))
-    assert f"{TENTATIVE_HEADING.upper()}: {sure.message}" in text
+    assert f"{TENTATIVE_HEADING.upper()} ({sure.label.upper()}): {sure.message}" in text
     assert text.index(TENTATIVE_HEADING.upper()) < text.index("1. Gout")
-    assert "EMERGENCY:" in presentation.result_text(_result(emergency=sure))
+    assert f"EMERGENCY ({sure.label.upper()}):" in presentation.result_text(_result(emergency=sure))
 
 
 def test_terminal_text_abstains_and_explains_follow_ups() -> None:

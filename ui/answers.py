@@ -92,7 +92,7 @@ def render_emergency(result: SearchResult) -> None:
     """The emergency notice, if the question describes one."""
     if result.emergency is not None:
         notice = result.emergency
-        st.error(f"**{notice.heading}.** {notice.message}", icon=":material/emergency:")
+        st.error(f"**{notice.title}.** {notice.message}", icon=":material/emergency:")
 
 
 def render_results(

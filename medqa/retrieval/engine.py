@@ -252,7 +252,11 @@ class SearchResult:
             "searched": self.searched,
             "mode": self.mode,
             "abstain": self.abstain,
-            "emergency": {**asdict(self.emergency), "heading": self.emergency.heading}
+            "emergency": {
+                **asdict(self.emergency),
+                "heading": self.emergency.heading,
+                "title": self.emergency.title,
+            }
             if self.emergency
             else None,
             "follow_up": {"focus": self.follow_up.focus, "note": self.follow_up.note}

@@ -23,8 +23,8 @@ Policy
   probability of at least :data:`SIDE_LINE_PROBABILITY`, the 988 or Poison Control line is added.
 * **Sure or tentative, never silent**: a notice raised by the learned half alone at a probability
   under :data:`TENTATIVE_BELOW` is *tentative*: it keeps its message (the emergency number first) and
-  is still shown first, under the heading "In case this is an emergency" instead of "Emergency"
-  (:attr:`EmergencyNotice.heading`). Recall is untouched; what changes is how a likely false alarm
+  is still shown first, under the heading "In case this is an emergency" instead of "Emergency",
+  each followed by the category's name (:attr:`EmergencyNotice.title`). Recall is untouched; what changes is how a likely false alarm
   reads. Measured on 2026-12-01 (thirteenth session, ``bench/bench_safety.py``): the learned half's
   own notices split sharply. On the everyday consumer questions of the dev half (never fitted) 15 of
   its 25 notices there read under 0.5 and none of the half's emergencies does (median 0.35 against
@@ -142,6 +142,11 @@ class EmergencyNotice:
     def heading(self) -> str:
         """What the notice is called where it is shown: "Emergency", or the tentative heading."""
         return TENTATIVE_HEADING if self.tentative else HEADING
+
+    @property
+    def title(self) -> str:
+        """The heading with the category's name, as the notice is shown: "Emergency (Stroke)"."""
+        return f"{self.heading} ({self.label})" if self.label else self.heading
 
 
 def _embed(question: str, encoder: object | None) -> np.ndarray | None:
