@@ -111,14 +111,11 @@ def area_rank_changes(result: runner.EvaluationResult, say) -> dict[str, float]:
         )
         seen = area_means(system.label, SEEN_RANK_CAP) - area_means(by_spec[base_spec], SEEN_RANK_CAP)
         seen = seen.sort_values(ascending=False)
+        seen_worse = list(seen.index[seen > MORE_THAN_ONE_RANK])
         say(
             f"     ranks past 10 counted as {SEEN_RANK_CAP}: worst {seen.index[0]} {seen.iloc[0]:+.2f}; "
-            f"{int((seen > MORE_THAN_ONE_RANK).sum())} of {len(seen)} areas worse by more than one rank"
-            + (
-                f" ({', '.join(seen.index[seen > MORE_THAN_ONE_RANK])})"
-                if (seen > MORE_THAN_ONE_RANK).any()
-                else ""
-            )
+            f"{len(seen_worse)} of {len(seen)} areas worse by more than one rank"
+            + (f" ({', '.join(seen_worse)})" if seen_worse else "")
         )
     return worst
 

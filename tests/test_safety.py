@@ -496,15 +496,13 @@ def test_a_learned_notice_is_tentative_below_the_line_and_shown_all_the_same(
     assert notice is not None and notice.source == "learned" and notice.kind == "breathing"
     assert notice.tentative is tentative
     assert notice.heading == (TENTATIVE_HEADING if tentative else HEADING)
-    assert notice.message.startswith(
-        "Serious trouble breathing is an emergency. Call 911"
-    )  # the same message
+    # The same message as a sure notice: only the heading changes.
+    assert notice.message.startswith("Serious trouble breathing is an emergency. Call 911")
 
 
 def test_a_rule_notice_is_never_tentative(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        learned_module, "get_model", lambda: _FixedModel(0.05)
-    )  # the learned half reads little
+    # The learned half reads little; the rules find the emergency.
+    monkeypatch.setattr(learned_module, "get_model", lambda: _FixedModel(0.05))
     notice = detect_emergency(
         "my dad has chest pain and can't breathe", embedding=np.zeros(384, dtype=np.float32)
     )

@@ -24,8 +24,8 @@ Policy
 * **Sure or tentative, never silent**: a notice raised by the learned half alone at a probability
   under :data:`TENTATIVE_BELOW` is *tentative*: it keeps its message (the emergency number first) and
   is still shown first, under the heading "In case this is an emergency" instead of "Emergency",
-  each followed by the category's name (:attr:`EmergencyNotice.title`). Recall is untouched; what changes is how a likely false alarm
-  reads. Measured on 2026-12-01 (thirteenth session, ``bench/bench_safety.py``): the learned half's
+  each followed by the category's name (:attr:`EmergencyNotice.title`). Recall is untouched; what
+  changes is how a likely false alarm reads. Measured on 2026-12-01 (thirteenth session, ``bench/bench_safety.py``): the learned half's
   own notices split sharply. On the everyday consumer questions of the dev half (never fitted) 15 of
   its 25 notices there read under 0.5 and none of the half's emergencies does (median 0.35 against
   0.71); the bank's dev emergencies it flags read 0.98 at the median. Reported once on the test
