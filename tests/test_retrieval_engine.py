@@ -118,13 +118,40 @@ def test_specialist_pages_give_way_to_consumer_pages_unless_named(
     consumer = corpus.index[~corpus["source"].isin(SPECIALIST_SOURCES)]
     page, other = int(glaucoma[0]), int(consumer[0])
     fused = [(page, 0.40), (other, 0.35)]
-    unnamed = specialist._prefer_consumer_pages("my side vision is slowly going", fused)
+    unnamed = specialist._prefer_consumer_pages(set(), fused)
     assert [row for row, _ in unnamed] == [other, page] and unnamed[1][1] == pytest.approx(0.28)
-    named = specialist._prefer_consumer_pages("is glaucoma inherited", fused)
-    assert named == fused
-    assert engine._prefer_consumer_pages("my side vision is slowly going", fused) == fused  # no GARD pages
+    assert specialist._prefer_consumer_pages({"glaucoma"}, fused) == fused
+    assert engine._prefer_consumer_pages(set(), fused) == fused  # no GARD pages
     specialist.settings = EngineSettings(specialist_penalty=0.0)
-    assert specialist._prefer_consumer_pages("my side vision is slowly going", fused) == fused
+    assert specialist._prefer_consumer_pages(set(), fused) == fused
+
+
+def test_the_first_answers_are_about_different_topics_unless_the_question_names_one(engine: Engine) -> None:
+    """The first ``distinct_topics`` rows cover as many topics; a named topic may fill them (docstring)."""
+    foci = engine.corpus["focus"].astype(str).tolist()
+    by_focus: dict[str, list[int]] = {}
+    for row, focus in enumerate(foci):
+        by_focus.setdefault(focus, []).append(row)
+    glaucoma, gout, asthma = by_focus["Glaucoma"], by_focus["Gout"], by_focus["Asthma"]
+    fused = [(glaucoma[0], 0.9), (glaucoma[1], 0.8), (glaucoma[2], 0.7), (gout[0], 0.6), (gout[1], 0.5),
+             (asthma[0], 0.4), (glaucoma[3], 0.3)]  # fmt: skip
+    diverse = engine._distinct_topics(fused, set())
+    assert [row for row, _ in diverse] == [
+        glaucoma[0], gout[0], asthma[0], glaucoma[1], glaucoma[2], gout[1], glaucoma[3]
+    ]  # fmt: skip
+    assert sorted(diverse) == sorted(fused)  # re-ordered, nothing lost, scores kept
+    assert engine._distinct_topics(fused, {"glaucoma"}) == fused  # the question names it
+    assert engine._distinct_topics(fused[:2], set()) == fused[:2]  # fewer topics than places: order kept
+    named_gout = engine._distinct_topics(fused, {"gout"})
+    assert [row for row, _ in named_gout][:5] == [glaucoma[0], gout[0], gout[1], glaucoma[1], glaucoma[2]]
+    flat = Engine(engine.corpus, settings=EngineSettings(distinct_topics=1), corpus_name="fixture")
+    assert flat._distinct_topics(fused, set()) == fused
+    # Through rank(): a question naming no condition gets three topics first (two without the rule).
+    question = "my eyes hurt and my joints ache and I wheeze"
+    rows, _, _ = engine.rank(question, limit=10)
+    flat_rows, _, _ = flat.rank(question, limit=10)
+    assert len({foci[row].casefold() for row in rows[:3]}) == 3
+    assert len({foci[row].casefold() for row in flat_rows[:3]}) < 3
 
 
 @pytest.mark.parametrize(
