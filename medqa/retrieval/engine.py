@@ -83,7 +83,14 @@ casefolded focus, as the specialist rule reads them). Test half, scored once (ba
 bootstrap 95% CIs): Accuracy@3 0.839 -> 0.859 (+0.020 [+0.005, +0.040], 4 won, none lost), MRR@10
 0.785 -> 0.790 (+0.005 [+0.001, +0.010], p = 0.03); with the recommended preset (``rec-mb8``) 0.864 ->
 0.884 and 0.818 -> 0.824. The held-out questions name their condition, so they are unchanged
-(``bench/results/quality_topics.txt``).
+(``bench/results/quality_topics.txt``). The answers then say so (:data:`TOPICS_NOTE`: different
+conditions that could match, not a diagnosis). Measured on the dev half then and not taken (base
+model, before this rule; 0.766 / 0.893 / MRR@10 0.835): fusing three rankings (dense over the
+questions, dense over the passages, BM25) instead of a pair's best text, at 27 weight and constant
+settings (0.716-0.746 / 0.832-0.888); a pair's best text plus a share of its other text (0.1 / 0.2 /
+0.3: 0.766 / 0.898, 0.777 / 0.883, 0.772 / 0.873); and, for a trained model, fusing the base model's
+dense ranking beside its own (16 settings: at best 0.751 / 0.904 against the trained model's 0.751 /
+0.909).
 
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->
@@ -132,6 +139,12 @@ ProgressCallback = Callable[[int, int], None]
 QUICK_NOTE = (
     "Quick answer: the search index is still being built, so the model ranked only the best keyword "
     "matches, and whether the collection really answers this question was not checked."
+)
+
+#: Said above answers on different topics (:attr:`EngineSettings.distinct_topics`; module docstring).
+TOPICS_NOTE = (
+    "Your question does not name a condition, so the first answers are about different conditions that "
+    "could match it. They are not a diagnosis."
 )
 
 #: Only these columns are kept in memory (the corpus is not duplicated).
@@ -656,11 +669,16 @@ class Engine:
                 notes = [*notes, f"NIH information about {label}, after the emergency notice."]
             else:
                 hits = []
+        abstain = confidence < threshold or not hits
+        window = self.settings.distinct_topics
+        unnamed = mode == "hybrid" and not abstain and searched == corrected and not mentions
+        if unnamed and len({hit.focus.casefold() for hit in hits[:window]}) > 1:
+            notes = [*notes, TOPICS_NOTE]
         return SearchResult(
             question=cleaned,
             searched=searched,
             hits=tuple(hits),
-            abstain=confidence < threshold or not hits,
+            abstain=abstain,
             confidence=confidence,
             threshold=threshold,
             emergency=emergency,
