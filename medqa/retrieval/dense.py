@@ -65,6 +65,15 @@ class DenseSettings:
     outscore the overview for a plain question. The one-text-per-pair layouts stay available for
     comparison.
 
+    Passage length, measured and not changed (fourteenth session, ``bench/bench_passage_words.py``,
+    ``bench/results/passage_words.txt``): on the dev half in the Ask pipeline (base model) longer first
+    passages led, hybrid Accuracy@1 / @3 0.761 / 0.888 at 60 words, 0.766 / 0.914 at 100, 0.807 / 0.919
+    at 130, 0.777 / 0.909 at 150 and 200 (dense alone rising from 0.650 to 0.751 at @1). But 130 words,
+    the dev half's best (12 questions won, 4 lost), did not carry over to the test half: Accuracy@1 0.709
+    either way (5 won, 5 lost), @3 0.859 -> 0.864, MRR@10 0.790 -> 0.794 (p = 0.71), for 17% more
+    tokens to embed (2.92M against 2.50M) in every cold build (``bench/results/passage_words_test.txt``;
+    dense alone 0.668 -> 0.688). So 100 stays.
+
     Attributes:
         fields: which texts represent a pair (see :func:`document_units`).
         passage_words: words per answer passage (``"passages"`` only); a shorter tail joins the passage
