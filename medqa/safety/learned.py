@@ -134,6 +134,13 @@ Design
   on (dev half 28 -> 21 at 0.45, 14 at 0.50), where emergencies are already lost (outside checks 210 ->
   207 and 205 of 210, test split 383 -> 377 and 373 of 384): people describe emergencies the bank did
   not phrase, so the notice keeps reading the model's probability alone.
+* **The consumer questions' everyday dev half as look-alikes, measured and not taken** (2026-12-01,
+  fourteenth session): the 176 everyday questions of the consumer dev half (``consumer_urgency.csv``)
+  fitted as ``routine`` rows. The choice rule then picks 0.10 (leave-one-style-out recall 0.928 at 9.3%
+  false alarms): everyday notices on the consumer test half (never fitted) fall only from 27 to 24 of
+  179, while the test split's look-alike false alarms rise from 40 to 49 of 448 and the outside checks'
+  from 2 to 5 of 149 (all 210 emergencies either way); at 0.20 it keeps fewer emergencies than the
+  model without them (test split 380 against 383 of 384, outside checks 207 of 210).
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
