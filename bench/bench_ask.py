@@ -11,9 +11,12 @@ Measured on the full MedQuAD corpus (16.4k answered pairs) with the base model:
   calibration) and answering a first question, timed from process launch;
 * **peak RSS** of that process after all the queries (full corpus, both indexes, the query encoder).
 
-Targets on the 2-core machine: hybrid p95 <= 50 ms, warm start <= 3 s, peak RSS <= 1 GB. The machine is
-shared, so latency and warm start are also given in CPU time of the measuring process (queries run on
-one thread), which other work does not inflate; the load average is printed with the figures.
+Targets on the 2-core machine: hybrid p95 <= 30 ms (issue 13; 50 ms before the fourteenth session), warm
+start <= 3 s, peak RSS <= 1 GB. The machine is shared, so latency and warm start are also given in CPU time
+of the measuring process, which other work does not inflate; the load average is printed with the
+figures. A long query's embedding runs on two threads (:class:`medqa.retrieval.encoder._Split`), so its
+CPU time counts both and exceeds its wall time on an idle machine: the latency verdict reads the wall
+clock, and the CPU figures say what the queries cost.
 Run: ``flock /tmp/medqa-cpu.lock .venv/bin/python bench/bench_ask.py``; writes ``bench/results/ask.txt``.
 """
 
@@ -35,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "bench" / "results" / "ask.txt"
-P95_TARGET_MS = 50.0
+P95_TARGET_MS = 30.0
 WARM_START_TARGET_S = 3.0
 RSS_TARGET_MB = 1024.0
 BUILD_SAMPLE = 256
@@ -358,14 +361,14 @@ def main() -> None:
     )
     say(
         f"query latency over {report['pairs']:,} pairs, k=5 (wall clock, and CPU time of the process, "
-        "which other work on the machine does not inflate):"
+        "which other work on the machine does not inflate; a long query's CPU time counts two threads):"
     )
     for mode, numbers in report["latency_ms"].items():
         verdict = ""
         if mode == "hybrid":
             verdict = (
-                f"  target p95 <= {P95_TARGET_MS:.0f} ms: wall {_verdict(numbers['p95'] <= P95_TARGET_MS)}, "
-                f"CPU {_verdict(numbers['cpu_p95'] <= P95_TARGET_MS)}"
+                f"  target p95 <= {P95_TARGET_MS:.0f} ms: {_verdict(numbers['p95'] <= P95_TARGET_MS)} "
+                "(wall clock; load average above)"
             )
         say(
             f"  {mode:<7} wall p50 {numbers['p50']:6.1f} ms  p95 {numbers['p95']:6.1f} ms | CPU p50 "

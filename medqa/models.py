@@ -334,13 +334,10 @@ def _explain_load_failure(name: str, source: str, error: BaseException, offline:
 def _set_threads() -> None:
     import torch
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
+    cores = system.usable_cpus()
     # Use every core we may run on; more threads than cores only adds contention.
     if torch.get_num_threads() != cores:
-        torch.set_num_threads(max(1, cores))
+        torch.set_num_threads(cores)
 
 
 def load_model(name: str) -> SentenceTransformer:

@@ -1,4 +1,4 @@
-"""What the machine the app runs on can give it: memory limit (containers included)."""
+"""What the machine the app runs on can give it: memory limit (containers included), cores."""
 
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ def memory_limit_mb(
 _M_ARENA_MAX = -8
 #: Arenas a process may use (glibc's default is eight per core, one taken by each allocating thread).
 MALLOC_ARENAS = 2
+
+
+def usable_cpus() -> int:
+    """Cores this process may run on (its CPU affinity where the platform says, else the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _glibc() -> ctypes.CDLL | None:

@@ -10,6 +10,7 @@ import pytest
 
 from medqa import models
 from medqa.errors import ModelLoadError
+from medqa.retrieval import encoder as encoder_module
 from medqa.retrieval.encoder import NumpyBertEncoder, TorchEncoder, load_query_encoder, map_safetensors
 
 pytestmark = pytest.mark.model
@@ -41,6 +42,39 @@ def test_batches_in_parallel_give_the_same_rows_in_order(monkeypatch: pytest.Mon
     parallel = encoder.encode(texts, batch_size=2, workers=3, progress=lambda d, t: seen.append((d, t)))
     np.testing.assert_allclose(parallel, encoder.encode(texts, batch_size=2), atol=1e-6)
     assert seen[-1] == (len(texts), len(texts)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_long_query_shares_its_pass_with_a_second_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From SPLIT_MIN_TOKENS tokens on, token rows and attention heads are halved between two threads,
+    giving the rows one thread gives; a short query, a corpus batch or a single core stays on one."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    encoder = load_query_encoder("base")
+    long_question, short = TEXTS[-1][:600], TEXTS[1]  # about 110 tokens, and a dozen
+    threshold = encoder_module.SPLIT_MIN_TOKENS
+    monkeypatch.setattr(encoder_module, "SPLIT_MIN_TOKENS", 10**9)
+    alone = np.stack([encoder.encode([long_question])[0], encoder.encode([short])[0]])
+    monkeypatch.setattr(encoder_module, "SPLIT_MIN_TOKENS", threshold)
+    real_second_thread = encoder_module._second_thread
+    monkeypatch.setattr(encoder_module.system, "usable_cpus", lambda: 2)
+    pool = real_second_thread()
+    assert pool is not None
+    submitted: list[object] = []
+
+    class Spy:
+        def submit(self, work, *args):  # type: ignore[no-untyped-def]
+            submitted.append(work)
+            return pool.submit(work, *args)
+
+    monkeypatch.setattr(encoder_module, "_second_thread", lambda: Spy())
+    shared = np.stack([encoder.encode([long_question])[0], encoder.encode([short])[0]])
+    assert len(submitted) == 1 + 2 * 6  # the first projection, then heads and rows in each of 6 layers
+    np.testing.assert_allclose(shared, alone, atol=1e-6)
+    submitted.clear()
+    encoder.encode([short])  # a dozen tokens: cheaper on one thread
+    encoder.encode([long_question, short], workers=2)  # a corpus: its batches already run one per core
+    assert submitted == []
+    monkeypatch.setattr(encoder_module.system, "usable_cpus", lambda: 1)
+    assert real_second_thread() is None
 
 
 def test_unsupported_folders_fall_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

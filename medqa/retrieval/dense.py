@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medqa import atomic, models, settings
+from medqa import atomic, models, settings, system
 from medqa.child_process import run_medqa
 from medqa.data import schema as col
 from medqa.data.store import table_fingerprint
@@ -525,10 +524,7 @@ class DenseIndex:
 
 def build_workers() -> int:
     """Batches a corpus build embeds at once with the numpy encoder: one per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return system.usable_cpus()
 
 
 def embed_with_numpy(

@@ -11,6 +11,15 @@ checked against sentence-transformers in the tests (cosine >= 0.9999). Other arc
 Corpus embeddings are computed once and cached on disk (:mod:`medqa.retrieval.dense`): with
 :class:`NumpyBertEncoder` too when the model allows and the CPU has no native bf16 (it is as fast as torch
 fp32 here and needs no torch), otherwise with torch (:func:`medqa.models.encode`).
+
+A long query shares its forward pass with a second thread (:class:`_Split`, from
+:data:`SPLIT_MIN_TOKENS` tokens; fourteenth session). A long message (an e-mail of 40 words or more,
+18% of the consumer questions) took 27 ms to embed on one thread, and made the hybrid search's p95 36
+ms against the 30 ms goal. Measured over the 396 consumer questions, one encode each, AMD Zen 5, 2
+cores (p50, one thread -> two): under 32 tokens 7.3 -> 8.0 ms (these products read the weights more
+than they compute, so halving their rows only adds the hand-over), 32-63 tokens 11.9 -> 10.6 ms,
+64-127 26.4-26.8 -> 18.1-20.5 ms, 128 and more 34 -> 21-24 ms; rows equal to 1e-7. Search p95 36.5 ->
+27.1 ms (``bench/bench_ask.py``).
 """
 
 from __future__ import annotations
@@ -20,18 +29,81 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from medqa import models
+from medqa import models, system
 from medqa.errors import ModelLoadError
 
 ProgressCallback = Callable[[int, int], None]
 
 #: Most tokens (rows x padded length) in one forward pass: bounds the memory of long batches.
 _TOKENS_PER_BATCH = 1024
+#: A query's forward pass of at least this many tokens (rows x padded length) is shared with a second
+#: thread (:class:`_Split`); shorter ones cost less than handing half to a thread (module docstring).
+SPLIT_MIN_TOKENS = 64
+
+_split_pool: ThreadPoolExecutor | None = None
+_split_pool_lock = threading.Lock()
+
+
+def _second_thread() -> ThreadPoolExecutor | None:
+    """The one extra thread queries share their forward pass with (``None`` on a single core)."""
+    global _split_pool
+    if system.usable_cpus() < 2:
+        return None
+    with _split_pool_lock:
+        if _split_pool is None:
+            _split_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medqa-encode")
+        return _split_pool
+
+
+class _Split:
+    """A forward pass's work done on the calling thread, or halved between it and a second thread.
+
+    Token rows are independent everywhere but in attention, and attention heads are independent there,
+    so each half is computed exactly as the whole pass computes it. Each thread's BLAS runs on one
+    thread (:func:`single_thread_blas`), as corpus builds run one batch per core: numpy releases the GIL
+    in its products, and two independent halves degrade gracefully on a busy CPU where two BLAS threads
+    waiting for each other inside every product do not.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
+        self.pool = pool
+
+    def rows(self, work: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+        if self.pool is None or len(x) < 2:
+            return work(x)
+        half = len(x) // 2
+        other = self.pool.submit(work, x[half:])
+        return np.concatenate([work(x[:half]), other.result()])
+
+    def rows_pair(
+        self,
+        work: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]],
+        x: np.ndarray,
+        context: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.pool is None or len(x) < 2:
+            return work(x, context)
+        half = len(x) // 2
+        other = self.pool.submit(work, x[half:], context[half:])
+        (x_first, next_first), (x_second, next_second) = work(x[:half], context[:half]), other.result()
+        following = (
+            None if next_first is None or next_second is None else np.concatenate([next_first, next_second])
+        )
+        return np.concatenate([x_first, x_second]), following
+
+    def heads(self, work: Callable[[slice], np.ndarray], count: int) -> np.ndarray:
+        if self.pool is None or count < 2:
+            return work(slice(0, count))
+        half = count // 2
+        other = self.pool.submit(work, slice(half, count))
+        return np.concatenate([work(slice(0, half)), other.result()], axis=1)
 
 
 class QueryEncoder(Protocol):
@@ -155,38 +227,57 @@ class NumpyBertEncoder:
         self._weights = _load_bert_weights(transformer_dir, int(config["num_hidden_layers"]))
         self._lock = threading.Lock()  # the tokenizer's truncation/padding state is shared
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _forward(self, ids: np.ndarray, mask: np.ndarray, split: _Split | None = None) -> np.ndarray:
+        """Mean-pooled embeddings of a padded batch; ``split`` shares the work with a second thread."""
         w = self._weights
         batch, length = ids.shape
+        run = split or _Split(None)
         x = w["word"][ids] + w["position"][:length] + w["token_type"][0]
-        x = _layer_norm(x, w["emb_ln_w"], w["emb_ln_b"], self.eps)
-        head_dim = self.dimension // self.heads
+        x = _layer_norm(x, w["emb_ln_w"], w["emb_ln_b"], self.eps).reshape(batch * length, self.dimension)
         bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
-        scale = np.float32(1.0 / math.sqrt(head_dim))
-        for layer in w["layers"]:
-            qkv = x @ layer["qkv_w"] + layer["qkv_b"]  # (B, L, 3H)
-            qkv = qkv.reshape(batch, length, 3, self.heads, head_dim).transpose(2, 0, 3, 1, 4)
-            query, key, value = qkv[0], qkv[1], qkv[2]  # (B, heads, L, D)
-            scores = query @ key.transpose(0, 1, 3, 2)
-            scores *= scale
-            scores += bias
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ value).transpose(0, 2, 1, 3).reshape(batch, length, self.dimension)
-            x = _layer_norm(
-                x + context @ layer["out_w"] + layer["out_b"], layer["ln1_w"], layer["ln1_b"], self.eps
-            )
-            hidden = x @ layer["inter_w"]
-            hidden += layer["inter_b"]
-            output = _gelu_in_place(hidden) @ layer["ffn_w"]
-            del hidden
-            output += layer["ffn_b"]
-            output += x
-            x = _layer_norm(output, layer["ln2_w"], layer["ln2_b"], self.eps)
+        layers = w["layers"]
+        first = layers[0]
+        qkv: np.ndarray | None = run.rows(lambda rows: rows @ first["qkv_w"] + first["qkv_b"], x)
+        for index, layer in enumerate(layers):
+            assert qkv is not None
+            context = run.heads(partial(self._attention, qkv, bias, batch, length), self.heads)
+            after = layers[index + 1] if index + 1 < len(layers) else None
+            x, qkv = run.rows_pair(partial(self._rest_of_layer, layer=layer, after=after), x, context)
         weights = mask[:, :, None].astype(np.float32)
-        pooled = (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return pooled
+        x = x.reshape(batch, length, self.dimension)
+        return (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+    def _attention(
+        self, qkv: np.ndarray, bias: np.ndarray, batch: int, length: int, heads: slice
+    ) -> np.ndarray:
+        """Scaled dot-product attention of some heads: (batch * length, their heads x head size)."""
+        head_dim = self.dimension // self.heads
+        shaped = qkv.reshape(batch, length, 3, self.heads, head_dim)[:, :, :, heads].transpose(2, 0, 3, 1, 4)
+        query, key, value = shaped[0], shaped[1], shaped[2]  # (B, heads, L, D)
+        scores = query @ key.transpose(0, 1, 3, 2)
+        scores *= np.float32(1.0 / math.sqrt(head_dim))
+        scores += bias
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        return (scores @ value).transpose(0, 2, 1, 3).reshape(batch * length, -1)
+
+    def _rest_of_layer(
+        self, x: np.ndarray, context: np.ndarray, layer: dict, after: dict | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """What follows attention for some token rows (each row on its own): the output projection,
+        the feed-forward block and their norms, then the next layer's query/key/value projection."""
+        x = _layer_norm(
+            x + context @ layer["out_w"] + layer["out_b"], layer["ln1_w"], layer["ln1_b"], self.eps
+        )
+        hidden = x @ layer["inter_w"]
+        hidden += layer["inter_b"]
+        output = _gelu_in_place(hidden) @ layer["ffn_w"]
+        del hidden
+        output += layer["ffn_b"]
+        output += x
+        x = _layer_norm(output, layer["ln2_w"], layer["ln2_b"], self.eps)
+        return x, (x @ after["qkv_w"] + after["qkv_b"] if after is not None else None)
 
     def encode(
         self,
@@ -242,6 +333,15 @@ class NumpyBertEncoder:
             )
             start += len(batches[-1])
 
+        # A query (one batch) long enough shares its pass with a second thread; batches of a corpus
+        # already run one per core.
+        shared = (
+            len(batches) == 1
+            and workers == 1
+            and len(batches[0]) * len(token_ids[order[0]]) >= SPLIT_MIN_TOKENS
+        )
+        split = _Split(_second_thread() if shared else None)
+
         def run(rows: np.ndarray) -> int:
             length = len(token_ids[rows[0]])
             ids = np.zeros((len(rows), length), dtype=np.int64)
@@ -249,7 +349,7 @@ class NumpyBertEncoder:
             for slot, i in enumerate(rows):
                 ids[slot, : len(token_ids[i])] = token_ids[i]
                 mask[slot, : len(token_ids[i])] = 1
-            result[rows] = self._forward(ids, mask)
+            result[rows] = self._forward(ids, mask, split)
             return len(rows)
 
         done = 0
@@ -259,8 +359,6 @@ class NumpyBertEncoder:
                     progress(done, len(token_ids))
                 done += run(rows)
         else:
-            from concurrent.futures import ThreadPoolExecutor
-
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for finished in pool.map(run, batches):
                     done += finished
