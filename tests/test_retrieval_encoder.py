@@ -71,7 +71,7 @@ def test_a_long_query_shares_its_pass_with_a_second_thread(monkeypatch: pytest.M
     np.testing.assert_allclose(shared, alone, atol=1e-6)
     submitted.clear()
     encoder.encode([short])  # a dozen tokens: cheaper on one thread
-    encoder.encode([long_question, short], workers=2)  # a corpus: its batches already run one per core
+    encoder.encode([long_question, short] * 3, batch_size=2, workers=2)  # batches run one per worker
     assert submitted == []
     monkeypatch.setattr(encoder_module.system, "usable_cpus", lambda: 1)
     assert real_second_thread() is None

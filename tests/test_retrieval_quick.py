@@ -71,16 +71,23 @@ def test_text_vectors_are_cached_and_bounded(corpus, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(quick, "CACHE_TEXTS", 6)
     engine = Engine(corpus, model="base", settings=SETTINGS, quick=True)
     encoded: list[int] = []
+    workers: list[int] = []
     encode = engine.encoder.encode
-    monkeypatch.setattr(
-        engine.encoder, "encode", lambda texts: (encoded.append(len(texts)), encode(texts))[1]
-    )
+
+    def counting(texts, **options):  # type: ignore[no-untyped-def]
+        encoded.append(len(texts))
+        workers.append(options.get("workers", 1))
+        return encode(texts, **options)
+
+    monkeypatch.setattr(engine.encoder, "encode", counting)
+    monkeypatch.setattr(quick.system, "usable_cpus", lambda: 2)
     vector = engine.encode_queries(["gout"])[0]
     encoded.clear()
     engine.dense.scores(vector, np.array([0, 1]))
     first = encoded[-1]
     engine.dense.scores(vector, np.array([0, 1]))  # all cached: nothing embedded again
     assert len(encoded) == 1 and first >= 2
+    assert workers[-1] == 2  # candidates are embedded a batch per core, as index builds are
     engine.dense.scores(vector, np.arange(10))
     assert len(engine.dense._cache) <= 6
 

@@ -111,7 +111,7 @@ class QueryEncoder(Protocol):
 
     dimension: int
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, workers: int = 1) -> np.ndarray: ...
 
 
 _blas_controller: object | None = None
@@ -333,13 +333,9 @@ class NumpyBertEncoder:
             )
             start += len(batches[-1])
 
-        # A query (one batch) long enough shares its pass with a second thread; batches of a corpus
-        # already run one per core.
-        shared = (
-            len(batches) == 1
-            and workers == 1
-            and len(batches[0]) * len(token_ids[order[0]]) >= SPLIT_MIN_TOKENS
-        )
+        # One batch (a query) long enough shares its pass with a second thread; several batches run one
+        # per worker instead.
+        shared = len(batches) == 1 and len(batches[0]) * len(token_ids[order[0]]) >= SPLIT_MIN_TOKENS
         split = _Split(_second_thread() if shared else None)
 
         def run(rows: np.ndarray) -> int:
@@ -375,7 +371,8 @@ class TorchEncoder:
         self.model = models.load_model(name)
         self.dimension = models._dimension(self.model)
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, workers: int = 1) -> np.ndarray:
+        """``workers`` is for the interface: torch already runs on every core (:mod:`medqa.models`)."""
         return models.encode(self.model, texts, batch_size=batch_size, precision="fp32")
 
 
