@@ -148,7 +148,10 @@ def test_the_first_answers_are_about_different_topics_unless_the_question_names_
     assert [row for row, _ in diverse] == [
         glaucoma[0], gout[0], asthma[0], glaucoma[1], glaucoma[2], gout[1], glaucoma[3]
     ]  # fmt: skip
-    assert sorted(diverse) == sorted(fused)  # re-ordered, nothing lost, scores kept
+    assert sorted(row for row, _ in diverse) == sorted(row for row, _ in fused)  # re-ordered, nothing lost
+    scores = [score for _, score in diverse]
+    assert scores == sorted(scores, reverse=True)  # a waiting pair scores as the last of the three
+    assert dict(diverse)[glaucoma[1]] == dict(diverse)[gout[1]] == 0.4 and dict(diverse)[glaucoma[3]] == 0.3
     assert engine._distinct_topics(fused, {"glaucoma"}) == fused  # the question names it
     assert engine._distinct_topics(fused[:2], set()) == fused[:2]  # fewer topics than places: order kept
     named_gout = engine._distinct_topics(fused, {"gout"})

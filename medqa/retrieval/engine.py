@@ -565,7 +565,9 @@ class Engine:
     def _distinct_topics(self, fused: list[tuple[int, float]], named: set[str]) -> list[tuple[int, float]]:
         """Fused rows with the first :attr:`EngineSettings.distinct_topics` about different topics: a
         further pair of a topic already among them, unless the question names it (``named``: casefolded
-        foci), waits until just after them, in its order (module docstring)."""
+        foci), waits until just after them, in its order (module docstring). A waiting pair's score is
+        lowered to the last of them, so scores still fall down the list and a card's match label
+        (:func:`medqa.presentation.match_label`) is never better than one above it."""
         window = self.settings.distinct_topics
         if window <= 1:
             return fused
@@ -573,16 +575,19 @@ class Engine:
         first: list[tuple[int, float]] = []
         waiting: list[tuple[int, float]] = []
         shown: set[str] = set()
+        rest: list[tuple[int, float]] = []
         for position, item in enumerate(fused):
             if len(first) == window:
-                return first + waiting + fused[position:]
+                rest = fused[position:]
+                break
             topic = focus[item[0]].casefold()
             if topic in shown and topic not in named:
                 waiting.append(item)
                 continue
             shown.add(topic)
             first.append(item)
-        return first + waiting
+        floor = first[-1][1]
+        return first + [(row, min(score, floor)) for row, score in waiting] + rest
 
     def _similarities(self, query: str, vector: np.ndarray, lexical: np.ndarray | None = None) -> np.ndarray:
         """Cosine of the query with every pair: from the index, or (quick) for BM25's candidates only."""
