@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -75,28 +75,16 @@ class _Split:
     def __init__(self, pool: ThreadPoolExecutor | None) -> None:
         self.pool = pool
 
-    def rows(self, work: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
-        if self.pool is None or len(x) < 2:
-            return work(x)
-        half = len(x) // 2
-        other = self.pool.submit(work, x[half:])
-        return np.concatenate([work(x[:half]), other.result()])
-
-    def rows_pair(
-        self,
-        work: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]],
-        x: np.ndarray,
-        context: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        if self.pool is None or len(x) < 2:
-            return work(x, context)
-        half = len(x) // 2
-        other = self.pool.submit(work, x[half:], context[half:])
-        (x_first, next_first), (x_second, next_second) = work(x[:half], context[:half]), other.result()
-        following = (
-            None if next_first is None or next_second is None else np.concatenate([next_first, next_second])
-        )
-        return np.concatenate([x_first, x_second]), following
+    def rows(self, work: Callable[..., Any], *arrays: np.ndarray) -> Any:
+        """``work(*arrays)`` over token rows; its result (an array, or a tuple of arrays) joined by rows."""
+        if self.pool is None or len(arrays[0]) < 2:
+            return work(*arrays)
+        half = len(arrays[0]) // 2
+        other = self.pool.submit(work, *(array[half:] for array in arrays))
+        first, second = work(*(array[:half] for array in arrays)), other.result()
+        if isinstance(first, tuple):
+            return tuple(np.concatenate(parts) for parts in zip(first, second, strict=True))
+        return np.concatenate([first, second])
 
     def heads(self, work: Callable[[slice], np.ndarray], count: int) -> np.ndarray:
         if self.pool is None or count < 2:
@@ -237,12 +225,11 @@ class NumpyBertEncoder:
         bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
         layers = w["layers"]
         first = layers[0]
-        qkv: np.ndarray | None = run.rows(lambda rows: rows @ first["qkv_w"] + first["qkv_b"], x)
+        qkv = run.rows(lambda rows: rows @ first["qkv_w"] + first["qkv_b"], x)
         for index, layer in enumerate(layers):
-            assert qkv is not None
             context = run.heads(partial(self._attention, qkv, bias, batch, length), self.heads)
             after = layers[index + 1] if index + 1 < len(layers) else None
-            x, qkv = run.rows_pair(partial(self._rest_of_layer, layer=layer, after=after), x, context)
+            x, qkv = run.rows(partial(self._rest_of_layer, layer=layer, after=after), x, context)
         weights = mask[:, :, None].astype(np.float32)
         x = x.reshape(batch, length, self.dimension)
         return (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
@@ -264,9 +251,10 @@ class NumpyBertEncoder:
 
     def _rest_of_layer(
         self, x: np.ndarray, context: np.ndarray, layer: dict, after: dict | None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """What follows attention for some token rows (each row on its own): the output projection,
-        the feed-forward block and their norms, then the next layer's query/key/value projection."""
+        the feed-forward block and their norms, then the next layer's query/key/value projection (no
+        columns after the last layer)."""
         x = _layer_norm(
             x + context @ layer["out_w"] + layer["out_b"], layer["ln1_w"], layer["ln1_b"], self.eps
         )
@@ -277,7 +265,7 @@ class NumpyBertEncoder:
         output += layer["ffn_b"]
         output += x
         x = _layer_norm(output, layer["ln2_w"], layer["ln2_b"], self.eps)
-        return x, (x @ after["qkv_w"] + after["qkv_b"] if after is not None else None)
+        return x, (x @ after["qkv_w"] + after["qkv_b"] if after is not None else x[:, :0])
 
     def encode(
         self,
