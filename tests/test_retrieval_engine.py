@@ -153,6 +153,7 @@ def test_the_first_answers_are_about_different_topics_unless_the_question_names_
     assert scores == sorted(scores, reverse=True)  # a waiting pair scores as the last of the three
     assert dict(diverse)[glaucoma[1]] == dict(diverse)[gout[1]] == 0.4 and dict(diverse)[glaucoma[3]] == 0.3
     assert engine._distinct_topics(fused, {"glaucoma"}) == fused  # the question names it
+    assert engine._distinct_topics([], set()) == []
     assert engine._distinct_topics(fused[:2], set()) == fused[:2]  # fewer topics than places: order kept
     named_gout = engine._distinct_topics(fused, {"gout"})
     assert [row for row, _ in named_gout][:5] == [glaucoma[0], gout[0], gout[1], glaucoma[1], glaucoma[2]]

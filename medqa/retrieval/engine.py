@@ -586,7 +586,9 @@ class Engine:
                 continue
             shown.add(topic)
             first.append(item)
-        floor = first[-1][1]
+        if not waiting:
+            return fused
+        floor = first[-1][1]  # a pair waits only behind its topic's first pair, so ``first`` has rows
         return first + [(row, min(score, floor)) for row, score in waiting] + rest
 
     def _similarities(self, query: str, vector: np.ndarray, lexical: np.ndarray | None = None) -> np.ndarray:
