@@ -34,6 +34,7 @@ from medqa.data.store import load_corpus
 from medqa.evaluation.metrics import REPORT_METRICS, display_name, first_relevant_rank, rank_metrics
 from medqa.evaluation.sets import load_set
 from medqa.retrieval.dense import document_units
+from medqa.retrieval.encoder import NumpyBertEncoder
 from medqa.retrieval.engine import Engine, EngineSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "passage_words.txt"
@@ -41,13 +42,10 @@ WORDS = (60, 80, 100, 110, 120, 130, 140, 150, 200)
 
 
 def token_count(texts: list[str], max_seq_length: int) -> int:
-    """Tokens the model reads for these texts (each cut at ``max_seq_length``, no padding)."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(Path(models.resolve_model_source("base")) / "tokenizer.json"))
-    tokenizer.enable_truncation(max_seq_length)
-    tokenizer.no_padding()
-    return sum(len(encoding.ids) for encoding in tokenizer.encode_batch(texts))
+    """Tokens the model reads for these texts (each cut at ``max_seq_length``, no padding), counted by the
+    numpy encoder's tokenizer as ``bench/bench_ask.py`` counts them."""
+    encoder = NumpyBertEncoder(models.resolve_model_source("base"), max_length=max_seq_length)
+    return sum(len(encoding.ids) for encoding in encoder._tokenizer.encode_batch(texts))
 
 
 def main() -> None:
