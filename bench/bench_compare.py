@@ -17,6 +17,12 @@ preset is used; when there is none, the run is trained with ``python -m medqa tr
 output says so). Datasets are built from ``--source`` / ``$MEDQA_MEDQUAD_SOURCE`` when missing.
 Results are cached per (model, set, corpus) fingerprint; the script times a first pass and a repeat.
 Output goes to stdout and ``bench/results/compare.txt``.
+
+``--timing RUN`` instead times what the Compare page does for base against one trained run, results not
+cached (a scratch results folder), and prints the page's estimate (:func:`medqa.evaluation.runner.estimate`)
+beside each measured time: first with the indexes as this data folder has them (the performance issue's
+goal: base vs a trained run on a cached corpus in at most 30 s), then in a fresh data folder, where every
+index must be built. Output to ``bench/results/compare_timing.txt``.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -152,6 +160,65 @@ def evaluate_set(name: str, evaluation: sets.EvaluationSet, systems: list[str], 
         )
 
 
+#: The performance issue's goal for base against a trained run on a cached corpus.
+CACHED_GOAL_SECONDS = 30.0
+
+
+def _timed_compare(run: str, name: str, evaluation: sets.EvaluationSet, goal: float | None) -> None:
+    """Estimate, then evaluate base against ``run`` as the Compare page does (indexes built in a child)."""
+    systems = ["base", run]
+    plan = runner.estimate(systems, evaluation)
+    started = time.perf_counter()
+    runner.evaluate(systems, evaluation, isolated=True)
+    measured = time.perf_counter() - started
+    verdict = "" if goal is None else f"; goal <= {goal:.0f} s: {'met' if measured <= goal else 'MISSED'}"
+    say(f"{name}: {evaluation.label} over {evaluation.corpus_name!r}")
+    say(f"  estimate before starting {plan.seconds:6.1f} s  ({plan.describe()})")
+    say(
+        f"  measured                 {measured:6.1f} s  (estimate / measured {plan.seconds / measured:.2f}){verdict}"
+    )
+
+
+def timing(run: str) -> None:
+    """``--timing``: the Compare page's wait, estimated and measured (module docstring)."""
+    global RESULTS
+    RESULTS = RESULTS.with_name("compare_timing.txt")
+    say(f"bench_compare --timing {run}: base vs {run} as the Compare page runs them, results not cached")
+    say(f"machine: {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.1f}")
+    data = settings.data_dir()
+    with tempfile.TemporaryDirectory(prefix="medqa-compare-timing-") as scratch:
+        results = Path(scratch) / "evaluations"
+        results.mkdir()
+        real_results = runner.evaluations_dir
+        runner.evaluations_dir = lambda: results  # ranking is timed, not read back from the cache
+        try:
+            say()
+            say(f"== indexes as {data} holds them")
+            _timed_compare(run, "consumer", sets.consumer(store.FULL), CACHED_GOAL_SECONDS)
+            _timed_compare(run, "held-out", sets.heldout(store.CURATED), None)
+        finally:
+            runner.evaluations_dir = real_results
+        fresh = Path(scratch) / "data"
+        shutil.copytree(data / "datasets", fresh / "datasets")
+        (fresh / "cache").mkdir()
+        for parsed in [data / "cache" / "current.json", *(data / "cache").glob("medquad-*.parquet")]:
+            shutil.copy2(parsed, fresh / "cache" / parsed.name)  # the full corpus, as loaded
+        os.environ["MEDQA_DATA_DIR"] = str(fresh)
+        say()
+        say("== a fresh data folder (same datasets, no index, no results): every index is built")
+        _timed_compare(run, "held-out", sets.heldout(store.CURATED), None)
+        from medqa.retrieval import dense
+
+        say(f"  embedding rate these builds recorded: {dense.tokens_per_second() or 0:,.0f} tokens/s "
+            f"(assumed before any build: {dense.DEFAULT_TOKENS_PER_SECOND:,.0f})")  # fmt: skip
+        slow = runner.estimate(["base", run], sets.heldout(store.FULL))
+        say("held-out over 'full' (the page's default set before 2026-12-01; estimated, not run):")
+        say(f"  estimate before starting {slow.seconds:6.1f} s  ({slow.describe()})")
+    say(f"load average at the end {os.getloadavg()[0]:.1f}")
+    save(finished=True)
+    print(f"wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--original", help="run folder or name of an original-preset run")
@@ -159,7 +226,11 @@ def main() -> None:
     parser.add_argument("--no-train", action="store_true", help="never train missing runs")
     parser.add_argument("--source", default=os.environ.get("MEDQA_MEDQUAD_SOURCE"))
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap / randomisation resamples")
+    parser.add_argument("--timing", metavar="RUN", help="time the Compare page's base vs RUN (see above)")
     arguments = parser.parse_args()
+    if arguments.timing:
+        timing(arguments.timing)
+        return
 
     started = time.perf_counter()
     say("bench_compare: every system on the same queries; 95% paired bootstrap CIs, randomisation test")

@@ -55,7 +55,13 @@ if info is None:
 
 left, right = st.columns(2)
 with left:
-    set_kind = st.radio("Evaluation set", list(SET_LABELS), format_func=SET_LABELS.get, key="compare_set")
+    set_kind = st.radio(
+        "Evaluation set",
+        list(SET_LABELS),
+        index=list(SET_LABELS).index(sets.default_set(info.name)),
+        format_func=SET_LABELS.get,
+        key="compare_set",
+    )
     upload_bytes: bytes | None = None
     upload_name = ""
     if set_kind == sets.UPLOAD:
@@ -103,8 +109,12 @@ signature = hashlib.sha256(
 stored = st.session_state.get("compare_result")
 result = stored[1] if stored and stored[0] == signature else None
 if result is None:
-    cached = runner.is_cached(chosen, evaluation_set, corpus=corpus)
-    if cached or st.button("Evaluate", type="primary", key="compare_run"):
+    try:
+        plan = runner.estimate(chosen, evaluation_set, corpus=corpus)
+    except MedQAError as error:
+        st.error(str(error), icon=":material/error:")
+        st.stop()
+    if plan.cached or st.button("Evaluate", type="primary", key="compare_run"):
         bar = st.progress(0.0, text="Starting…")
         try:
             result = runner.evaluate(
@@ -122,7 +132,7 @@ if result is None:
         bar.empty()
         st.session_state["compare_result"] = (signature, result)
     else:
-        st.caption("Results not computed yet for this choice; it can take a few minutes on the full corpus.")
+        st.caption(f"Results not computed yet for this choice. {plan.describe()}")
         st.stop()
 
 st.success(

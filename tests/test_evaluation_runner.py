@@ -12,6 +12,7 @@ from medqa.data import schema as col
 from medqa.errors import EvaluationError
 from medqa.evaluation import runner, sets
 from medqa.evaluation.metrics import metric_names
+from medqa.retrieval import dense
 from tests.test_evaluation_sets import make_pairs
 
 #: A corpus written for these tests: three areas, answers with distinct vocabulary.
@@ -326,12 +327,60 @@ def test_answer_view_hides_questions_and_keeps_the_focus_for_the_ranking_policie
     assert runner._document_view(corpus, runner.DOCUMENTS_ENGINE) is corpus
 
 
+def test_an_estimate_counts_ranking_and_says_when_everything_is_cached(
+    workdirs: Path, corpus: pd.DataFrame, held_out: sets.EvaluationSet
+) -> None:
+    plan = runner.estimate(["bm25"], held_out, corpus=corpus)
+    assert plan.systems_to_run == ("BM25",) and not plan.to_embed and not plan.cached
+    assert plan.seconds == pytest.approx(
+        len(held_out) * (runner.RANK_SECONDS["bm25"] + runner.RANK_SECONDS_PER_PAIR["bm25"] * len(corpus))
+    )
+    assert (
+        plan.describe()
+        == "This takes a few seconds: the search indexes are cached, only the questions are ranked."
+    )
+    runner.evaluate(["bm25"], held_out, corpus=corpus, n_resamples=100)
+    plan = runner.estimate(["bm25"], held_out, corpus=corpus)
+    assert plan.cached and plan.seconds == 0 and plan.describe().startswith("Every result is cached")
+
+
+def test_an_estimate_names_the_indexes_to_build_and_their_work() -> None:
+    plan = runner.EvaluationEstimate(
+        seconds=400.0, to_embed={"base": 1_500_000, "my-run": 1_500_000}, systems_to_run=("base", "my-run"),
+        tokens_per_second=7_500.0,
+    )  # fmt: skip
+    assert plan.describe() == (
+        "This takes about 7 min: base and my-run need a search index of this corpus first (about 3.0 "
+        "million tokens to embed at 7,500 tokens/s, this machine's last build)."
+    )
+    small = runner.EvaluationEstimate(seconds=12.0, to_embed={"base": 900}, systems_to_run=("base",),
+                                      tokens_per_second=5_000.0, rate_measured=False)  # fmt: skip
+    assert small.describe() == "This takes about 12 s: base needs a search index of this corpus first."
+    assumed = runner.EvaluationEstimate(seconds=60.0, to_embed={"base": 200_000}, systems_to_run=("base",),
+                                        tokens_per_second=5_000.0, rate_measured=False)  # fmt: skip
+    assert assumed.describe().endswith("at 5,000 tokens/s, assumed until this machine builds one).")
+
+
 # ---- with the real model -----------------------------------------------------------------------
 
 
 @pytest.mark.model
 def test_base_dense_and_hybrid_on_a_small_corpus(workdirs: Path, corpus: pd.DataFrame) -> None:
     evaluation = sets.heldout("mine", corpus=corpus)
+    plan = runner.estimate(["bm25", "base", "hybrid:base"], evaluation, corpus=corpus)
+    # One index to build (the answers' texts, for the base model: hybrid shares it), three systems to run.
+    view = runner._document_view(corpus, runner.DOCUMENTS_ANSWER)
+    tokens = dense.approximate_tokens(
+        list(dict.fromkeys(view[col.ANSWER])), dense.DenseSettings().max_seq_length
+    )
+    assert plan.to_embed == {"base": tokens} and len(plan.systems_to_run) == 3
+    assert not plan.rate_measured and plan.tokens_per_second == dense.DEFAULT_TOKENS_PER_SECOND
+    per_question = {kind: runner.RANK_SECONDS[kind] + runner.RANK_SECONDS_PER_PAIR[kind] * len(corpus)
+                    for kind in ("bm25", "dense")}  # fmt: skip
+    assert plan.seconds == pytest.approx(
+        tokens / plan.tokens_per_second + runner.ENGINE_LOAD_SECONDS
+        + len(evaluation) * (per_question["bm25"] + 2 * per_question["dense"])
+    )  # fmt: skip
     result = runner.evaluate(["bm25", "base", "hybrid:base"], evaluation, corpus=corpus, n_resamples=500)
     assert result.labels == ["BM25", "base", "hybrid (base)"]
     base = result.runs["base"].per_query
@@ -339,4 +388,5 @@ def test_base_dense_and_hybrid_on_a_small_corpus(workdirs: Path, corpus: pd.Data
     assert base.loc["s-2", "first_relevant_rank"] <= 3
     assert base["mrr@10"].mean() > result.runs["BM25"].per_query["mrr@10"].mean()
     assert runner.is_cached(["bm25", "base", "hybrid:base"], evaluation, corpus=corpus)
+    assert runner.estimate(["bm25", "base", "hybrid:base"], evaluation, corpus=corpus).cached
     assert runner.evaluate(["base", "hybrid:base"], evaluation, corpus=corpus, n_resamples=500).all_cached

@@ -267,6 +267,9 @@ def test_load_set_by_name(corpus: pd.DataFrame) -> None:
     assert sets.load_set(sets.HELDOUT, "mine", corpus=corpus).name == sets.HELDOUT
     assert sets.default_corpus(sets.HELDOUT) == store.CURATED
     assert sets.default_corpus(sets.CONSUMER_TEST) == store.FULL
+    # The Compare page starts with the fast set: consumer questions in Ask's index of the full corpus.
+    assert sets.default_set(store.FULL) == sets.CONSUMER
+    assert sets.default_set(store.CURATED) == sets.default_set("my-upload") == sets.HELDOUT
     with pytest.raises(EvaluationError, match="Unknown evaluation set 'consumer-train'"):
         sets.load_set("consumer-train", "mine", corpus=corpus)
     with pytest.raises(EvaluationError, match="split must be"):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -196,3 +198,36 @@ def test_a_tampered_unit_table_is_refused_and_rebuilt(curated) -> None:
         load_cached(indexes_dir() / built.key, curated["id"])
     again = DenseIndex.build_or_load(curated, "base")
     assert not again.from_cache and np.array_equal(again.spans, built.spans)
+
+
+def test_a_build_records_its_work_and_time_and_sets_the_rate(
+    curated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dense_settings = DenseSettings(precision="fp32")
+    texts = list(dict.fromkeys(document_units(curated, dense_settings).texts))
+    expected = dense.approximate_tokens(texts, dense_settings.max_seq_length)
+    assert dense.pending_tokens(curated, "base", dense_settings) == expected > 0
+    assert dense.tokens_per_second() is None  # no build timed yet
+    built = DenseIndex.build_or_load(curated, "base", dense_settings)
+    meta = json.loads((indexes_dir() / built.key / "meta.json").read_text(encoding="utf-8"))
+    assert meta["embedded_tokens"] == expected and meta["embed_seconds"] > 0
+    assert dense.pending_tokens(curated, "base", dense_settings) == 0  # cached: nothing to embed
+    # A build this small does not set the rate (loading the model dominates it) ...
+    assert expected < dense.RATE_MIN_TOKENS and dense.tokens_per_second() is None
+    # ... a large one does, and the most recent large one wins; an unreadable record is skipped.
+    monkeypatch.setattr(dense, "RATE_MIN_TOKENS", expected)
+    assert dense.tokens_per_second() == pytest.approx(expected / meta["embed_seconds"])
+    for name, tokens, seconds, age in (("older", 90_000, 9.0, 200), ("newer", 60_000, 30.0, 100)):
+        folder = indexes_dir() / name
+        folder.mkdir()
+        (folder / "meta.json").write_text(json.dumps({"embedded_tokens": tokens, "embed_seconds": seconds}))
+        stamp = time.time() + 1000 - age
+        os.utime(folder / "meta.json", (stamp, stamp))
+    (indexes_dir() / "broken").mkdir()
+    (indexes_dir() / "broken" / "meta.json").write_text("{not json")
+    assert dense.tokens_per_second() == pytest.approx(2_000.0)
+
+
+def test_approximate_tokens_count_words_and_cap_each_text() -> None:
+    assert dense.approximate_tokens(["one two three four"], 256) == int(4 * dense.TOKENS_PER_WORD) + 2
+    assert dense.approximate_tokens(["word " * 1000, ""], 128) == 128 + 2

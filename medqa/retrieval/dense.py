@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,6 +44,17 @@ ProgressCallback = Callable[[int, int], None]
 
 #: What ``python -m medqa index --progress-lines`` prints before each ``done total`` pair.
 PROGRESS_PREFIX = "progress"
+
+#: Tokens per word of MedQuAD text for the all-MiniLM-L6-v2 tokenizer, to size embedding work without
+#: tokenizing (:func:`approximate_tokens`): 1.48 over a sample of the full corpus's index texts
+#: (2026-12-01).
+TOKENS_PER_WORD = 1.5
+#: The embedding rate assumed until this machine has timed a build of its own (:func:`tokens_per_second`):
+#: a full-corpus index, 2.5 million tokens, took about 490 s on 2 idle cores in fp32
+#: (``bench/results/ask_build.txt``), 5,200 tokens/s; rounded down.
+DEFAULT_TOKENS_PER_SECOND = 5_000.0
+#: A build of fewer tokens does not set the rate: loading the model dominates it.
+RATE_MIN_TOKENS = 50_000
 
 
 @dataclass(frozen=True)
@@ -188,6 +200,12 @@ def text_digests(texts: list[str]) -> np.ndarray:
     )
 
 
+def approximate_tokens(texts: list[str], max_seq_length: int) -> int:
+    """About how many tokens embedding ``texts`` runs through the model (words x :data:`TOKENS_PER_WORD`
+    plus the two special tokens, each text capped at ``max_seq_length``): the measure of a build's work."""
+    return sum(min(int(len(text.split()) * TOKENS_PER_WORD) + 2, max_seq_length) for text in texts)
+
+
 def indexes_dir() -> Path:
     """Folder of the cached dense indexes."""
     path = settings.data_dir() / "indexes"
@@ -329,6 +347,43 @@ def reusable_embeddings(
     return found, precisions
 
 
+def tokens_per_second() -> float | None:
+    """This machine's embedding rate: approximate tokens per second of the most recent index build that
+    embedded at least :data:`RATE_MIN_TOKENS` (each build records its own in ``meta.json``); ``None``
+    before any such build (callers then assume :data:`DEFAULT_TOKENS_PER_SECOND`). What the Compare
+    page's estimate divides by."""
+    latest: tuple[float, float] | None = None
+    for meta_file in indexes_dir().glob("*/meta.json"):
+        if meta_file.parent.name.startswith("."):
+            continue
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            tokens, seconds = float(meta.get("embedded_tokens", 0)), float(meta.get("embed_seconds", 0))
+            built = meta_file.stat().st_mtime
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+        if tokens >= RATE_MIN_TOKENS and seconds > 0 and (latest is None or built > latest[0]):
+            latest = (built, tokens / seconds)
+    return latest[1] if latest is not None else None
+
+
+def pending_tokens(
+    corpus: pd.DataFrame,
+    model_name: str,
+    dense_settings: DenseSettings | None = None,
+    *,
+    corpus_fingerprint: str | None = None,
+) -> int:
+    """Approximate tokens :meth:`DenseIndex.build_or_load` would embed for this model and corpus: none
+    when the index is cached, else every distinct text (at most: texts other cached indexes of the model
+    hold are reused, which this does not count)."""
+    dense_settings = dense_settings or DenseSettings()
+    if DenseIndex.is_cached(corpus, model_name, dense_settings, corpus_fingerprint=corpus_fingerprint):
+        return 0
+    texts = list(dict.fromkeys(document_units(corpus, dense_settings).texts))
+    return approximate_tokens(texts, dense_settings.max_seq_length)
+
+
 _child_build_lock = threading.Lock()
 
 
@@ -432,11 +487,14 @@ class DenseIndex:
         for position, digest in enumerate(digests.tolist()):
             if digest not in found and digest not in missing:
                 missing[digest] = position
+        to_embed = [units.texts[i] for i in missing.values()]
+        began = time.perf_counter()
         new_vectors, precision = (
-            embed_corpus([units.texts[i] for i in missing.values()], model_name, dense_settings, progress)
+            embed_corpus(to_embed, model_name, dense_settings, progress)
             if missing
             else (np.zeros((0, 0), np.float32), "")
         )
+        embed_seconds = time.perf_counter() - began
         vectors = dict(zip(missing, new_vectors, strict=True))
         vectors.update(found)
         embeddings = np.stack([vectors[digest] for digest in digests.tolist()]).astype(np.float32, copy=False)
@@ -444,7 +502,9 @@ class DenseIndex:
             progress(len(units.texts), len(units.texts))
         precision = "+".join(sorted({precision, *precisions} - {""})) or "fp32"
         meta = {"model": model_name, "model_fingerprint": model_fingerprint, "settings": asdict(dense_settings),
-                "precision": precision, "version": INDEX_VERSION, "reused": len(found), "embedded": len(missing)}  # fmt: skip
+                "precision": precision, "version": INDEX_VERSION, "reused": len(found), "embedded": len(missing),
+                "embedded_tokens": approximate_tokens(to_embed, dense_settings.max_seq_length),
+                "embed_seconds": round(embed_seconds, 3)}  # fmt: skip
         stored = StoredIndex(embeddings, units.rows, units.spans, digests, meta)
         if use_cache:
             with contextlib.suppress(OSError):  # read-only or full disk: the index still works in memory
