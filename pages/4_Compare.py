@@ -13,7 +13,7 @@ from medqa.errors import MedQAError, QuestionError
 from medqa.evaluation import export, runner, sets
 from medqa.evaluation.metrics import display_name, metric_names
 from ui import answers, common
-from ui.engines import build_status, load_engine
+from ui.engines import build_status, load_engine, wait_for_builds
 
 st.set_page_config(page_title="Compare · medqa", page_icon=":material/compare_arrows:", layout="wide")
 st.title("Compare systems")
@@ -114,26 +114,42 @@ if result is None:
     except MedQAError as error:
         st.error(str(error), icon=":material/error:")
         st.stop()
-    if plan.cached or st.button("Evaluate", type="primary", key="compare_run"):
-        bar = st.progress(0.0, text="Starting…")
-        try:
-            result = runner.evaluate(
-                chosen,
-                evaluation_set,
-                info.name,
-                progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message),
-                corpus=corpus,
-                isolated=True,
-            )
-        except MedQAError as error:
-            bar.empty()
-            st.error(str(error), icon=":material/error:")
-            st.stop()
-        bar.empty()
-        st.session_state["compare_result"] = (signature, result)
-    else:
+    waiting = st.session_state.get("compare_waiting") == signature  # Evaluate was pressed for this choice
+    if not (plan.cached or waiting or st.button("Evaluate", type="primary", key="compare_run")):
         st.caption(f"Results not computed yet for this choice. {plan.describe()}")
         st.stop()
+    if plan.to_embed:  # the indexes are built in the background first (runner.start_index_builds)
+        started = runner.start_index_builds(chosen, evaluation_set, corpus=corpus)
+        failed = [build.error for build in started if build.error]
+        if failed:
+            st.session_state.pop("compare_waiting", None)
+            st.error(f"The search index could not be built: {failed[0]}", icon=":material/error:")
+            st.stop()
+        st.session_state["compare_waiting"] = signature
+        st.info(
+            f"{plan.describe()} The search indexes are being built in the background; the comparison starts "
+            "when they are ready. You can use other pages meanwhile and come back.",
+            icon=":material/hourglass_top:",
+        )
+        wait_for_builds(started)
+        st.stop()
+    st.session_state.pop("compare_waiting", None)
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        result = runner.evaluate(
+            chosen,
+            evaluation_set,
+            info.name,
+            progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message),
+            corpus=corpus,
+            isolated=True,
+        )
+    except MedQAError as error:
+        bar.empty()
+        st.error(str(error), icon=":material/error:")
+        st.stop()
+    bar.empty()
+    st.session_state["compare_result"] = (signature, result)
 
 st.success(
     "Loaded from the cache." if result.all_cached else f"Evaluated in {result.seconds:.1f} s.",

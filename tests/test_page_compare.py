@@ -9,6 +9,7 @@ import pytest
 
 from medqa.data import store
 from medqa.evaluation import sets
+from medqa.retrieval import builds
 from medqa.safety import DISCLAIMER
 from tests.conftest import open_page
 
@@ -56,7 +57,15 @@ def test_two_systems_on_consumer_questions(built: None) -> None:
         for caption in _texts(page, "caption")
     )
 
+    # Evaluate: the base model's index of this corpus is built in the background first (a page change
+    # does not lose it), its progress shown; the comparison runs when it is ready.
     page.button(key="compare_run").click().run()
+    assert not page.exception
+    assert "being built in the background" in page.info[0].value
+    waiting = builds.active()
+    assert [build.label for build in waiting] == ["the full corpus · base (for Compare)"]
+    assert waiting[0].wait(300) and waiting[0].error is None
+    page.run()
     assert not page.exception
     assert page.success[0].value.startswith("Evaluated in")
 
@@ -135,6 +144,18 @@ def test_cached_results_appear_without_pressing_evaluate(built: None) -> None:
     assert not page.exception
     assert page.success[0].value == "Loaded from the cache."
     assert list(page.dataframe[0].value.columns)[2:] == ["BM25", "base"]
+
+
+def test_a_failed_index_build_is_an_error_not_a_wait(built: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failed(corpus, model, *, label, **kwargs) -> builds.IndexBuild:
+        return builds.IndexBuild(key="k", label=label, finished=1.0, error="Out of memory while embedding.")
+
+    monkeypatch.setattr(builds, "start", failed)
+    page = open_page(PAGE)
+    page.button(key="compare_run").click().run()
+    assert not page.exception
+    assert page.error[0].value == "The search index could not be built: Out of memory while embedding."
+    assert "compare_waiting" not in page.session_state
 
 
 def test_needs_two_systems(built: None) -> None:

@@ -5,7 +5,8 @@ The embedding index is built in a ``python -m medqa index`` child process (the s
 torch). Ask does not wait for it: the build runs in the background (:mod:`medqa.retrieval.builds`,
 started by Home right after Load MedQuAD, or by the first question) while a quick engine answers
 (:mod:`medqa.retrieval.quick`); every page shows the build's progress and ETA
-(:func:`build_status`). Compare needs the real index and waits for it with a progress bar.
+(:func:`build_status`). Compare needs the real indexes: it starts their builds the same way and
+evaluates once they are done (:func:`wait_for_builds`).
 """
 
 from __future__ import annotations
@@ -104,12 +105,33 @@ def build_status() -> None:
         if not now_running and st.session_state.get("drawn_builds"):
             st.rerun()  # asked again on every poll until the redraw happens (see pages/3_Train.py)
         for build in now_running:
-            eta = build.eta_seconds()
-            when = f"about {format_seconds(eta)} left" if eta is not None else "estimating the time left"
-            text = f"{build.done:,} of {build.total:,} texts · {when}" if build.total else "starting…"
-            st.progress(build.fraction, text=f"Building the search index of {build.label}: {text}")
+            _build_progress(build)
         if now_running:
             st.caption("Questions are answered in quick mode until it is ready.")
 
     with st.sidebar:
         st.fragment(run_every=BUILD_REFRESH_SECONDS)(panel)()
+
+
+def _build_progress(build: builds.IndexBuild) -> None:
+    """One build's progress bar: texts embedded and the time left."""
+    eta = build.eta_seconds()
+    when = f"about {format_seconds(eta)} left" if eta is not None else "estimating the time left"
+    text = f"{build.done:,} of {build.total:,} texts · {when}" if build.total else "starting…"
+    st.progress(build.fraction, text=f"Building the search index of {build.label}: {text}")
+
+
+def wait_for_builds(waiting: list[builds.IndexBuild]) -> None:
+    """Where a page waits for background index builds (Compare): their progress, refreshed every few
+    seconds, and the page redrawn once they have all ended (then it finds the indexes cached, or the
+    build's error)."""
+    keys = [build.key for build in waiting]
+
+    def panel() -> None:
+        running = [build for key in keys if (build := builds.find(key)) is not None and build.running]
+        if not running:
+            st.rerun()
+        for build in running:
+            _build_progress(build)
+
+    st.fragment(run_every=BUILD_REFRESH_SECONDS)(panel)()

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,10 @@ from medqa.evaluation.statistics import (
     spread_by_group,
     spread_summary,
 )
+
+if TYPE_CHECKING:
+    from medqa.retrieval.builds import IndexBuild
+    from medqa.retrieval.dense import DenseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -662,12 +667,10 @@ def estimate(
     to_run = _uncached(parse_systems(systems), eval_set, corpus_fingerprint)
     measured = dense.tokens_per_second()
     rate = measured or dense.DEFAULT_TOKENS_PER_SECOND
-    view = _document_view(table, documents)
-    view_fingerprint = store.table_fingerprint(view)
-    dense_settings = _engine_settings(documents).dense
+    view, view_fingerprint, dense_settings = _indexed_view(table, documents)
     to_embed: dict[str, int] = {}
     seconds = 0.0
-    for model in dict.fromkeys(system.model for system in to_run if system.model is not None):
+    for model in _models(to_run):
         tokens = dense.pending_tokens(view, model, dense_settings, corpus_fingerprint=view_fingerprint)
         if tokens:
             to_embed[_model_label(model)] = tokens
@@ -682,6 +685,53 @@ def estimate(
         tokens_per_second=rate,
         rate_measured=measured is not None,
     )
+
+
+def _models(systems: Sequence[System]) -> list[str]:
+    """The distinct models of some systems (a model's dense and hybrid systems share its index)."""
+    return list(dict.fromkeys(system.model for system in systems if system.model is not None))
+
+
+def _indexed_view(table: pd.DataFrame, documents: str) -> tuple[pd.DataFrame, str, DenseSettings]:
+    """The corpus as the systems index it, its fingerprint and the dense index settings."""
+    view = _document_view(table, documents)
+    return view, store.table_fingerprint(view), _engine_settings(documents).dense
+
+
+def start_index_builds(
+    systems: Sequence[str | System], eval_set: EvaluationSet, *, corpus: pd.DataFrame | None = None
+) -> list[IndexBuild]:
+    """Start the index builds an evaluation needs in the background and return them.
+
+    Policy: the Compare page does not embed a corpus inside its script run, where a page change would
+    throw the work away. The models whose results are not cached and whose index of the corpus (as the
+    set represents it) is missing are built by :func:`medqa.retrieval.builds.start`, shared by every
+    session, shown in every page's sidebar, and the page evaluates once they are done (ranking alone
+    takes seconds: :func:`estimate`). A build already running, or failed within the last minutes, is
+    returned as it is.
+
+    Returns:
+        One :class:`~medqa.retrieval.builds.IndexBuild` per missing index (none when all are cached).
+    """
+    from medqa.retrieval import builds
+    from medqa.retrieval.dense import DenseIndex
+
+    table = store.load_corpus(eval_set.corpus_name) if corpus is None else corpus
+    table = table.reset_index(drop=True)
+    to_run = _uncached(parse_systems(systems), eval_set, store.table_fingerprint(table))
+    view, view_fingerprint, dense_settings = _indexed_view(table, documents_for(eval_set))
+    what = "'s answers" if documents_for(eval_set) == DOCUMENTS_ANSWER else ""
+    return [
+        builds.start(
+            view,
+            model,
+            label=f"the {eval_set.corpus_name} corpus{what} · {_model_label(model)} (for Compare)",
+            corpus_fingerprint=view_fingerprint,
+            dense_settings=dense_settings,
+        )
+        for model in _models(to_run)
+        if not DenseIndex.is_cached(view, model, dense_settings, corpus_fingerprint=view_fingerprint)
+    ]
 
 
 def evaluate(
