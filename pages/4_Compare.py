@@ -75,17 +75,16 @@ with left:
             st.stop()
         upload_bytes, upload_name = uploaded.getvalue(), uploaded.name
 with right:
-    options = runner.available_systems()
-    # With a trained run: base vs the newest run; without: BM25 vs base.
-    default = options[1:3] if len(options) > 3 else options[:2]
+    runs = runner.trained_runs()
+    options = runner.available_systems(runs)
     chosen = st.multiselect(
         "Systems (the first one is the reference the others are compared with)",
         options,
-        default=default,
+        default=runner.default_systems(runs),
         format_func=_system_label,
         key="compare_systems",
     )
-    if len(options) <= 3:
+    if not runs:
         st.caption("No fine-tuned model yet: train one on the Train page to compare it with the base model.")
 
 if len(chosen) < 2:

@@ -121,6 +121,11 @@ def test_parse_systems_drops_repeats_and_rejects_clashing_labels() -> None:
         runner.parse_system("  ")
 
 
+def test_compare_starts_with_the_ask_pipeline_base_against_the_newest_run() -> None:
+    assert runner.default_systems(["newest", "older"]) == ["hybrid:base", "hybrid:newest"]
+    assert runner.default_systems([]) == ["bm25", "base"]
+
+
 def test_available_systems_lists_runs_and_hybrids() -> None:
     assert runner.available_systems(["run-1"]) == ["bm25", "base", "run-1", "hybrid:base", "hybrid:run-1"]
 

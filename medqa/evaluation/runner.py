@@ -559,6 +559,13 @@ def available_systems(runs: Sequence[str] | None = None) -> list[str]:
     return [BM25, *dense, *(f"{HYBRID}:{name}" for name in dense)]
 
 
+def default_systems(runs: Sequence[str] | None = None) -> list[str]:
+    """What the Compare page starts with: the Ask page's pipeline (hybrid) with the base model against
+    the newest trained run, as a user of Ask would get them; BM25 against the base model without a run."""
+    runs = trained_runs() if runs is None else list(runs)
+    return [f"{HYBRID}:{models.BASE}", f"{HYBRID}:{runs[0]}"] if runs else [BM25, models.BASE]
+
+
 def is_cached(
     systems: Sequence[str | System],
     eval_set: EvaluationSet,
