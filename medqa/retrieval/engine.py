@@ -92,6 +92,15 @@ settings (0.716-0.746 / 0.832-0.888); a pair's best text plus a share of its oth
 dense ranking beside its own (16 settings: at best 0.751 / 0.904 against the trained model's 0.751 /
 0.909).
 
+Fusing scores instead of ranks, measured on the dev half and not taken (fifteenth session, base
+model, against RRF's 0.766 / 0.914 / MRR@10 0.840): each ranking's scores scaled to [0, 1] over its 50
+candidates (min-max) or divided by its best score, then summed with the dense side weighted 0.5 to 3,
+with and without RRF kept for long messages (20 settings): at best 0.751 / 0.914 / 0.831 (min-max,
+weight 1.5, RRF for long messages) and 0.741 / 0.929 / 0.833 (best score, weight 2): RRF stays.
+Also then: the focus's first three MedQuAD synonyms in each question text (``"Gout (also: ...):
+question"``): dense 0.685 / 0.853 against 0.685 / 0.838, hybrid 0.756 / 0.909 / 0.833 against 0.766 /
+0.914 / 0.840 (BM25 reads the synonyms already): not taken.
+
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->
 0.718 / 0.824), and fusion always reads :attr:`EngineSettings.candidates` rows per ranking, however
