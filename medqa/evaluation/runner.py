@@ -663,46 +663,63 @@ def estimate(
     Policy: count the work that dominates. Cached results cost nothing; an index that is not cached costs
     its approximate tokens at the rate of this machine's last index build (a new machine assumes the
     2-core fp32 rate); ranking costs :data:`RANK_SECONDS` per question plus
-    :data:`RANK_SECONDS_PER_PAIR` per question and pair, and :data:`ENGINE_LOAD_SECONDS` per model. ``bench/bench_compare.py --timing`` prints the estimate beside the measured time.
+    :data:`RANK_SECONDS_PER_PAIR` per question and pair, and :data:`ENGINE_LOAD_SECONDS` per model.
+    ``bench/bench_compare.py --timing`` prints the estimate beside the measured time.
     """
     from medqa.retrieval import dense
 
-    table = store.load_corpus(eval_set.corpus_name) if corpus is None else corpus
-    table = table.reset_index(drop=True)
-    corpus_fingerprint = store.table_fingerprint(table)
-    documents = documents_for(eval_set)
-    to_run = _uncached(parse_systems(systems), eval_set, corpus_fingerprint)
+    work = _Work.of(systems, eval_set, corpus)
     measured = dense.tokens_per_second()
     rate = measured or dense.DEFAULT_TOKENS_PER_SECOND
-    view, view_fingerprint, dense_settings = _indexed_view(table, documents)
     to_embed: dict[str, int] = {}
     seconds = 0.0
-    for model in _models(to_run):
-        tokens = dense.pending_tokens(view, model, dense_settings, corpus_fingerprint=view_fingerprint)
+    for model in work.models:
+        tokens = dense.pending_tokens(
+            work.view, model, work.dense_settings, corpus_fingerprint=work.view_fingerprint
+        )
         if tokens:
             to_embed[_model_label(model)] = tokens
         seconds += tokens / rate + ENGINE_LOAD_SECONDS
-    for system in to_run:
+    for system in work.to_run:
         kind = BM25 if system.model is None else DENSE
-        seconds += len(eval_set) * (RANK_SECONDS[kind] + RANK_SECONDS_PER_PAIR[kind] * len(table))
+        seconds += len(eval_set) * (RANK_SECONDS[kind] + RANK_SECONDS_PER_PAIR[kind] * len(work.view))
     return EvaluationEstimate(
         seconds=seconds,
         to_embed=to_embed,
-        systems_to_run=tuple(system.label for system in to_run),
+        systems_to_run=tuple(system.label for system in work.to_run),
         tokens_per_second=rate,
         rate_measured=measured is not None,
     )
 
 
-def _models(systems: Sequence[System]) -> list[str]:
-    """The distinct models of some systems (a model's dense and hybrid systems share its index)."""
-    return list(dict.fromkeys(system.model for system in systems if system.model is not None))
+@dataclass(frozen=True)
+class _Work:
+    """What an evaluation still has to do: the systems whose results are not cached, and the corpus as
+    their indexes represent it (:func:`estimate`, :func:`start_index_builds`)."""
 
+    to_run: list[System]
+    view: pd.DataFrame
+    view_fingerprint: str
+    dense_settings: DenseSettings
 
-def _indexed_view(table: pd.DataFrame, documents: str) -> tuple[pd.DataFrame, str, DenseSettings]:
-    """The corpus as the systems index it, its fingerprint and the dense index settings."""
-    view = _document_view(table, documents)
-    return view, store.table_fingerprint(view), _engine_settings(documents).dense
+    @classmethod
+    def of(
+        cls, systems: Sequence[str | System], eval_set: EvaluationSet, corpus: pd.DataFrame | None
+    ) -> _Work:
+        table = (store.load_corpus(eval_set.corpus_name) if corpus is None else corpus).reset_index(drop=True)
+        documents = documents_for(eval_set)
+        view = _document_view(table, documents)
+        return cls(
+            to_run=_uncached(parse_systems(systems), eval_set, store.table_fingerprint(table)),
+            view=view,
+            view_fingerprint=store.table_fingerprint(view),
+            dense_settings=_engine_settings(documents).dense,
+        )
+
+    @property
+    def models(self) -> list[str]:
+        """The distinct models to run (a model's dense and hybrid systems share its index)."""
+        return list(dict.fromkeys(system.model for system in self.to_run if system.model is not None))
 
 
 def start_index_builds(
@@ -723,21 +740,20 @@ def start_index_builds(
     from medqa.retrieval import builds
     from medqa.retrieval.dense import DenseIndex
 
-    table = store.load_corpus(eval_set.corpus_name) if corpus is None else corpus
-    table = table.reset_index(drop=True)
-    to_run = _uncached(parse_systems(systems), eval_set, store.table_fingerprint(table))
-    view, view_fingerprint, dense_settings = _indexed_view(table, documents_for(eval_set))
+    work = _Work.of(systems, eval_set, corpus)
     what = "'s answers" if documents_for(eval_set) == DOCUMENTS_ANSWER else ""
     return [
         builds.start(
-            view,
+            work.view,
             model,
             label=f"the {eval_set.corpus_name} corpus{what} · {_model_label(model)} (for Compare)",
-            corpus_fingerprint=view_fingerprint,
-            dense_settings=dense_settings,
+            corpus_fingerprint=work.view_fingerprint,
+            dense_settings=work.dense_settings,
         )
-        for model in _models(to_run)
-        if not DenseIndex.is_cached(view, model, dense_settings, corpus_fingerprint=view_fingerprint)
+        for model in work.models
+        if not DenseIndex.is_cached(
+            work.view, model, work.dense_settings, corpus_fingerprint=work.view_fingerprint
+        )
     ]
 
 
