@@ -61,7 +61,10 @@ def test_errors_are_one_line(built: None, tmp_path: Path, capsys: pytest.Capture
 def test_base_against_bm25_then_from_the_cache(built: None, capsys: pytest.CaptureFixture[str]) -> None:
     n = len(sets.consumer(store.FULL))  # the shipped questions whose topic the test corpus has
     assert main(["evaluate", "--bm25", "--model", "base", "--set", "consumer"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # First, on stderr, what it will cost: the base model's index of this corpus is not built yet.
+    assert "base needs a search index of this corpus first" in captured.err.splitlines()[0]
     assert f"Consumer questions ({n})" in out
     assert "compared with base" in out
     assert "between base and BM25 on MRR@10" in out
@@ -76,4 +79,6 @@ def test_base_against_bm25_then_from_the_cache(built: None, capsys: pytest.Captu
     assert payload["comparisons"][0]["system_a"] == "base"
 
     assert main(["evaluate", "--bm25", "--model", "base", "--set", "consumer"]) == 0
-    assert "all results from the cache" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "all results from the cache" in captured.out
+    assert captured.err.startswith("Every result is cached")

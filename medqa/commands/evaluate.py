@@ -78,6 +78,8 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     reference = arguments.reference or (arguments.model[0] if arguments.model else None)
     if reference is not None:
         reference = runner.parse_system(reference).label
+    if not arguments.no_cache:  # what it will cost, as the Compare page says before Evaluate
+        print(runner.estimate(specs, evaluation_set).describe(), file=sys.stderr)
     result = runner.evaluate(
         specs,
         evaluation_set,
