@@ -372,7 +372,7 @@ def default_set(corpus_name: str) -> str:
     """The set the Compare page starts with for a corpus: the fast one.
 
     Over the full corpus the consumer questions (both halves) are ranked as the Ask page ranks them, in
-    the indexes Ask has already built (base model and fine-tuned runs against a cached index: 10 s for
+    the indexes Ask has already built (base model and fine-tuned runs against a cached index: 11 s for
     396 questions, ``bench/results/compare_timing.txt``), whereas the held-out questions, judged by the
     answer, need an index of the corpus's answer texts for every model (16,423 answers: minutes per
     model on 2 cores). On any other corpus the held-out questions, whose answer index of a few hundred
