@@ -78,11 +78,13 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     reference = arguments.reference or (arguments.model[0] if arguments.model else None)
     if reference is not None:
         reference = runner.parse_system(reference).label
+    corpus = store.load_corpus(evaluation_set.corpus_name)  # read once, for the estimate and the run
     if not arguments.no_cache:  # what it will cost, as the Compare page says before Evaluate
-        print(runner.estimate(specs, evaluation_set).describe(), file=sys.stderr)
+        print(runner.estimate(specs, evaluation_set, corpus=corpus).describe(), file=sys.stderr)
     result = runner.evaluate(
         specs,
         evaluation_set,
+        corpus=corpus,
         progress=_progress,
         reference=reference,
         use_cache=not arguments.no_cache,
