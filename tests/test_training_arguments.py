@@ -14,6 +14,7 @@ from medqa.training.arguments import TrainingConfig
 
 def test_original_preset_is_the_autotrain_recipe() -> None:
     config = arguments.preset(arguments.ORIGINAL)
+    assert config.dropout is None  # the model's own dropout, as AutoTrain trained it
     assert (config.loss, config.optimizer, config.lr_scheduler) == ("mnrl", "adamw_torch", "linear")
     assert (config.batch_size, config.epochs, config.gradient_accumulation_steps) == (8, 3.0, 1)
     assert (config.learning_rate, config.max_seq_length, config.data) == (5e-5, 128, "curated")
@@ -34,6 +35,9 @@ def test_original_preset_is_the_autotrain_recipe() -> None:
         ({"batch_sampler": "by_colour"}, "batch sampler"),
         ({"freeze_layers": 6}, "frozen layers"),
         ({"freeze_layers": -1}, "frozen layers"),
+        ({"dropout": 1.0}, "dropout must be in"),
+        ({"dropout": -0.1}, "dropout must be in"),
+        ({"dropout": float("nan")}, "dropout must be in"),
     ],
 )
 def test_invalid_settings_say_what_is_wrong(overrides: dict, problem: str) -> None:

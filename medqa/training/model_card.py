@@ -54,6 +54,7 @@ _HYPERPARAMETERS = (
     ("max_pairs", "Max pairs"),
     ("max_pairs_per_focus", "Max pairs per focus"),
     ("distill_weight", "Distillation weight"),
+    ("dropout", "Dropout while training"),
     ("merge_with_base", "Merge with base (WiSE-FT share)"),
     ("seed", "Seed"),
 )
@@ -205,7 +206,9 @@ def render_model_card(card: ModelCardData) -> str:
         else "a local model"
     )
     hyper = "\n".join(
-        f"| {label} | {_value(config[key])} |" for key, label in _HYPERPARAMETERS if key in config
+        f"| {label} | {_value(config[key])} |"
+        for key, label in _HYPERPARAMETERS
+        if config.get(key) is not None
     )
     data = card.data
     variants = data.get("pairs_per_variant") or {}

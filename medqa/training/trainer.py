@@ -43,7 +43,9 @@ from medqa.runs import registry
 from medqa.runs.record import RECORD_FORMAT, LossPoint, RunRecord, TrainingStats
 from medqa.training import teacher_cache
 from medqa.training.arguments import TrainingConfig
+from medqa.training.attention import SEARCH_ATTENTION, attention, training_kernel
 from medqa.training.data import TrainingData, build_training_data
+from medqa.training.dropout import set_dropout
 from medqa.training.freezing import (
     FrozenLayerReplay,
     FrozenLayersOnce,
@@ -147,9 +149,14 @@ class HeldOutEvaluator:
             def embed(texts: list[str]) -> Any:
                 return models.encode(model, texts, batch_size=self.batch_size, precision="fp32")
 
-            per_query = similarity_metrics(
-                embed(self.queries), embed(self.docs), self.doc_ids, self.relevant, query_ids=self.query_ids
-            )
+            with attention(model, SEARCH_ATTENTION):
+                per_query = similarity_metrics(
+                    embed(self.queries),
+                    embed(self.docs),
+                    self.doc_ids,
+                    self.relevant,
+                    query_ids=self.query_ids,
+                )
             return {metric: value for metric, value in aggregate(per_query).items() if metric in EVAL_METRICS}
         finally:
             model.max_seq_length = trained_length
@@ -719,6 +726,8 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
         freeze_word_embeddings(model)
     if config.freeze_layers:
         freeze_lower_layers(model, config.freeze_layers)
+    if config.dropout is not None:
+        set_dropout(model, config.dropout)
     batch_distill = config.distill_weight > 0 and config.distill_on == "batch"
     teacher_started = time.perf_counter()
     if config.distill_weight > 0 and prepared.starting is None:
@@ -763,7 +772,8 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to the Progress object, not stdout
     progress.log(f"Training in {prepared.precision} on CPU ({torch.get_num_threads()} threads).")
-    output = trainer.train()
+    with attention(model, training_kernel(prepared.precision)):
+        output = trainer.train()
     _check_cancel(progress)
     if prepared.base_state is not None:
         _merge_with_base(model, prepared.base_state, config.merge_with_base)
