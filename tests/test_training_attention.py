@@ -51,15 +51,16 @@ def test_a_model_without_a_transformer_is_left_alone() -> None:
         assert switched == 0
 
 
-def test_bf16_trains_eager_and_fp32_keeps_the_search_kernel() -> None:
-    assert training_kernel("bf16") == TRAINING_ATTENTION == "eager"
-    assert training_kernel("fp32") == SEARCH_ATTENTION == "sdpa"
+def test_only_bf16_without_dropout_trains_eager() -> None:
+    assert training_kernel("bf16", 0.0) == TRAINING_ATTENTION == "eager"
+    assert training_kernel("fp32", 0.0) == SEARCH_ATTENTION == "sdpa"
+    assert training_kernel("bf16", None) == training_kernel("bf16", 0.1) == SEARCH_ATTENTION
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # chosen, not detected: the same on every CPU
-def test_a_run_trains_with_its_precisions_kernel_evaluates_and_saves_with_the_search_one(
-    training_data: Path, monkeypatch: pytest.MonkeyPatch, precision: str
-) -> None:
+@pytest.mark.parametrize(("precision", "dropout"), [("fp32", 0.0), ("bf16", 0.0), ("bf16", None)])
+def test_a_run_trains_with_its_kernel_evaluates_and_saves_with_the_search_one(
+    training_data: Path, monkeypatch: pytest.MonkeyPatch, precision: str, dropout: float | None
+) -> None:  # the precision is chosen, not detected: the same on every CPU
     used: list[str] = []
     real = attention_module.attention
 
@@ -69,12 +70,13 @@ def test_a_run_trains_with_its_precisions_kernel_evaluates_and_saves_with_the_se
 
     monkeypatch.setattr(trainer, "attention", recording)
     config = preset(
-        "original", max_steps=2, max_seq_length=32, batch_size=4, evaluation="end", precision=precision
-    )
-    run = trainer.train(config, f"kernels-{precision}")
+        "original", max_steps=2, max_seq_length=32, batch_size=4, evaluation="end", precision=precision,
+        dropout=dropout,
+    )  # fmt: skip
+    run = trainer.train(config, f"kernels-{precision}-{dropout}")
     assert run.record.training.precision == precision
     # the baseline held-out evaluation, the training, the final evaluation
-    assert used == [SEARCH_ATTENTION, training_kernel(precision), SEARCH_ATTENTION]
+    assert used == [SEARCH_ATTENTION, training_kernel(precision, dropout), SEARCH_ATTENTION]
     assert run.record.metrics  # the evaluation ran
     saved = json.loads((run.path / "config.json").read_text(encoding="utf-8"))
     assert not any("attn" in key for key in saved)  # the kernel is not saved with the model

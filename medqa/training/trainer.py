@@ -772,7 +772,7 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to the Progress object, not stdout
     progress.log(f"Training in {prepared.precision} on CPU ({torch.get_num_threads()} threads).")
-    with attention(model, training_kernel(prepared.precision)):
+    with attention(model, training_kernel(prepared.precision, config.dropout)):
         output = trainer.train()
     _check_cancel(progress)
     if prepared.base_state is not None:
