@@ -386,8 +386,8 @@ PRESET_DESCRIPTIONS = {
     RECOMMENDED: (
         "4,000 varied full-MedQuAD pairs: questions, keywords and synonyms matched to the answer passages "
         "the search index holds, and answer sentences describing a condition matched to its overview; one "
-        "epoch training the top 3 of the 6 layers without dropout, kept close to the base model (measured on 2 "
-        "cores: about 3 minutes with native bf16, 5 to 12 without, depending on the CPU, a little less when "
+        "epoch training the top 3 of the 6 layers without dropout, kept close to the base model (measured on "
+        "2 cores: about 3 minutes with native bf16, 5 to 12 without, depending on the CPU, a little less when "
         "run again; the training process peaks at about 1.4 GB)."
     ),
 }

@@ -2,19 +2,18 @@
 
 Policy: a bf16 run without dropout trains with transformers' eager attention; every other run (fp32, or
 with dropout) with the model's own SDPA kernel (the one searches use); the model is given back with the
-kernel it had. Both compute the
-same attention; the difference is speed and memory on a CPU. Measured on 2026-12-01 (sixteenth session,
-AMD Zen 5, 2 cores, the recommended preset without dropout, :mod:`medqa.training.dropout`): in bf16,
-100 steps in one process with RSS read every 20 steps, the fused kernel took about 1.25 s per step and
-the process grew from 1.15 to 1.54 GB, eager attention 0.74 s per step and 1.11 to 1.35 GB; the whole
-run as the Train page starts it went from 199-218 s (peak 1,592-1,613 MB) to 155 s (1,396 MB). In fp32,
-40-step probes took the same time either way (1.7-1.9 s per step), and whole runs 273 s and 317 s with
-SDPA against 308 s eager (this machine's noise), so fp32 keeps the model's own kernel. With dropout above 0 (the original preset, or a run that keeps the
-model's rate) PyTorch does not use the fused kernel for training anyway, and eager attention brought no
-speed there and more memory (bf16, the recommended preset with MiniLM's dropout, 125 steps: 1.31 against
-1.30-1.37 s per step, peak 1,619 MB with the held-out evaluation also eager, against 1,322 MB), so such a
-run keeps SDPA too. The kernel is not saved with the model (``config.json`` does not
-record it).
+kernel it had. Both compute the same attention; the difference is speed and memory on a CPU. Measured on
+2026-12-01 (sixteenth session, AMD Zen 5, 2 cores, the recommended preset without dropout,
+:mod:`medqa.training.dropout`): in bf16, 100 steps in one process with RSS read every 20 steps, the fused
+kernel took about 1.25 s per step and the process grew from 1.15 to 1.54 GB, eager attention 0.74 s per
+step and 1.11 to 1.35 GB; the whole run as the Train page starts it went from 199-218 s (peak 1,592-1,613
+MB) to 155 s (1,396 MB). In fp32, 40-step probes took the same time either way (1.7-1.9 s per step), and
+whole runs 273 s and 317 s with SDPA against 308 s eager (this machine's noise), so fp32 keeps the model's
+own kernel. With dropout above 0 (the original preset, or a run that keeps the model's rate) PyTorch does
+not use the fused kernel for training anyway, and eager attention brought no speed there and more memory
+(bf16, the recommended preset with MiniLM's dropout, 125 steps: 1.31 against 1.30-1.37 s per step, peak
+1,619 MB with the held-out evaluation also eager, against 1,322 MB), so such a run keeps SDPA too. The
+kernel is not saved with the model (``config.json`` does not record it).
 """
 
 from __future__ import annotations
