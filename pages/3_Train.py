@@ -26,9 +26,10 @@ engines.build_status()
 
 #: How often the live panel refreshes while a job runs, in seconds.
 REFRESH_SECONDS = 1.5
-#: Below this much memory a training is likely to be killed (Community Cloud gives 0.7-2.7 GB): the
-#: recommended preset's training child peaks at 1.42 GB (bench/results/train.txt) beside a server of
-#: about 0.63 GB with two indexes loaded (README, Deploy), so Community Cloud's largest apps may train.
+#: Below this much memory a training is likely to be killed (Community Cloud gives 0.7-2.7 GB): started
+#: from this page with two indexes loaded, server + training child peaked at 2.22 GB (original preset)
+#: and 2.13 GB (recommended) in bf16, whose child peaks highest (bench/results/memory.txt, README,
+#: Deploy), so Community Cloud's largest apps may train.
 TRAINING_MEMORY_HINT_MB = 2560
 
 

@@ -141,6 +141,16 @@ Design
   179, while the test split's look-alike false alarms rise from 40 to 49 of 448 and the outside checks'
   from 2 to 5 of 149 (all 210 emergencies either way); at 0.20 it keeps fewer emergencies than the
   model without them (test split 380 against 383 of 384, outside checks 207 of 210).
+* **MedQuAD's own symptom sentences as look-alikes, measured and not taken** (2026-12-01, seventeenth
+  session): sentences of the symptom answers of MedQuAD's consumer sources (MedlinePlus, NIDDK, NINDS,
+  NIHSeniorHealth, NHLBI, CDC, CancerGov) about conditions that are no emergency category, without red-flag
+  words and not matched by the rules (692 sentences, at most two per answer), fitted as ``none`` rows in
+  every fold, so that "creepy crawly feeling in my legs ... can't sleep" (read as suicide, P 0.63) finds
+  everyday symptoms on the ``none`` side. Dev validation: with 300 and 692 of them, recall 0.908 and 0.905
+  at 6.9% and 7.1% false alarms at 0.15 (0.917 at 7.2% without), 0.891 and 0.886 at 0.20 (0.895 at 5.7%):
+  the curve does not move, and the rule below picks 0.10. Everyday consumer questions of the dev half
+  flagged at 0.15: 23 and 24 of 176 against 28. The sentences are written for readers ("Symptoms may
+  include ..."), not by them.
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
