@@ -160,12 +160,8 @@ def train_in_app(page, server, preset: str, steps: int, timeout_ms: float) -> fl
     open_page(page, server, "Train", expect='h1:has-text("Fine-tune the model")')
     page.get_by_text(preset.capitalize(), exact=True).first.click()
     settle(page)
-    # Until the rerun has drawn the chosen recipe's settings, the previous recipe's fields are shown too.
-    page.wait_for_function(
-        """() => document.querySelectorAll('input[aria-label="Max steps (-1: all epochs)"]').length === 1""",
-        timeout=timeout_ms,
-        polling=500,
-    )
+    # Until the rerun has drawn the chosen recipe's settings, the previous recipe's fields are shown too:
+    # set_field waits for one.
     set_field(page, "Max steps (-1: all epochs)", steps)
     set_field(page, "Run name", name)
     started = time.perf_counter()
