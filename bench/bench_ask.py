@@ -4,9 +4,10 @@ Measured on the full MedQuAD corpus (16.4k answered pairs) with the base model:
 
 * **query latency** p50/p95 of :meth:`Engine.search` (cleaning, emergency check, condition lookup,
   ranking, answer merging; k=5) per mode, over the consumer questions asked twice, warm cache;
-* **cold index build** rate (documents embedded per second) with fp32 and with bf16 autocast, on a
-  seeded sample of the corpus's texts (the rate is what matters; the full build takes corpus / rate),
-  plus how closely bf16 embeddings agree with fp32 and whether ``precision="auto"`` picks bf16;
+* **cold index build** rate (documents embedded per second) of each encoder path (numpy fp32, ONNX
+  Runtime fp32 and int8, torch fp32, bf16 autocast and int8), on a seeded sample of the corpus's texts
+  (the rate is what matters; the full build takes corpus / rate), plus how closely each agrees with
+  fp32 and which path ``precision="auto"`` takes;
 * **warm start**: a fresh Python process loading the engine from the on-disk caches (index,
   calibration) and answering a first question, timed from process launch;
 * **peak RSS** of that process after all the queries (full corpus, both indexes, the query encoder).
@@ -167,8 +168,9 @@ def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
     """Index build section: docs/s and GFLOP/s of each encoder path and lever, against a matmul peak.
 
     A seeded sample of the default layout's texts (answer passages and questions, in the corpus's
-    proportion) is embedded by the torch-free numpy encoder (length-sorted batches, as builds run; and
-    unsorted, to show the padding it saves; one BLAS thread, as builds run, and all threads), by torch
+    proportion) is embedded by the torch-free numpy encoder (length-sorted batches, as builds ran before
+    ONNX Runtime; and unsorted, to show the padding it saves; one BLAS thread, and all threads), by ONNX
+    Runtime in fp32 and int8 (the torch-free build paths, :mod:`medqa.retrieval.onnx_encoder`), by torch
     fp32 and bf16 autocast, and by torch int8 dynamic quantisation (kept only if its cosine to fp32 is
     >= 0.99). The full build is projected from the measured rate and the corpus's token count.
     """
@@ -183,6 +185,7 @@ def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
     from medqa.retrieval import encoder as encoder_module
     from medqa.retrieval.dense import DenseSettings, document_units
     from medqa.retrieval.encoder import NumpyBertEncoder
+    from medqa.retrieval.onnx_encoder import FP32, INT8, OnnxBertEncoder, onnx_available
 
     corpus = load_corpus("full")
     dense = DenseSettings()
@@ -240,6 +243,16 @@ def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
         timed("numpy fp32, length-sorted, all threads", lambda: encoder.encode(sample), peak_all)
     finally:
         encoder_module.single_thread_blas = real_limit
+    checked = [f"onnx runtime {precision}" for precision in (FP32, INT8)] if onnx_available() else []
+    for label in checked:
+        onnx = OnnxBertEncoder(source, max_length=dense.max_seq_length, precision=label.rsplit(" ", 1)[1])
+        onnx.encode(sample[:8])  # warm-up
+        timed(label, lambda e=onnx: e.encode(sample), peak_all)
+    if not onnx_available():
+        say("  onnxruntime is not installed: its fp32 / int8 paths not measured")
+    say(f"  precision='auto' builds torch-free with onnx runtime int8: {onnx_available()}")
+    for label in checked:
+        _say_agreement(say, label, vectors["numpy fp32, length-sorted, 1 thread"], vectors[label])
     if not models.torch_available():
         say("  torch is not installed: torch fp32 / bf16 / int8 not measured")
         return
@@ -275,14 +288,23 @@ def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
     ):
         if label not in vectors:
             continue
-        agreement = np.sum(reference * vectors[label], axis=1)
-        verdict = "usable" if agreement.min() >= 0.99 else "REJECTED (< 0.99)"
-        say(
-            f"  {label}: cosine to numpy fp32 mean {agreement.mean():.4f}, min {agreement.min():.4f} -> {verdict}"
-        )
+        _say_agreement(say, label, reference, vectors[label])
     say(
         f"  native bf16 on this CPU: {models.bf16_supported()}; precision='auto' builds with "
         f"{models.choose_precision(model, 'auto')}"
+    )
+
+
+def _say_agreement(say, label: str, reference, vectors) -> None:
+    """One path's cosine to the numpy fp32 encoder, and whether it is usable (>= INT8_MIN_COSINE)."""
+    import numpy as np
+
+    from medqa.retrieval.onnx_encoder import INT8_MIN_COSINE
+
+    agreement = np.sum(reference * vectors, axis=1)
+    verdict = "usable" if agreement.min() >= INT8_MIN_COSINE else f"REJECTED (< {INT8_MIN_COSINE})"
+    say(
+        f"  {label}: cosine to numpy fp32 mean {agreement.mean():.4f}, min {agreement.min():.4f} -> {verdict}"
     )
 
 

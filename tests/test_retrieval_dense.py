@@ -56,9 +56,11 @@ def test_corpus_embeddings_without_torch_match_torch(curated) -> None:
     assert [d for d, _ in done] == sorted(d for d, _ in done)
 
 
-def test_a_bf16_cpu_builds_with_torch(curated, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bf16_cpu_without_onnx_runtime_builds_with_torch(curated, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ONNX Runtime, auto builds in int8 on any CPU (tests/test_retrieval_onnx_encoder.py)."""
     loaded: list[str] = []
     real_load = models.load_model
+    monkeypatch.setattr(dense, "onnx_available", lambda: False)
     monkeypatch.setattr(models, "cpu_flags_bf16", lambda: True)
     monkeypatch.setattr(models, "load_model", lambda name: loaded.append(name) or real_load(name))
     monkeypatch.setattr(models, "choose_precision", lambda model, precision="auto": "fp32")

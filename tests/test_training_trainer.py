@@ -220,7 +220,7 @@ def test_cached_batch_distillation_computes_the_same_loss_as_the_full_batch(trai
     assert float(value) == pytest.approx(float(expected), rel=1e-4)
 
 
-def test_fp32_distillation_targets_come_from_the_numpy_encoder_and_match_torch(
+def test_fp32_distillation_targets_come_from_the_torch_free_encoder_and_match_torch(
     training_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import numpy as np
@@ -233,16 +233,16 @@ def test_fp32_distillation_targets_come_from_the_numpy_encoder_and_match_torch(
     texts = ["What causes gout?", "Gout: a form of arthritis with sudden pain in a joint " * 6, "ok"]
     through_torch = trainer._teacher_embeddings(model, texts, "fp32").numpy()
     calls: list[int] = []
-    real = trainer.embed_with_numpy
+    real = trainer.embed_without_torch
 
-    def counting(*args: object, **kwargs: object) -> np.ndarray | None:
+    def counting(*args: object, **kwargs: object) -> tuple[np.ndarray, str] | None:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(trainer, "embed_with_numpy", counting)
+    monkeypatch.setattr(trainer, "embed_without_torch", counting)
     through_numpy = trainer._teacher_embeddings(model, texts, "fp32", source).numpy()
     assert calls == [1]
-    # The same targets (the numpy encoder is the index builds' fp32 path), truncated at the run's length.
+    # The same targets (the index builds' torch-free fp32 path), truncated at the run's length.
     assert np.min(np.sum(through_torch * through_numpy, axis=1)) >= 0.9999
     # bf16 runs keep torch's autocast; a source the numpy encoder cannot read falls back to torch.
     trainer._teacher_embeddings(model, texts[:1], "bf16", source)

@@ -13,7 +13,7 @@ from medqa.data.store import FULL
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``index`` command."""
-    from medqa.retrieval.dense import FIELD_CHOICES, DenseSettings
+    from medqa.retrieval.dense import BUILD_PRECISIONS, FIELD_CHOICES, DenseSettings
 
     defaults = DenseSettings()
     parser = subparsers.add_parser(
@@ -34,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-passages", type=_not_negative, default=defaults.max_passages,
         help="answer passages kept per pair, from the start (0: all)",
     )  # fmt: skip
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=defaults.precision)
+    parser.add_argument(
+        "--precision", choices=BUILD_PRECISIONS, default=defaults.precision,
+        help="auto: int8 through ONNX Runtime where it agrees with fp32, else bf16 on a CPU with native bf16",
+    )  # fmt: skip
     parser.add_argument("--corpus-fingerprint", help=argparse.SUPPRESS)  # the parent's, when run as a child
     parser.add_argument(
         "--progress-lines",

@@ -8,9 +8,10 @@ sentence-transformers with mean pooling) from its ``model.safetensors`` and ``to
 checked against sentence-transformers in the tests (cosine >= 0.9999). Other architectures, weights in
 16-bit floats or Hub ids fall back to :class:`TorchEncoder`, which wraps :func:`medqa.models.load_model`.
 
-Corpus embeddings are computed once and cached on disk (:mod:`medqa.retrieval.dense`): with
-:class:`NumpyBertEncoder` too when the model allows and the CPU has no native bf16 (it is as fast as torch
-fp32 here and needs no torch), otherwise with torch (:func:`medqa.models.encode`).
+Corpus embeddings are computed once and cached on disk (:mod:`medqa.retrieval.dense`), by ONNX Runtime
+(:mod:`medqa.retrieval.onnx_encoder`, which builds its graph from this module's weights and checks itself
+against :class:`NumpyBertEncoder`), else by :class:`NumpyBertEncoder` one batch per core, else by torch
+(:func:`medqa.models.encode`).
 
 A long query shares its forward pass with a second thread (:class:`_Split`, from
 :data:`SPLIT_MIN_TOKENS` tokens; fourteenth session). A long message (an e-mail of 40 words or more,
@@ -176,6 +177,35 @@ def _plain_mean_pooling(pooling: dict[str, object]) -> bool:
     )
 
 
+def length_batches(
+    token_ids: Sequence[np.ndarray], batch_size: int, tokens_per_batch: int
+) -> list[np.ndarray]:
+    """Row indices of ``token_ids`` in batches of similar length, longest first.
+
+    The first row sets a batch's padded length; long texts go in fewer rows (at most
+    ``tokens_per_batch`` rows x length), since attention scores grow with rows x length^2.
+    """
+    order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        length = len(token_ids[order[start]])
+        batches.append(order[start : start + max(1, min(batch_size, tokens_per_batch // max(length, 1)))])
+        start += len(batches[-1])
+    return batches
+
+
+def padded_batch(token_ids: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ids and attention mask of some rows, padded to the longest of them (the first of a batch)."""
+    length = max(len(token_ids[row]) for row in rows)
+    ids = np.zeros((len(rows), length), dtype=np.int64)
+    mask = np.zeros((len(rows), length), dtype=np.int64)
+    for slot, row in enumerate(rows):
+        ids[slot, : len(token_ids[row])] = token_ids[row]
+        mask[slot, : len(token_ids[row])] = 1
+    return ids, mask
+
+
 class NumpyBertEncoder:
     """A BERT encoder with mean pooling, run in numpy float32 (inference only)."""
 
@@ -267,6 +297,16 @@ class NumpyBertEncoder:
         x = _layer_norm(output, layer["ln2_w"], layer["ln2_b"], self.eps)
         return x, (x @ after["qkv_w"] + after["qkv_b"] if after is not None else x[:, :0])
 
+    def token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's token ids, truncated to :attr:`max_length`."""
+        texts = list(texts)
+        if not texts:
+            return []
+        with self._lock:
+            # Keep only the ids: the tokenizer's Encoding objects (tokens, offsets...) of a whole corpus
+            # would hold tens of MB until the last batch.
+            return [np.asarray(item.ids, dtype=np.int64) for item in self._tokenizer.encode_batch(texts)]
+
     def encode(
         self,
         texts: Sequence[str],
@@ -286,14 +326,10 @@ class NumpyBertEncoder:
                 wait for each other inside every product (measured 4x slower than one thread when the
                 CPU is shared), independent batches degrade gracefully on a busy machine.
         """
-        texts = list(texts)
-        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
+        token_ids = self.token_ids(texts)
+        result = np.zeros((len(token_ids), self.dimension), dtype=np.float32)
+        if not token_ids:
             return result
-        with self._lock:
-            # Keep only the ids: the tokenizer's Encoding objects (tokens, offsets...) of a whole corpus
-            # would hold tens of MB until the last batch.
-            token_ids = [np.asarray(item.ids, dtype=np.int64) for item in self._tokenizer.encode_batch(texts)]
         with single_thread_blas():  # also for a corpus: two BLAS threads crawl when the CPU is shared
             self._encode_into(result, token_ids, batch_size, progress, max(1, workers))
         # Always normalised, with or without a Normalize module: retrieval compares rows by dot product.
@@ -308,32 +344,15 @@ class NumpyBertEncoder:
         progress: ProgressCallback | None,
         workers: int = 1,
     ) -> None:
-        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
-        batches: list[np.ndarray] = []
-        start = 0
-        while start < len(token_ids):
-            # Longest first: the first row sets the batch's length. Long texts go in fewer rows, since
-            # the attention scores grow with rows x length^2 (a 1,024-token batch peaks near 45 MB of
-            # temporaries; smaller batches were no slower here).
-            length = len(token_ids[order[start]])
-            batches.append(
-                order[start : start + max(1, min(batch_size, _TOKENS_PER_BATCH // max(length, 1)))]
-            )
-            start += len(batches[-1])
-
+        # A 1,024-token batch peaks near 45 MB of temporaries; smaller batches were no slower here.
+        batches = length_batches(token_ids, batch_size, _TOKENS_PER_BATCH)
         # One batch (a query) long enough shares its pass with a second thread; several batches run one
         # per worker instead.
-        shared = len(batches) == 1 and len(batches[0]) * len(token_ids[order[0]]) >= SPLIT_MIN_TOKENS
+        shared = len(batches) == 1 and len(batches[0]) * len(token_ids[batches[0][0]]) >= SPLIT_MIN_TOKENS
         split = _Split(_second_thread() if shared else None)
 
         def run(rows: np.ndarray) -> int:
-            length = len(token_ids[rows[0]])
-            ids = np.zeros((len(rows), length), dtype=np.int64)
-            mask = np.zeros((len(rows), length), dtype=np.int64)
-            for slot, i in enumerate(rows):
-                ids[slot, : len(token_ids[i])] = token_ids[i]
-                mask[slot, : len(token_ids[i])] = 1
-            result[rows] = self._forward(ids, mask, split)
+            result[rows] = self._forward(*padded_batch(token_ids, rows), split)
             return len(rows)
 
         done = 0
