@@ -57,7 +57,7 @@ def test_corpus_embeddings_without_torch_match_torch(curated) -> None:
 
 
 def test_a_bf16_cpu_without_onnx_runtime_builds_with_torch(curated, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With ONNX Runtime, auto builds in int8 on any CPU (tests/test_retrieval_onnx_encoder.py)."""
+    """With ONNX Runtime, auto builds with it in fp32 on any CPU (tests/test_retrieval_onnx_encoder.py)."""
     loaded: list[str] = []
     real_load = models.load_model
     monkeypatch.setattr(dense, "onnx_available", lambda: False)

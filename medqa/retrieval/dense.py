@@ -641,26 +641,33 @@ def embed_without_torch(
     return numpy_encoder.encode(texts, batch_size=32, progress=progress, workers=build_workers()), FP32
 
 
+def build_precision(asked: str) -> str:
+    """The path :func:`embed_corpus` takes for ``asked`` (``auto`` resolved; int8 may still fall back to
+    fp32 where it does not agree with fp32 on this CPU)."""
+    if asked != "auto":
+        return asked
+    if not onnx_available() and models.cpu_flags_bf16() and models.torch_available():
+        return "bf16"
+    return FP32
+
+
 def embed_corpus(
     texts: list[str], model_name: str, dense_settings: DenseSettings, progress: ProgressCallback | None = None
 ) -> tuple[np.ndarray, str]:
     """Embeddings of a corpus's texts and the precision used (``"fp32"``, ``"int8"`` or ``"bf16"``).
 
-    ``auto`` builds in int8 through ONNX Runtime where it is installed and agrees with fp32
-    (:func:`embed_without_torch`): the fastest path measured both without native bf16 (142 s for the
-    full corpus against about 490 s for the numpy encoder in fp32) and with it (against 196 s for torch
-    bf16 on a Zen 5 CPU with AVX512-BF16). Without ONNX Runtime, ``auto`` is torch bf16 on a CPU with
-    native bf16 and the torch-free fp32 path elsewhere. ``fp32`` and ``int8`` run torch-free when the
-    model allows; ``bf16`` and other architectures run on torch.
+    ``auto`` builds in fp32 through ONNX Runtime where it is installed (:func:`embed_without_torch`;
+    eighteenth session, AMD Zen 5, 2 cores: the full corpus in 199 s against about 490 s for the numpy
+    encoder, and as fast as torch bf16 on this CPU with AVX512-BF16, 196 s, without importing torch).
+    Without ONNX Runtime, ``auto`` is torch bf16 on a CPU with native bf16 and the numpy encoder
+    elsewhere. ``int8`` is a choice, not the default: 158 s for the full corpus, the same consumer dev
+    half (right topic first 0.761 against 0.766, top 3 0.914 for both; 3 of 197 first answers
+    changed), but the curated held-out split, judged by the answer among a condition's pages, lost hybrid
+    MRR@10 0.463 -> 0.453 (-0.010, 95% paired-bootstrap CI -0.023 to -0.000; dense alone 0.505 -> 0.508),
+    and the issue asks fine-tuning not to lose there (``bench/results/quality_int8.txt``). ``fp32`` and
+    ``int8`` run torch-free when the model allows; ``bf16`` and other architectures run on torch.
     """
-    precision = dense_settings.precision
-    if precision == "auto":
-        if onnx_available():
-            precision = INT8
-        elif models.cpu_flags_bf16() and models.torch_available():
-            precision = "bf16"
-        else:
-            precision = FP32
+    precision = build_precision(dense_settings.precision)
     source = models.resolve_model_source(model_name)
     if precision in (FP32, INT8) or not models.torch_available():  # a lean install: no torch at all
         embedded = embed_without_torch(

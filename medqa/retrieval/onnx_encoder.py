@@ -7,21 +7,22 @@ cores without native bf16: 365-490 s. ONNX Runtime runs the same BERT graph with
 model folder's ``model.safetensors`` (the numpy encoder's weights: no export step, no torch, the same
 check of what a folder may hold) and runs it on every core.
 
-Measured (eighteenth session, AMD Zen 5, 2 cores, ``bench/bench_ask.py --build-only``; the
-whole full-corpus build of 31,355 distinct texts, base model, timed by ``python -m medqa index``):
+Measured (eighteenth session, AMD Zen 5 with AVX512-BF16, 2 cores; ``bench/bench_ask.py --build-only``,
+``bench/results/ask_build_zen5.txt``, and whole full-corpus builds of 31,355 distinct texts with the base
+model by ``python -m medqa index``):
 
-* **fp32**: cosine to the numpy encoder >= 0.9999, about 1.8x its rate (122 against 67-72 texts/s on
-  the bench's sample; the build 210 s against about 490 s). It is every torch-free fp32 path now: fp32
-  index builds and the trainer's distillation targets.
-* **int8** (:data:`INT8`): the weights of the query/key/value, attention-output and first feed-forward
-  products quantised per column (symmetric int8), activations quantised per row as they come
-  (ONNX Runtime's ``DynamicQuantizeMatMul``). The second feed-forward product (1,536 -> 384) stays in
-  fp32: quantised too, the build is a third faster again, but its smallest cosine to fp32 falls to 0.987
-  (the issue's floor is 0.99); kept in fp32, 0.993 (mean 0.997). The build: 142 s (221 texts/s),
-  faster than torch bf16 on this CPU with AVX512-BF16 (196 s). The consumer dev half ranks the same
-  (Ask pipeline, base model: right topic first / top 3 / MRR@10 0.777 / 0.909 / 0.843 against 0.766 /
-  0.914 / 0.840 from the fp32 index; dense alone 0.685 / 0.838 / 0.772 for both). Only the corpus
-  side is int8: questions are embedded in fp32 by the numpy encoder, as before.
+* **fp32**, what index builds use (:func:`medqa.retrieval.dense.embed_corpus`): cosine to the numpy
+  encoder >= 0.9999; 147 texts/s on the bench's sample against 83 for the numpy encoder one batch per
+  core, 267 GFLOP/s, 61% of ONNX Runtime's own fp32 matrix-product peak (434 GFLOP/s; numpy's BLAS
+  reaches 233 on the same shape). The whole build: **199 s** (about 490 s before; torch bf16 196 s).
+  The trainer's fp32 distillation targets use it too.
+* **int8** (:data:`INT8`, a choice: ``--precision int8``): the weights of the query/key/value,
+  attention-output and first feed-forward products quantised per column (symmetric int8), the
+  activations quantised as they come, one scale per product (ONNX Runtime's ``DynamicQuantizeMatMul``).
+  The second feed-forward product (1,536 -> 384) stays in fp32: quantised too, it is a third faster
+  again, but the smallest cosine to fp32 falls to 0.987 (the floor is 0.99); kept in fp32, 0.993-0.995
+  (mean 0.997). 216 texts/s, the whole build **158 s**. Why it is not the default: ``embed_corpus``.
+  Only the corpus side would be int8: questions are embedded in fp32 by the numpy encoder.
 
 int8 products are computed differently on CPUs with and without VNNI instructions (without them, the
 kernels can saturate), so int8 is checked on each machine and each corpus before it is used
@@ -32,7 +33,6 @@ and int8 is used only when every sampled cosine to the fp32 numpy encoder is at 
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -44,8 +44,6 @@ import numpy as np
 from medqa import system
 from medqa.errors import ModelLoadError
 from medqa.retrieval.encoder import NumpyBertEncoder, ProgressCallback, length_batches, padded_batch
-
-logger = logging.getLogger(__name__)
 
 FP32 = "fp32"
 INT8 = "int8"
@@ -100,6 +98,9 @@ class _GraphBuilder:
             self.numpy_helper.from_array(array if array.flags.c_contiguous else array.copy(), name)
         )
         return name
+
+    def ints(self, name: str, values: list[int]) -> str:
+        return self.constant(name, np.asarray(values, dtype=np.int64))
 
     def op(self, kind: str, *inputs: str, domain: str = "", **attributes) -> str:
         self._count += 1
@@ -156,16 +157,15 @@ def bert_graph(encoder: NumpyBertEncoder, *, int8: bool) -> bytes:
     head_dim = hidden // heads
     g = _GraphBuilder()
     tensor = g.onnx.TensorProto
-    ints = lambda name, values: g.constant(name, np.asarray(values, dtype=np.int64))  # noqa: E731
 
     mask = g.op("Cast", "attention_mask", to=tensor.FLOAT)
-    length = g.op("Gather", g.op("Shape", "input_ids"), ints("one", [1]), axis=0)
+    length = g.op("Gather", g.op("Shape", "input_ids"), g.ints("one", [1]), axis=0)
     positions = g.op(
         "Slice",
         g.constant("position", weights["position"]),
-        ints("zero", [0]),
+        g.ints("zero", [0]),
         length,
-        ints("zero_axis", [0]),
+        g.ints("zero_axis", [0]),
     )
     x = g.op("Add", g.op("Gather", g.constant("word", weights["word"]), "input_ids", axis=0), positions)
     x = g.op("Add", x, g.constant("token_type", weights["token_type"][0]))
@@ -174,9 +174,9 @@ def bert_graph(encoder: NumpyBertEncoder, *, int8: bool) -> bytes:
     blocked = g.op(
         "Mul", g.op("Sub", g.constant("ones", np.float32(1.0)), mask), g.constant("minus", np.float32(-1e9))
     )
-    key_bias = g.op("Unsqueeze", blocked, ints("head_axes", [1, 2]))
-    split_shape = ints("split_shape", [0, 0, 3, heads, head_dim])
-    merged_shape = ints("merged_shape", [0, 0, hidden])
+    key_bias = g.op("Unsqueeze", blocked, g.ints("head_axes", [1, 2]))
+    split_shape = g.ints("split_shape", [0, 0, 3, heads, head_dim])
+    merged_shape = g.ints("merged_shape", [0, 0, hidden])
     scale = g.constant("scale", np.float32(1.0 / math.sqrt(head_dim)))
     for index, layer in enumerate(weights["layers"]):
         name = f"layer{index}"
@@ -203,8 +203,8 @@ def bert_graph(encoder: NumpyBertEncoder, *, int8: bool) -> bytes:
         # The second feed-forward product stays fp32: quantised, the smallest cosine falls below 0.99.
         output = g.linear(activated, f"{name}.ffn", layer["ffn_w"], layer["ffn_b"], quantize=False)
         x = g.layer_norm(g.op("Add", output, x), f"{name}.ln2", layer["ln2_w"], layer["ln2_b"], eps)
-    token_weights = g.op("Unsqueeze", mask, ints("last_axis", [2]))
-    summed = g.op("ReduceSum", g.op("Mul", x, token_weights), ints("token_axis", [1]), keepdims=0)
+    token_weights = g.op("Unsqueeze", mask, g.ints("last_axis", [2]))
+    summed = g.op("ReduceSum", g.op("Mul", x, token_weights), g.ints("token_axis", [1]), keepdims=0)
     counts = g.op(
         "Max",
         g.op("ReduceSum", token_weights, "token_axis", keepdims=0),
