@@ -118,7 +118,7 @@ if result is None:
         st.caption(f"Results not computed yet for this choice. {plan.describe()}")
         st.stop()
     if plan.to_embed:  # the indexes are built in the background first (runner.start_index_builds)
-        started = runner.start_index_builds(chosen, evaluation_set, corpus=corpus)
+        started = runner.start_index_builds(plan)
         failed = [build.error for build in started if build.error]
         if failed:
             st.session_state.pop("compare_waiting", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -370,7 +371,9 @@ def test_an_estimate_names_the_indexes_to_build_and_their_work() -> None:
 
 
 @pytest.mark.model
-def test_base_dense_and_hybrid_on_a_small_corpus(workdirs: Path, corpus: pd.DataFrame) -> None:
+def test_base_dense_and_hybrid_on_a_small_corpus(
+    workdirs: Path, corpus: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
     evaluation = sets.heldout("mine", corpus=corpus)
     plan = runner.estimate(["bm25", "base", "hybrid:base"], evaluation, corpus=corpus)
     # One index to build (the answers' texts, for the base model: hybrid shares it), three systems to run.
@@ -386,12 +389,20 @@ def test_base_dense_and_hybrid_on_a_small_corpus(workdirs: Path, corpus: pd.Data
         tokens / plan.tokens_per_second + runner.ENGINE_LOAD_SECONDS
         + len(evaluation) * (per_question["bm25"] + 2 * per_question["dense"])
     )  # fmt: skip
-    # The page builds it in the background first: one build for the model's dense and hybrid systems.
-    started = runner.start_index_builds(["bm25", "base", "hybrid:base"], evaluation, corpus=corpus)
-    assert [build.label for build in started] == ["the mine corpus's answers · base (for Compare)"]
+    # The page builds it in the background first: one build for the model's dense and hybrid systems,
+    # from what the estimate counted (the corpus view is not made again).
+    made: list[object] = []
+    real_of = runner._Work.of
+    monkeypatch.setattr(runner._Work, "of", lambda *args: made.append(1) or real_of(*args))
+    started = runner.start_index_builds(plan)
+    assert made == [] and [build.label for build in started] == [
+        "the mine corpus's answers · base (for Compare)"
+    ]
     assert started[0].wait(300) and started[0].error is None
     assert runner.estimate(["base"], evaluation, corpus=corpus).to_embed == {}
-    assert runner.start_index_builds(["base"], evaluation, corpus=corpus) == []
+    assert runner.start_index_builds(runner.estimate(["base"], evaluation, corpus=corpus)) == []
+    with pytest.raises(ValueError, match="estimate"):
+        runner.start_index_builds(replace(plan, _work=None))
     result = runner.evaluate(["bm25", "base", "hybrid:base"], evaluation, corpus=corpus, n_resamples=500)
     assert result.labels == ["BM25", "base", "hybrid (base)"]
     base = result.runs["base"].per_query
