@@ -27,9 +27,9 @@ engines.build_status()
 #: How often the live panel refreshes while a job runs, in seconds.
 REFRESH_SECONDS = 1.5
 #: Below this much memory a training is likely to be killed (Community Cloud gives 0.7-2.7 GB): started
-#: from this page with two indexes loaded, server + training child peaked at 2.22 GB (original preset)
-#: and 2.13 GB (recommended) in bf16, whose child peaks highest (bench/results/memory.txt, README,
-#: Deploy), so Community Cloud's largest apps may train.
+#: from this page with two indexes loaded, server + training child peaked at 2.13-2.22 GB in bf16, whose
+#: child peaks highest (both presets, seventeenth and eighteenth sessions; bench/results/memory.txt,
+#: README, Deploy), so Community Cloud's largest apps may train.
 TRAINING_MEMORY_HINT_MB = 2560
 
 
