@@ -101,6 +101,14 @@ Also then: the focus's first three MedQuAD synonyms in each question text (``"Go
 question"``): dense 0.685 / 0.853 against 0.685 / 0.838, hybrid 0.756 / 0.909 / 0.833 against 0.766 /
 0.914 / 0.840 (BM25 reads the synonyms already): not taken.
 
+More passages for the symptom pages only, measured on the dev half and not taken (eighteenth session,
+base model, ONNX Runtime fp32 index; against 0.766 / 0.914 / 0.840): people describe symptoms, and a
+"What are the symptoms of X" answer often lists them after its first 100 words, so its 2nd to 4th
+passages (5,001 texts more) or its 2nd (2,448) were embedded too, the best text scoring the pair as
+ever: 0.766 / 0.898 / 0.834 and 0.766 / 0.904 / 0.836 (dense alone 0.680 / 0.822 and 0.680 / 0.832
+against 0.685 / 0.838): like a second passage for every answer, more texts per page give other pages
+more chances to outrank the right one.
+
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->
 0.718 / 0.824), and fusion always reads :attr:`EngineSettings.candidates` rows per ranking, however
