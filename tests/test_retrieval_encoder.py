@@ -111,3 +111,15 @@ def test_weights_are_mapped_from_the_file_not_copied(tmp_path: Path) -> None:
     truncated.write_bytes(weights.read_bytes()[:100_000])
     with pytest.raises(ModelLoadError, match="truncated"):
         map_safetensors(truncated)
+
+
+def test_token_ids_are_the_same_tokenised_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Corpora are tokenised TOKENIZE_CHUNK texts at a time (memory); the ids do not depend on it."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    encoder = NumpyBertEncoder(models.resolve_model_source("base"))
+    whole = encoder.token_ids(TEXTS)
+    monkeypatch.setattr(encoder_module, "TOKENIZE_CHUNK", 3)
+    chunked = encoder.token_ids(TEXTS)
+    assert len(chunked) == len(whole) == len(TEXTS) and encoder.token_ids([]) == []
+    assert all(np.array_equal(a, b) for a, b in zip(chunked, whole, strict=True))
+    assert len(whole[-1]) == encoder.max_length  # the long text is truncated
