@@ -6,8 +6,9 @@ entry is ``embeddings.npy`` plus ``meta.json`` carrying the shape and a SHA-256 
 anything that does not match (truncated file, edited bytes, other corpus) is rebuilt, never trusted.
 
 Building runs torch-free where the model allows (ONNX Runtime, else the numpy encoder; torch costs about
-550 MB of RSS once imported, more while embedding; see :func:`embed_corpus`). The app builds with ``isolated=True``: a child process (``python -m medqa index``)
-embeds the corpus and writes the cache, then exits and gives its memory back; the Streamlit server only
+550 MB of RSS once imported, more while embedding; see :func:`embed_corpus`). The app builds with
+``isolated=True``: a child process (``python -m medqa index``) embeds the corpus and writes the cache,
+then exits and gives its memory back; the Streamlit server only
 reads the finished cache and answers with the torch-free query encoder, which keeps it under Community
 Cloud's 1 GB.
 """
