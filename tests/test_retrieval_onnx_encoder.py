@@ -14,14 +14,14 @@ from medqa.errors import ModelLoadError
 from medqa.retrieval import dense, onnx_encoder
 from medqa.retrieval.encoder import NumpyBertEncoder, length_batches
 from medqa.retrieval.onnx_encoder import OnnxBertEncoder
+from tests.test_retrieval_encoder import TEXTS as ENCODER_TEXTS
 
 pytestmark = pytest.mark.model
 
+#: The numpy encoder's test texts (a question, a lower-case one, one letter, one past max_seq_length)
+#: and a passage as the index embeds it.
 TEXTS = [
-    "What are the early warning signs of Alzheimer's?",
-    "is shingles contagious to my grandkids",
-    "x",
-    "Glaucoma is a group of eye diseases that damage the optic nerve. " * 30,  # past max_seq_length
+    *ENCODER_TEXTS,
     "Gout: a form of arthritis with sudden, severe pain, swelling and redness in a joint.",
 ]
 
@@ -33,12 +33,10 @@ def base(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_fp32_graph_matches_sentence_transformers(base: str) -> None:
-    encoder = OnnxBertEncoder(base, max_length=128)
+    encoder = OnnxBertEncoder(base)  # the folder's max_seq_length, as the shared model below (not changed)
     seen: list[tuple[int, int]] = []
     fast = encoder.encode(TEXTS, batch_size=2, progress=lambda done, total: seen.append((done, total)))
-    model = models.load_model("base")
-    model.max_seq_length = 128
-    reference = models.encode(model, TEXTS, precision="fp32")
+    reference = models.encode(models.load_model("base"), TEXTS, precision="fp32")
     assert encoder.precision == "fp32" and fast.shape == (len(TEXTS), 384)
     assert np.min(np.sum(fast * reference, axis=1)) >= 0.9999
     assert seen[-1] == (len(TEXTS), len(TEXTS)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
