@@ -277,15 +277,16 @@ def build_rates(say, sample_size: int = BUILD_SAMPLE) -> None:
         timed("numpy fp32, length-sorted, all threads", lambda: encoder.encode(sample), peak_all)
     finally:
         encoder_module.single_thread_blas = real_limit
-    checked = [f"onnx runtime {precision}" for precision in (FP32, INT8)] if onnx_available() else []
-    if checked:
+    checked: list[str] = []
+    if onnx_available():
         peak_onnx = onnx_matmul_peak()
         say(f"measured float32 matmul peak (FFN shape, onnx runtime): {peak_onnx:.0f} GFLOP/s on all threads")
-    for label in checked:
-        onnx = OnnxBertEncoder(source, max_length=dense.max_seq_length, precision=label.rsplit(" ", 1)[1])
-        onnx.encode(sample[:8])  # warm-up
-        timed(label, lambda e=onnx: e.encode(sample), peak_onnx)
-    if not onnx_available():
+        for precision in (FP32, INT8):
+            onnx = OnnxBertEncoder(source, max_length=dense.max_seq_length, precision=precision)
+            onnx.encode(sample[:8])  # warm-up
+            checked.append(f"onnx runtime {precision}")
+            timed(checked[-1], lambda e=onnx: e.encode(sample), peak_onnx)
+    else:
         say("  onnxruntime is not installed: its fp32 / int8 paths not measured")
     say(f"  precision='auto' builds with {build_precision('auto')} on this machine")
     for label in checked:
