@@ -109,6 +109,14 @@ ever: 0.766 / 0.898 / 0.834 and 0.766 / 0.904 / 0.836 (dense alone 0.680 / 0.822
 against 0.685 / 0.838): like a second passage for every answer, more texts per page give other pages
 more chances to outrank the right one.
 
+Fusion weights by whether the question names a condition, measured on the dev half and not taken
+(nineteenth session, base model; 136 of its 197 questions name one, as
+:class:`~medqa.retrieval.conditions.ConditionLexicon` finds them): those read 0.801 / 0.926 / 0.867 at
+the dense weight 1.5 of every question, 0.787 / 0.904 / 0.852 at 1.0, 0.801 / 0.912 / 0.860 at 2.0 and
+0.809 / 0.904 / 0.862 at 3.0; the others (descriptions) read 0.689 / 0.885 / 0.780 at 1.5, 0.607 / 0.852 /
+0.732 at 1.0, 0.639 / 0.852 / 0.752 at 2.0 and 0.639 / 0.820 / 0.744 at 3.0, and at ``rrf_k`` 2 and 10
+instead of 5, 0.656 / 0.852 and 0.607 / 0.885. One weight, 1.5, is the best for both kinds.
+
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->
 0.718 / 0.824), and fusion always reads :attr:`EngineSettings.candidates` rows per ranking, however
