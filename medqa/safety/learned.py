@@ -173,8 +173,8 @@ Design
   0.925 at 5.9% and 0.912 at 4.3% (this model: 0.917 at 7.2%, 0.877 at 4.2%), the best dev curve
   measured. It does not carry to people's own wording: the outside checks, at the threshold the rule
   picks (0.10), keep 208 and 209 of 210 emergencies with 5 and 6 of 149 false alarms (this model: 210
-  and 2); at 0.20-0.30, 199-204 of 210. (The test split gained: near misses 23 -> 18 and 10 of 64 at
-  0.10 and 0.20.) Three encoder calls more per question, too.
+  and 2); at 0.20-0.30, 199-204 of 210. (The test split's near misses gained: 23 -> 18 and 10 of 64 at
+  0.10 and 0.20 at weight 1, 23 and 10 at weight 0.5.) Three encoder calls more per question, too.
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
