@@ -117,6 +117,15 @@ the dense weight 1.5 of every question, 0.787 / 0.904 / 0.852 at 1.0, 0.801 / 0.
 0.732 at 1.0, 0.639 / 0.852 / 0.752 at 2.0 and 0.639 / 0.820 / 0.744 at 3.0, and at ``rrf_k`` 2 and 10
 instead of 5, 0.656 / 0.852 and 0.607 / 0.885. One weight, 1.5, is the best for both kinds.
 
+A hubness correction, measured on the dev half and not taken (nineteenth session, base model): a few
+pages come up for many unrelated questions, so each pair's dense similarity was lowered by a share
+(0.05-0.5) of its mean similarity to its k (5-50) closest reference questions, as CSLS does for
+cross-lingual retrieval. With MedQuAD's own questions as the reference (4,000 sampled, two seeds):
+hybrid right topic first 0.766-0.792 at shares 0.05-0.15 against 0.766, top 3 0.904-0.914 against
+0.914, falling below the default from 0.3 on; with all 16,423 (a page's siblings then fill its k
+closest) 0.756-0.787, and with the emergency bank's questions as the reference 0.746-0.777. Gains of
+at most five questions whose sign changes with the reference: no setting to take.
+
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->
 0.718 / 0.824), and fusion always reads :attr:`EngineSettings.candidates` rows per ranking, however
