@@ -162,7 +162,7 @@ Design
   same rate, and at the thresholds the rule below picks (0.05, 0.10, 0.10) the test split reads 383 of
   384 emergencies with 49, 48 and 46 look-alike false alarms of 448 (this model: 40), everyday
   consumer questions 65, 62 and 58 notices of 355 (55); the outside checks keep 210 of 210. Read at
-  0.20, the 64-unit network has the test split's 21 false alarms but 380 emergencies and 205 of the
+  0.20, the 64-unit network has 21 test false alarms but 380 of 384 test emergencies and 205 of the
   outside checks' 210. The curve is the features', not the model's.
 * **Clauses read one by one, measured and not taken** (2026-12-02, nineteenth session): a near miss
   often says its safe detail in a clause of its own ("..., it fades when I press a glass on it. he's
