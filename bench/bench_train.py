@@ -9,7 +9,8 @@ Usage::
 
 Measures, on this machine:
 
-1. **peak**: the matmul peak of the CPU (2048 x 2048 torch matmuls, fp32 and bf16, best of 5), in
+1. **peak**: the matmul peak of the CPU (2048 x 2048 torch matmuls, fp32 and bf16, and fp32 with oneDNN's
+   product, :mod:`medqa.training.matmul`; best of 5), in
    GFLOP/s of wall time and per CPU-second (the second does not depend on what else the machine runs);
 2. **replay**: the recommended preset's cached loss on ``--steps`` of its own batches (spread over the
    epoch), each step timed with and without the replay of the frozen layers
@@ -51,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from medqa import models
 from medqa.data import store
-from medqa.training import arguments, teacher_cache
+from medqa.training import arguments, matmul, teacher_cache
 from medqa.training.data import TrainingData
 from medqa.training.trainer import library_versions, train
 
@@ -94,27 +95,51 @@ def forward_flops(tokens: int, length: int) -> float:
 
 
 def matmul_peak() -> dict[str, tuple[float, float]]:
-    """Best GFLOP/s of a 2048^3 matmul (512^3 for emulated bf16): (per wall, per CPU second), fp32 and bf16."""
+    """Best GFLOP/s of a 2048^3 matmul (512^3 for emulated bf16): (per wall, per CPU second), fp32 and bf16
+    with torch's default product, and fp32 with oneDNN's (:mod:`medqa.training.matmul`) where it runs."""
     import torch
 
-    repeats = 4
+    from medqa.training import matmul
+
     found = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         # Without native bf16 the product is emulated, two orders of magnitude slower (a 2048^3 bf16 peak
         # ran for more than 20 minutes on a Zen 3 CPU): a 512^3 product tells that rate.
         size = 2048 if name == "fp32" or models.bf16_supported() else 512
-        work = 2 * size**3 * repeats / 1e9
         a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-        a @ b
-        best_wall = best_cpu = float("inf")
-        for _ in range(5):
-            wall, cpu = time.perf_counter(), time.process_time()
-            for _ in range(repeats):
-                a @ b
-            best_wall = min(best_wall, time.perf_counter() - wall)
-            best_cpu = min(best_cpu, time.process_time() - cpu)
-        found[name] = (work / best_wall, work / best_cpu)
+        found[name] = _best_rate(lambda a=a, b=b: a @ b, size)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    try:
+        found["fp32 oneDNN"] = _best_rate(lambda: matmul.onednn_linear(a, b, None), 2048)
+    except Exception as error:  # a torch build without oneDNN
+        say(f"  (no oneDNN fp32 product here: {type(error).__name__})")
     return found
+
+
+def kernel_line() -> str:
+    """Which product an fp32 run's linear layers take here, and the probe that chose it."""
+    measured = matmul.probe()
+    if "error" in measured:
+        return f"{matmul.choose_kernel('fp32')} (no oneDNN: {measured['error']})"
+    return (
+        f"{matmul.choose_kernel('fp32')} (probe on {'x'.join(map(str, matmul.PROBE_SHAPE))}: torch's default "
+        f"{measured['blas_gflops']:.0f} GFLOP/s, oneDNN {measured['onednn_gflops']:.0f}; "
+        f"{matmul.MATMUL_ENV}={os.environ.get(matmul.MATMUL_ENV, '')!r})"
+    )
+
+
+def _best_rate(product: object, size: int, repeats: int = 4) -> tuple[float, float]:
+    """(GFLOP/s per wall second, per CPU second) of the best of 5 rounds of ``repeats`` size^3 products."""
+    work = 2 * size**3 * repeats / 1e9
+    product()
+    best_wall = best_cpu = float("inf")
+    for _ in range(5):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(repeats):
+            product()
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return work / best_wall, work / best_cpu
 
 
 def preset_batches(config: arguments.TrainingConfig, data: TrainingData) -> list[list[int]]:
@@ -285,6 +310,11 @@ def throughput(work: Path, steps: int, peak: dict[str, tuple[float, float]], pre
     say(
         f"CPU computes bf16 natively: {models.bf16_supported()} (auto precision: {'bf16' if models.bf16_supported() else 'fp32'})"
     )
+    kernel = matmul.choose_kernel("fp32")
+    peak_key = {
+        "fp32": "fp32 oneDNN" if kernel == matmul.ONEDNN and "fp32 oneDNN" in peak else "fp32",
+        "bf16": "bf16",
+    }
     for name in presets:
         base = arguments.preset(name, max_steps=steps, evaluation="none", eval_baseline=False)
         work_done = epoch_flops(arguments.preset(name))
@@ -302,7 +332,7 @@ def throughput(work: Path, steps: int, peak: dict[str, tuple[float, float]], pre
             achieved_wall = work_done["step"] / per_step_wall / 1e9
             say(
                 f"  {precision}: {stats.samples_per_second:.1f} samples/s, {per_step_wall:.2f} s/step wall -> "
-                f"{achieved_wall:.0f} GFLOP/s wall (matmul peak {peak[precision][0]:.0f}); whole call "
+                f"{achieved_wall:.0f} GFLOP/s wall (matmul peak {peak[peak_key[precision]][0]:.0f}); whole call "
                 f"{cpu:.0f} CPU-s incl. setup and teacher {stats.teacher_seconds:.0f} s (load {before_load} -> {load()})"
             )
     say()
@@ -404,6 +434,7 @@ def main() -> int:
         f"versions: {library_versions()}; CPUs visible: {os.cpu_count()}; torch threads: {torch.get_num_threads()}"
     )
     say(f"recommended preset: {arguments.RECOMMENDED_CONFIG.to_dict()}")
+    say(f"fp32 runs' linear layers: {kernel_line()}")
     say()
     with tempfile.TemporaryDirectory(prefix="medqa-bench-train-") as folder:
         work = Path(options.keep) if options.keep else Path(folder)

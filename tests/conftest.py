@@ -210,6 +210,25 @@ def _background_builds_end_with_their_test() -> Iterator[None]:
 
 
 @pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``spy(module, "name")`` wraps a module's function so that it still runs and returns a list that
+    collects the positional arguments of every call (for "the trainer used X" tests)."""
+
+    def wrap(module: Any, name: str) -> list[tuple[Any, ...]]:
+        calls: list[tuple[Any, ...]] = []
+        real = getattr(module, name)
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, recording)
+        return calls
+
+    return wrap
+
+
+@pytest.fixture
 def workdirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point medqa's data and model folders at a fresh temporary directory."""
     monkeypatch.setenv("MEDQA_DATA_DIR", str(tmp_path / "data"))

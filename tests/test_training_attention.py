@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from medqa.training import attention as attention_module
 from medqa.training import trainer
 from medqa.training.arguments import preset
 from medqa.training.attention import SEARCH_ATTENTION, TRAINING_ATTENTION, attention, training_kernel
@@ -59,16 +58,9 @@ def test_only_bf16_without_dropout_trains_eager() -> None:
 
 @pytest.mark.parametrize(("precision", "dropout"), [("fp32", 0.0), ("bf16", 0.0), ("bf16", None)])
 def test_a_run_trains_with_its_kernel_evaluates_and_saves_with_the_search_one(
-    training_data: Path, monkeypatch: pytest.MonkeyPatch, precision: str, dropout: float | None
+    training_data: Path, spy, precision: str, dropout: float | None
 ) -> None:  # the precision is chosen, not detected: the same on every CPU
-    used: list[str] = []
-    real = attention_module.attention
-
-    def recording(model, implementation: str):
-        used.append(implementation)
-        return real(model, implementation)
-
-    monkeypatch.setattr(trainer, "attention", recording)
+    calls = spy(trainer, "attention")
     config = preset(
         "original", max_steps=2, max_seq_length=32, batch_size=4, evaluation="end", precision=precision,
         dropout=dropout,
@@ -76,6 +68,7 @@ def test_a_run_trains_with_its_kernel_evaluates_and_saves_with_the_search_one(
     run = trainer.train(config, f"kernels-{precision}-{dropout}")
     assert run.record.training.precision == precision
     # the baseline held-out evaluation, the training, the final evaluation
+    used = [implementation for _, implementation in calls]
     assert used == [SEARCH_ATTENTION, training_kernel(precision, dropout), SEARCH_ATTENTION]
     assert run.record.metrics  # the evaluation ran
     saved = json.loads((run.path / "config.json").read_text(encoding="utf-8"))

@@ -52,6 +52,7 @@ from medqa.training.freezing import (
     freeze_lower_layers,
     freeze_word_embeddings,
 )
+from medqa.training.matmul import ONEDNN, choose_kernel, linear_products
 from medqa.training.negatives import with_hard_negatives
 from medqa.training.progress import CANCELLED, FAILED, FINISHED, Progress
 
@@ -772,8 +773,13 @@ def _fit(prepared: _Prepared, progress: Progress) -> _Fitted:
         callbacks=[_progress_callback(progress, prepared.evaluate, config)],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to the Progress object, not stdout
-    progress.log(f"Training in {prepared.precision} on CPU ({torch.get_num_threads()} threads).")
-    with attention(model, training_kernel(prepared.precision, config.dropout)):
+    kernel = choose_kernel(prepared.precision)
+    products = ", oneDNN matrix products" if kernel == ONEDNN else ""
+    progress.log(f"Training in {prepared.precision} on CPU ({torch.get_num_threads()} threads{products}).")
+    with (
+        attention(model, training_kernel(prepared.precision, config.dropout)),
+        linear_products(model, kernel),
+    ):
         output = trainer.train()
     _check_cancel(progress)
     if prepared.base_state is not None:
