@@ -17,7 +17,9 @@ default, 1.36-1.47 s with oneDNN, the same loss to six decimals. Whole first run
 starts them, back to back: 235 s and 238 s against 350 s, the same held-out figures, child peak RSS
 1,343-1,394 MB against 1,178 MB (oneDNN's runs creep by about 90 MB over 40 steps; README, "Results")
 (``bench/results/train_fp32_zen5_onednn.txt``, ``train_fp32_zen5_blas.txt``). Where MKL runs at full
-speed (Intel CPUs) the probe should find no gain, and the run keeps torch's default.
+speed (Intel CPUs) the probe should find no gain, and the run keeps torch's default. Nor is there much
+to gain on an AMD CPU without AVX-512: with oneDNN held to AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``) the probe
+read 195 against MKL's 172 GFLOP/s on this CPU, under :data:`MIN_SPEEDUP`.
 
 :data:`MATMUL_ENV` forces the choice (``onednn`` or ``blas``), so the tests drive both paths on any
 machine; child processes inherit it.
