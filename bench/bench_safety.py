@@ -46,7 +46,15 @@ from medqa.consumer_questions import (
 from medqa.retrieval.encoder import load_query_encoder
 from medqa.safety import TENTATIVE_BELOW, EmergencyNotice, detect_emergency
 from medqa.safety.bank import BankItem, load_bank, load_outside_checks
-from medqa.safety.learned import ENCODER, EmergencyModel, calm_framing, get_model, learned_flags
+from medqa.safety.learned import (
+    CRITICAL_KINDS,
+    ENCODER,
+    EmergencyModel,
+    calm_framing,
+    get_model,
+    learned_flags,
+    question_thresholds,
+)
 from medqa.safety.rules import match_rules
 
 RESULTS = ROOT / "bench" / "results" / "safety.txt"
@@ -79,11 +87,12 @@ def _percentiles(values: list[float]) -> str:
 
 
 def _readings(model: EmergencyModel, texts: list[str], vectors: np.ndarray) -> tuple[np.ndarray, ...]:
-    """What :func:`detect_emergency` decides from, threshold aside: P(emergency), calm framing, rules."""
-    p_emergency = 1.0 - model.probabilities(texts, vectors)[:, 0]
+    """What :func:`detect_emergency` decides from, thresholds aside: class probabilities, calm framing,
+    rules."""
+    probabilities = model.probabilities(texts, vectors)
     calm = np.array([calm_framing(text) for text in texts])
     rules = np.array([match_rules(text) is not None for text in texts])
-    return p_emergency, calm, rules
+    return probabilities, calm, rules
 
 
 def _outside_lines(
@@ -131,11 +140,15 @@ def _outside_lines(
         )
         for name, (rows, row_vectors) in sets.items()
     }
-    lines.append("the learned half at other thresholds (emergencies recognised; look-alike false alarms):")
-    for threshold in sorted({model.threshold, 0.2, 0.25, 0.3}):
+    lines.append(
+        "the learned half at other thresholds (emergencies recognised; look-alike false alarms), "
+        f"{' and '.join(CRITICAL_KINDS)} at {model.critical_threshold:.2f} or the threshold if lower:"
+    )
+    for threshold in sorted({model.threshold, 0.15, 0.2, 0.25, 0.3}):
         read = []
-        for name, ((p_emergency, calm, rules), emergency, lookalike) in readings.items():
-            flags = learned_flags(p_emergency, calm, threshold) | rules  # as detect_emergency decides
+        for name, ((probabilities, calm, rules), emergency, lookalike) in readings.items():
+            at = question_thresholds(probabilities, model.classes, threshold, model.critical_threshold)
+            flags = learned_flags(1.0 - probabilities[:, 0], calm, at) | rules  # as detect_emergency decides
             read.append(f"{name} {_rate(list(flags[emergency]))}; {_rate(list(flags[lookalike]))}")
         chosen = " (chosen)" if threshold == model.threshold else ""
         lines.append(f"  {threshold:.2f}{chosen}: " + " | ".join(read))
@@ -165,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     learned = [model.assess(item.text, v).flagged for item, v in zip(items, vectors, strict=True)]
     lines = [
         "Emergency recognition (python bench/bench_safety.py)",
-        f"bank: {len(items)} rows; model: penalty {model.penalty:g}, threshold {model.threshold:.2f}, "
+        f"bank: {len(items)} rows; model: penalty {model.penalty:g}, threshold {model.threshold:.2f} "
+        f"({' and '.join(CRITICAL_KINDS)}: {model.critical_threshold:.2f}), "
         f"{model.shape.word_dimensions} hashed word features (weight {model.shape.word_weight:g}), "
         f"{model.shape.char_dimensions} character 4-gram features (weight {model.shape.char_weight:g}); "
         f"embedding {len(items) + len(off_topic) + len(consumer)} questions took {embed_seconds:.0f} s",

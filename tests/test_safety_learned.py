@@ -240,3 +240,83 @@ def test_routine_questions_are_fitted_and_dealt_into_folds_of_their_own() -> Non
     kept = [n for n, item in enumerate(items) if item.style != "routine"]
     without, _ = learned.fit(vectors[kept], [items[n] for n in kept], "f")
     assert not np.allclose(with_routine.weights, without.weights, atol=1e-5)
+
+
+def _toy_model(threshold: float, critical_threshold: float | None) -> EmergencyModel:
+    """Classes none / suicide / cardiac read from a 3-dimensional embedding alone (no word features):
+    the weights are the identity, so a vector's entries are the classes' logits."""
+    return EmergencyModel(
+        classes=(learned.NONE, "suicide", "cardiac"),
+        weights=np.vstack([np.eye(3), np.zeros((1, 3))]),
+        threshold=threshold,
+        critical_threshold=critical_threshold,
+        penalty=0.0,
+        exemplars=np.zeros((0, 3)),
+        exemplar_rows=np.zeros(0, dtype=np.int64),
+        fingerprint="toy",
+        shape=learned.FeatureShape(0, 0.0, 0, 0.0),
+    )
+
+
+def _logits(p_none: float, kind: int) -> np.ndarray:
+    """An embedding whose reading is P(none) = ``p_none``, the rest on class ``kind``."""
+    probabilities = np.full(3, 1e-6)
+    probabilities[0], probabilities[kind] = p_none, 1.0 - p_none
+    return np.log(probabilities)
+
+
+def test_self_harm_and_overdose_are_read_at_the_recall_first_threshold() -> None:
+    model = _toy_model(threshold=0.25, critical_threshold=0.15)
+    question = "my friend is talking strangely"  # not calmly framed
+    assert model.assess(question, _logits(0.8, 1)).flagged  # suicide at P 0.20: over 0.15
+    assert not model.assess(question, _logits(0.8, 2)).flagged  # cardiac at P 0.20: under 0.25
+    assert model.assess(question, _logits(0.7, 2)).flagged  # cardiac at P 0.30
+    assert not model.assess(question, _logits(0.9, 1)).flagged  # suicide at P 0.10
+    probabilities = model.probabilities(["a", "b"], np.vstack([_logits(0.8, 1), _logits(0.8, 2)]))
+    assert model.thresholds(probabilities).tolist() == [0.15, 0.25]
+    assert learned.CRITICAL_KINDS == ("suicide", "overdose_poisoning")
+    assert set(learned.CRITICAL_KINDS) <= set(get_model().classes)
+
+
+def test_the_critical_threshold_never_exceeds_the_threshold() -> None:
+    probabilities = np.array([[0.5, 0.4, 0.1]])
+    classes = (learned.NONE, "suicide", "cardiac")
+    assert learned.question_thresholds(probabilities, classes, 0.1, 0.15).tolist() == [0.1]
+    assert learned.question_thresholds(probabilities, classes, 0.3, 0.15).tolist() == [0.15]
+
+
+def test_the_critical_threshold_survives_a_round_trip_and_an_old_file_reads_one_threshold(
+    tmp_path: Path,
+) -> None:
+    model = _toy_model(threshold=0.25, critical_threshold=0.15)
+    model.save(tmp_path / "model.npz")
+    assert EmergencyModel.load(tmp_path / "model.npz").critical_threshold == 0.15
+    with np.load(tmp_path / "model.npz") as data:
+        old = {name: data[name] for name in data.files if name != "critical_threshold"}
+    np.savez(tmp_path / "old.npz", **old)
+    again = EmergencyModel.load(tmp_path / "old.npz")
+    assert again.critical_threshold == again.threshold == 0.25
+
+
+def test_the_committed_model_reads_self_harm_and_overdose_at_a_lower_threshold() -> None:
+    model = get_model()
+    assert model is not None
+    assert model.critical_threshold <= model.threshold
+
+
+def test_the_choice_caps_false_alarms_and_reads_the_critical_kinds_at_their_own_threshold() -> None:
+    classes = (learned.NONE, "suicide", "cardiac")
+    # held-out P(emergency) of four emergencies and four non-emergencies, and the kind each leans to
+    p_emergency = np.array([0.9, 0.4, 0.2, 0.2, 0.3, 0.12, 0.05, 0.05])
+    kinds = np.array([2, 2, 1, 2, 2, 1, 2, 2])
+    held_out = np.zeros((8, 3))
+    held_out[:, 0] = 1.0 - p_emergency
+    held_out[np.arange(8), kinds] = p_emergency
+    emergency = np.array([True] * 4 + [False] * 4)
+    rows = (np.zeros(8, bool), np.zeros(8, bool), emergency, np.ones(8, bool))
+    # one threshold, at most one false alarm in four: 0.15 keeps every emergency (0.20 ties, later)
+    _, critical, recall, false_alarms = learned._choose(held_out, classes, rows, 0.25, None)
+    assert (critical, recall, false_alarms) == (0.15, 1.0, 0.25)
+    # no false alarm allowed: over 0.30 two emergencies are kept, three with suicide read at 0.15
+    assert learned._choose(held_out, classes, rows, 0.0, None)[1:] == (0.35, 0.5, 0.0)
+    assert learned._choose(held_out, classes, rows, 0.0, 0.15)[1:] == (0.35, 0.75, 0.0)

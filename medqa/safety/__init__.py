@@ -12,8 +12,10 @@ Policy
   embedding of the question, fitted on a labelled bank of emergency phrasings and look-alikes
   (:mod:`medqa.safety.bank`), catches emergencies described without the textbook words ("vomit like
   coffee grounds", "headaches in the whole house that ease outdoors"). It flags when its probability
-  of an emergency reaches the threshold chosen on the bank's dev split, unless the question is framed
-  calmly (history, "what is", prevention, mild and resolved) with no urgency cue.
+  of an emergency reaches the threshold chosen on the bank's dev split (at most 5% false alarms there;
+  a lower, recall-first one when the most probable emergency is suicide/self-harm or
+  overdose/poisoning), unless the question is framed calmly (history, "what is", prevention, mild and
+  resolved) with no urgency cue.
 * **A question flags when either half flags** (recall first: a false alarm costs a sentence, a miss
   can cost a life). The rules' kind wins, except that the learned half may name a more specific
   category of the same family when it is sure of it (``breathing`` → ``choking``; ``bleeding`` →

@@ -121,8 +121,8 @@ Design
   more (a suicide plan told as giving away a guitar and a cat and writing letters, bright red blood
   eight days after a tonsillectomy, a runner collapsed at 41 degrees, a hypo getting worse after glucose
   tablets) for no false alarm fewer (3 of 149 either way; 2 since the unborn-baby fix of the rules):
-  people's own look-alikes are rarely the bank's adversarial near misses, so the threshold stays at
-  0.15 and the cap at 10%. Also measured then
+  people's own look-alikes are rarely the bank's adversarial near misses, so the threshold stayed at
+  0.15 and the cap at 10% (until "Two thresholds" below, which keeps the suicide plan). Also measured then
   and not taken: a lower threshold for questions with an urgency cue and a higher one for the rest
   (0.10 / 0.25 .. 0.40): dev validation about 0.01 more recall at the same false-alarm rate, test split
   worse than one threshold at the same recall (33-36 false alarms of 448 against 30 at 0.20).
@@ -175,6 +175,23 @@ Design
   picks (0.10), keep 208 and 209 of 210 emergencies with 5 and 6 of 149 false alarms (this model: 210
   and 2); at 0.20-0.30, 199-204 of 210. (The test split's near misses gained: 23 -> 18 and 10 of 64 at
   0.10 and 0.20 at weight 1, 23 and 10 at weight 0.5.) Three encoder calls more per question, too.
+* **Two thresholds** (2026-12-02, twenty-first session): the bullets above leave the dev curve where it
+  is, so the operating point on it is the issue's. The threshold is the best leave-one-style-out recall
+  whose false alarms stay at most :data:`MAX_FALSE_ALARMS` (5%, the issue's bound on look-alikes): 0.25,
+  dev 0.878 at 4.3%. A question whose most probable emergency is one of :data:`CRITICAL_KINDS`
+  (suicide/self-harm, overdose/poisoning: the issue's "conservative when unsure") is read at the
+  recall-first threshold, chosen by the same rule at :data:`CRITICAL_MAX_FALSE_ALARMS` (10%) with one
+  threshold for all: 0.15, the threshold of the sessions before (:func:`question_thresholds`). Reported
+  once: test split 383 -> 381 of 384 emergencies (every category at least 11 of 12), look-alike false
+  alarms 40 -> 21 of 448 (4.7%; near misses 23 -> 14 of 64), off-topic 1 -> 0 of 70, everyday consumer
+  questions 55 -> 36 of 355 notices. Outside checks 210 -> 207 of 210, 2 of 149 false alarms either way;
+  at 0.25 for every category a fourth emergency was lost, a suicide plan told as giving belongings away
+  (P 0.19 of an emergency, 0.10 of it suicide), which the critical threshold keeps. Measured with it and
+  not taken: the critical kinds read at 0.10 (dev 0.883 at 4.6%; test false alarms 23 of 448, outside
+  207 of 210); their summed probability read at 0.03-0.15 instead of the most probable kind (dev
+  0.877-0.884 at 4.3-4.6%; test 21-24, outside 206-207); questions with a strong urgency cue read at
+  0.15-0.20 beside 0.25 for the rest (dev 0.883-0.892 at 4.6-4.9%; test false alarms 24-28, outside
+  208-209 of 210 with the same 2 false alarms).
 * **Resolved is not urgent**: "now" is an urgency cue, except in a resolved phrase ("fine now",
   "better now", "now playing normally"), which is calm framing itself. Measured on the dev
   validation: false alarms 10.0% -> 9.5% at the same recall (0.910); no emergency of the bank has
@@ -185,9 +202,10 @@ Design
   (:mod:`medqa.safety.bank`), with numpy and ``scipy.optimize`` (L-BFGS), written to
   ``medqa/resources/emergency_model.npz`` with the bank's fingerprint. The penalty and the threshold
   are chosen by leave-one-style-out on dev (each style held out in turn, as the test split holds out
-  whole styles; the routine rows in folds of their own, above): the threshold gives the best recall of
-  rules + learned on the held-out folds while their false-alarm rate stays at most 10% (ties: fewer
-  false alarms). Nothing is typed in: every number in the file comes from the bank.
+  whole styles; the routine rows in folds of their own, above): each threshold gives the best recall of
+  rules + learned on the held-out folds while their false-alarm rate stays under its cap (ties: fewer
+  false alarms; see "Two thresholds"). Nothing is typed in: every number in the file comes from the
+  bank.
 * **Serving**: the word and letter features and a matrix product on an embedding already computed
   cost about a millisecond (``bench/bench_safety.py``); no torch, no download.
 """
@@ -228,8 +246,12 @@ NONE = "none"
 #: Penalties tried (1e-4 and 3e-4 were tried too and lost to 3e-5 on the same criterion; dropped to
 #: keep the fit to a few minutes on 2 cores).
 PENALTIES = (3e-5,)
-#: Most leave-one-style-out false alarms (look-alikes and off-topic) the threshold may allow.
-MAX_FALSE_ALARMS = 0.10
+#: Most leave-one-style-out false alarms (look-alikes and off-topic) the threshold may allow: the
+#: issue's bound on look-alikes (see "Two thresholds").
+MAX_FALSE_ALARMS = 0.05
+#: The categories read at the recall-first threshold, and the false alarms that threshold may allow.
+CRITICAL_KINDS = ("suicide", "overdose_poisoning")
+CRITICAL_MAX_FALSE_ALARMS = 0.10
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
 #: The bank style that is a pool of everyday questions, and the folds it is dealt into when choosing
 #: (see "Everyday questions").
@@ -408,7 +430,8 @@ class Assessment:
         probability: P(emergency) = 1 - P(none).
         kind: the most probable emergency category.
         kind_probability: its probability.
-        flagged: ``probability >= threshold`` and the question is not calmly framed.
+        flagged: ``probability >= threshold`` (its category's: see "Two thresholds") and the question is
+            not calmly framed.
         nearest: the closest emergency phrasing of the bank in that category (the explanation).
         probabilities: P(category) for every emergency category.
     """
@@ -432,6 +455,7 @@ class EmergencyModel:
         threshold: float,
         penalty: float,
         exemplars: np.ndarray,
+        critical_threshold: float | None = None,
         exemplar_rows: np.ndarray,
         fingerprint: str,
         shape: FeatureShape = FeatureShape(),
@@ -440,6 +464,9 @@ class EmergencyModel:
         self.shape = shape
         self.weights = weights.astype(np.float32)
         self.threshold = float(threshold)
+        #: The threshold of :data:`CRITICAL_KINDS` (see "Two thresholds"); a file from before it reads
+        #: every question at :attr:`threshold`.
+        self.critical_threshold = float(threshold if critical_threshold is None else critical_threshold)
         self.penalty = float(penalty)
         self.exemplars = exemplars.astype(np.float32)
         self.exemplar_rows = exemplar_rows.astype(np.int64)
@@ -451,6 +478,10 @@ class EmergencyModel:
         """Class probabilities of questions and their embeddings (rows: questions, columns: :attr:`classes`)."""
         read = features(texts, vectors, self.shape)
         return _softmax(read @ self.weights[:-1] + self.weights[-1])
+
+    def thresholds(self, probabilities: np.ndarray) -> np.ndarray:
+        """The threshold each question is read at, from its class probabilities (see "Two thresholds")."""
+        return question_thresholds(probabilities, self.classes, self.threshold, self.critical_threshold)
 
     def _bank_exemplars(self) -> tuple[np.ndarray, list[str]]:
         if self._exemplar_texts is None:
@@ -473,7 +504,9 @@ class EmergencyModel:
         if len(in_kind):
             scores = self.exemplars[in_kind] @ np.asarray(vector, dtype=np.float32).ravel()
             nearest = texts[int(in_kind[int(np.argmax(scores))])]
-        flagged = learned_flags(np.array([p_emergency]), np.array([calm_framing(question)]), self.threshold)
+        flagged = learned_flags(
+            np.array([p_emergency]), np.array([calm_framing(question)]), self.thresholds(probs[None, :])
+        )
         return Assessment(
             probability=p_emergency,
             kind=kind,
@@ -494,6 +527,7 @@ class EmergencyModel:
                 classes=np.array(self.classes),
                 weights=self.weights,
                 threshold=np.float64(self.threshold),
+                critical_threshold=np.float64(self.critical_threshold),
                 penalty=np.float64(self.penalty),
                 exemplars=self.exemplars.astype(np.float16),
                 exemplar_rows=self.exemplar_rows,
@@ -509,6 +543,9 @@ class EmergencyModel:
                 classes=tuple(str(name) for name in data["classes"]),
                 weights=data["weights"],
                 threshold=float(data["threshold"]),
+                critical_threshold=float(data["critical_threshold"])
+                if "critical_threshold" in data
+                else None,
                 penalty=float(data["penalty"]),
                 exemplars=data["exemplars"],
                 exemplar_rows=data["exemplar_rows"],
@@ -574,14 +611,44 @@ def validation_folds(items: list[BankItem]) -> np.ndarray:
     return np.array(folds)
 
 
-def learned_flags(p_emergency: np.ndarray, calm: np.ndarray, threshold: float) -> np.ndarray:
-    """Which questions the learned half flags: at the threshold unless calmly framed, and at
-    :data:`CONFIDENT` whatever the framing (see "A confident reading outranks the framing")."""
+def learned_flags(p_emergency: np.ndarray, calm: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+    """Which questions the learned half flags: at the threshold (one, or one per question) unless calmly
+    framed, and at :data:`CONFIDENT` whatever the framing (see "A confident reading outranks the
+    framing")."""
     return (p_emergency >= threshold) & (~calm | (p_emergency >= CONFIDENT))
 
 
-def _flags(probs: np.ndarray, calm: np.ndarray, rules: np.ndarray, threshold: float) -> np.ndarray:
-    return learned_flags(1.0 - probs[:, 0], calm, threshold) | rules
+def question_thresholds(
+    probs: np.ndarray, classes: Sequence[str], threshold: float, critical_threshold: float
+) -> np.ndarray:
+    """The threshold each question is read at: ``critical_threshold`` when its most probable emergency
+    is one of :data:`CRITICAL_KINDS`, else ``threshold`` (see "Two thresholds")."""
+    critical = np.isin(np.asarray(classes)[np.argmax(probs[:, 1:], axis=1) + 1], CRITICAL_KINDS)
+    return np.where(critical, min(threshold, critical_threshold), threshold)
+
+
+def _choose(
+    held_out: np.ndarray,
+    classes: Sequence[str],
+    rows: tuple[np.ndarray, ...],
+    cap: float,
+    critical: float | None,
+) -> tuple[tuple[float, float], float, float, float]:
+    """The threshold with the best held-out recall of rules + learned whose false alarms stay under
+    ``cap`` (ties: fewer false alarms), the critical categories read at ``critical`` (``None``: at the
+    same threshold). Returns (score, threshold, recall, false-alarm rate)."""
+    calm, rules, emergency, dev = rows
+    best: tuple[tuple[float, float], float, float, float] | None = None
+    for threshold in THRESHOLDS:
+        at = question_thresholds(held_out, classes, threshold, threshold if critical is None else critical)
+        flags = learned_flags(1.0 - held_out[:, 0], calm, at) | rules
+        recall = float(flags[dev & emergency].mean())
+        false_alarms = float(flags[dev & ~emergency].mean())
+        score = (recall, -false_alarms) if false_alarms <= cap else (-1.0, 0.0)
+        if best is None or score > best[0]:
+            best = (score, threshold, recall, false_alarms)
+    assert best is not None
+    return best
 
 
 def fit(vectors: np.ndarray, items: list[BankItem], fingerprint: str) -> tuple[EmergencyModel, str]:
@@ -603,7 +670,9 @@ def fit(vectors: np.ndarray, items: list[BankItem], fingerprint: str) -> tuple[E
     calm = np.array([calm_framing(item.text) for item in items])
     rules = np.array([match_rules(item.text) is not None for item in items])
     folds = validation_folds(items)
-    best: tuple[tuple[float, float], float, float] | None = None  # (score, penalty, threshold)
+    best: tuple[tuple[float, float], float, float, float] | None = (
+        None  # (score, penalty, threshold, critical)
+    )
     lines = []
     for penalty in PENALTIES:
         held_out = np.zeros((len(items), len(classes)))
@@ -612,31 +681,35 @@ def fit(vectors: np.ndarray, items: list[BankItem], fingerprint: str) -> tuple[E
             test = dev & (folds == fold)
             weights = fit_weights(read[train], targets[train], len(classes), penalty)
             held_out[test] = _softmax(np.hstack([read[test], np.ones((test.sum(), 1))]) @ weights)
-        for threshold in THRESHOLDS:
-            flags = _flags(held_out, calm, rules, threshold)
-            recall = float(flags[dev & emergency].mean())
-            false_alarms = float(flags[dev & ~emergency].mean())
-            score = (recall, -false_alarms) if false_alarms <= MAX_FALSE_ALARMS else (-1.0, 0.0)
-            if best is None or score > best[0]:
-                best = (score, penalty, threshold)
-                lines.append(
-                    f"penalty {penalty:g} threshold {threshold:.2f}: leave-one-style-out recall "
-                    f"{recall:.3f}, false alarms {false_alarms:.3f}"
-                )
+        rows = (calm, rules, emergency, dev)
+        _, critical, recall, false_alarms = _choose(held_out, classes, rows, CRITICAL_MAX_FALSE_ALARMS, None)
+        lines.append(
+            f"penalty {penalty:g}, recall first ({CRITICAL_MAX_FALSE_ALARMS:.0%} cap): threshold {critical:.2f}, "
+            f"leave-one-style-out recall {recall:.3f}, false alarms {false_alarms:.3f}"
+        )
+        score, threshold, recall, false_alarms = _choose(held_out, classes, rows, MAX_FALSE_ALARMS, critical)
+        lines.append(
+            f"penalty {penalty:g}, {MAX_FALSE_ALARMS:.0%} cap, {' and '.join(CRITICAL_KINDS)} at {critical:.2f}: "
+            f"threshold {threshold:.2f}, leave-one-style-out recall {recall:.3f}, false alarms {false_alarms:.3f}"
+        )
+        if best is None or score > best[0]:
+            best = (score, penalty, threshold, critical)
     assert best is not None
-    _, penalty, threshold = best
+    _, penalty, threshold, critical = best
     weights = fit_weights(read[dev], targets[dev], len(classes), penalty)
     exemplar_rows = np.flatnonzero(dev & emergency)
     model = EmergencyModel(
         classes=classes,
         weights=weights,
         threshold=threshold,
+        critical_threshold=min(threshold, critical),
         penalty=penalty,
         exemplars=vectors[exemplar_rows],
         exemplar_rows=exemplar_rows,
         fingerprint=fingerprint,
     )
-    return model, "\n".join([*lines, f"chosen: penalty {penalty:g}, threshold {threshold:.2f}"])
+    chosen = f"chosen: penalty {penalty:g}, threshold {threshold:.2f}, critical threshold {model.critical_threshold:.2f}"
+    return model, "\n".join([*lines, chosen])
 
 
 _model_lock = threading.Lock()
