@@ -126,6 +126,15 @@ hybrid right topic first 0.766-0.792 at shares 0.05-0.15 against 0.766, top 3 0.
 closest) 0.756-0.787, and with the emergency bank's questions as the reference 0.746-0.777. Gains of
 at most five questions whose sign changes with the reference: no setting to take.
 
+Two more measured on the dev half and not taken (twenty-first session, base model, against 0.766 /
+0.914 / MRR@10 0.840). Conversational words dropped from the BM25 query only (family members:
+0.772 / 0.914 / 0.842, one question won; with greetings and "worried", "please": the same; with hedges
+and times as well: 0.756 / 0.898 / 0.829): at most one question. A static prior for concepts that
+several MedQuAD sources cover (distinct sources sharing a pair's normalised focus or its exact CUI set;
+"Diabetes" 2, "Diabetes insipidus" 1), each fused score times 1 + a share of its logarithm or of "two
+or more" (shares 0.02-0.2): 0.761-0.726 right topic first, every share losing questions (1-8) and at
+most one won: people also ask about conditions only one source covers.
+
 Questions are searched with unknown words spelled as the corpus spells them
 (:mod:`medqa.retrieval.spelling`; dev half 0.741 / 0.873 -> 0.753 / 0.892, test half 0.700 / 0.812 ->
 0.718 / 0.824), and fusion always reads :attr:`EngineSettings.candidates` rows per ranking, however
