@@ -670,9 +670,8 @@ def fit(vectors: np.ndarray, items: list[BankItem], fingerprint: str) -> tuple[E
     calm = np.array([calm_framing(item.text) for item in items])
     rules = np.array([match_rules(item.text) is not None for item in items])
     folds = validation_folds(items)
-    best: tuple[tuple[float, float], float, float, float] | None = (
-        None  # (score, penalty, threshold, critical)
-    )
+    # (score, penalty, threshold, critical threshold) of the best penalty so far
+    best: tuple[tuple[float, float], float, float, float] | None = None
     lines = []
     for penalty in PENALTIES:
         held_out = np.zeros((len(items), len(classes)))
