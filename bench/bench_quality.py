@@ -120,27 +120,34 @@ def area_rank_changes(result: runner.EvaluationResult, say) -> dict[str, float]:
     return worst
 
 
-def long_message_lines(
-    result: runner.EvaluationResult, set_name: str, say: Callable[[str], None]
+#: Styles of the consumer set whose questions are reported apart from the rest (``style`` tags).
+STYLE_SPLITS = {
+    "long": "long messages",
+    "unnamed": "questions describing without naming the condition",
+}
+
+
+def style_lines(
+    result: runner.EvaluationResult, set_name: str, style: str, say: Callable[[str], None]
 ) -> dict[str, dict[str, float]]:
-    """The hybrid systems' means on the half's long messages (style ``long``, e-mail-like) and on the rest."""
+    """The hybrid systems' means on the half's questions tagged ``style`` and on the rest."""
     questions = load_consumer_questions(CONSUMER_HALVES[set_name])
-    long = {qid for qid, tags in zip(questions["id"], questions["style"], strict=True) if "long" in tags}
+    tagged = {qid for qid, tags in zip(questions["id"], questions["style"], strict=True) if style in tags}
     by_system: dict[str, dict[str, float]] = {}
     for label in result.labels:
         if not label.startswith("hybrid"):
             continue
         frame = result.runs[label].per_query
-        is_long = frame.index.isin(long)
+        is_tagged = frame.index.isin(tagged)
         by_system[label] = {
             f"{part} {metric}": float(frame.loc[rows, metric].mean())
-            for part, rows in (("long", is_long), ("other", ~is_long))
+            for part, rows in ((style, is_tagged), ("other", ~is_tagged))
             for metric in REPORT_METRICS
         }
         say(
-            f"   long messages ({int(is_long.sum())}) / the rest ({int((~is_long).sum())}), {label}: "
+            f"   {STYLE_SPLITS[style]} ({int(is_tagged.sum())}) / the rest ({int((~is_tagged).sum())}), {label}: "
             + "; ".join(
-                f"{display_name(metric)} {by_system[label][f'long {metric}']:.3f} / "
+                f"{display_name(metric)} {by_system[label][f'{style} {metric}']:.3f} / "
                 f"{by_system[label][f'other {metric}']:.3f}"
                 for metric in REPORT_METRICS
             )
@@ -231,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         if set_name == sets.HELDOUT:
             set_record["worst_area_rank_change"] = area_rank_changes(result, say)
         else:
-            set_record["long_messages"] = long_message_lines(result, set_name, say)
+            set_record["long_messages"] = style_lines(result, set_name, "long", say)
+            set_record["unnamed"] = style_lines(result, set_name, "unnamed", say)
         record["sets"][set_name] = set_record  # type: ignore[index]
         say()
 

@@ -270,3 +270,28 @@ def test_bracketed_abbreviations_and_synonyms_are_optional() -> None:
         }
     )
     assert RelevanceJudge(table).relevant_ids(expectation("Tuberculosis")) == {"tb-1", "tb-2"}
+
+
+def test_niddk_booklets_are_known_by_their_topic() -> None:
+    assert name_keys("Kidney Stones") <= name_keys("What I need to know about Kidney Stones")
+    booklet = name_keys("What I need to know about Interstitial Cystitis/Painful Bladder Syndrome")
+    assert name_keys("Interstitial Cystitis") <= booklet
+    assert name_keys("painful bladder syndrome") <= booklet
+    # Only the booklet title is split at its slash; other names keep it whole.
+    assert not name_keys("HIV") & name_keys("HIV/AIDS")
+    assert not name_keys("Kidney Stones") & name_keys("Kidney Stones in Adults")
+    table = pd.DataFrame(
+        {
+            col.ID: ["mp-1", "nd-1", "nd-2"],
+            col.FOCUS: [
+                "Interstitial Cystitis",
+                "What I need to know about Interstitial Cystitis/Painful Bladder Syndrome",
+                "What I need to know about Kidney Stones",
+            ],
+            col.SYNONYMS: ["", "", ""],
+            col.CUI: ["", "", ""],
+        }
+    )
+    judge = RelevanceJudge(table)
+    assert judge.relevant_ids(expectation("Interstitial Cystitis")) == {"mp-1", "nd-1"}
+    assert judge.relevant_ids(expectation("Kidney Stones")) == {"nd-2"}

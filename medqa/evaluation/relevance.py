@@ -58,6 +58,8 @@ _POSSESSIVE = re.compile(r"[\u2019\u2018\u02bc`']s\b")
 _NON_WORD = re.compile(r"[\W_]+")
 _BRACKETS = re.compile(r"\([^()]*\)")
 _CUI = re.compile(r"^C\d{7}$")
+#: NIDDK's patient booklets are titled "What I need to know about <topic>" (one, "<topic>/<other name>").
+_BOOKLET = re.compile(r"^\s*what i need to know about\s+", re.IGNORECASE)
 #: A CUI tagging more focus names than this in a corpus is a generic word, not a concept.
 GENERIC_CUI_FOCI = 40
 #: Word endings that are not plurals ("illness", "virus", "arthritis").
@@ -100,8 +102,20 @@ def name_keys(text: str) -> frozenset[str]:
     "Liver (Hepatocellular) Cancer". On the full corpus, the 9 focus names that equal another
     focus once the brackets are dropped are all the same concept ("Tuberculosis", "Liver Cancer",
     "Peripheral Arterial Disease" ...), so both forms are kept as keys.
+
+    NIDDK's 20 patient booklets are titled "What I need to know about <topic>": the title is also known
+    by its topic, and "Interstitial Cystitis/Painful Bladder Syndrome" by each of its two names. The
+    question file lists a booklet beside its topic for 12 questions; for 5 others the CUI rule already
+    found it, and one was missed (twenty-second session): a bladder-pain e-mail (dev half) whose eighth
+    answer was the interstitial cystitis booklet, tagged with a third CUI besides the topic's two. This
+    rule changes that question's judgement and no other.
     """
-    keys = {normalise_name(text), normalise_name(_BRACKETS.sub(" ", str(text)))}
+    names = [str(text)]
+    booklet = _BOOKLET.match(names[0])
+    if booklet:
+        topic = names[0][booklet.end() :]
+        names += [topic, *topic.split("/")]
+    keys = {key for name in names for key in (normalise_name(name), normalise_name(_BRACKETS.sub(" ", name)))}
     return frozenset(keys - {""})
 
 
