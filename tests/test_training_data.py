@@ -192,6 +192,35 @@ def test_description_queries_mask_the_condition_and_point_at_its_entry(training_
     assert len(description_queries(longer, "Gout", ["Podagra"], rng, stock, count=2)) == 2
 
 
+def test_joined_description_queries_describe_several_signs_within_the_word_cap() -> None:
+    import numpy as np
+
+    from medqa.training.data import JOINED_DESCRIPTION_WORDS
+
+    answer = (
+        "Gout causes sudden attacks of severe pain in a joint. The skin over the joint turns red and "
+        "feels hot to the touch. Swelling can last for several days after an attack has ended. "
+        "Lumps of crystals may form under the skin of the ears and fingers over many years."
+    )
+    sentences = [s.replace("Gout", "this condition") for s in answer.replace(". ", ".|").split("|")]
+    for seed in range(10):
+        (query,) = description_queries(answer, "Gout", [], np.random.default_rng(seed), sentences=3)
+        start = next(k for k, sentence in enumerate(sentences) if query.startswith(sentence))
+        assert query == " ".join(sentences[start : start + 3])  # the next kept sentences, in order
+    # Each joined query starts at a different picked sentence; a picked last sentence stays alone.
+    picks = description_queries(answer, "Gout", [], np.random.default_rng(0), count=4, sentences=3)
+    assert [query.split(".")[0] + "." for query in picks] == sentences and picks[-1] == sentences[-1]
+    # A sentence that would pass the cap ends the query.
+    sign = "Sign number {} of this list goes on for a good while now, with a few more words to reach twenty five in all here."
+    assert 2 * 25 <= JOINED_DESCRIPTION_WORDS < 3 * 25 == 3 * len(sign.format(0).split())
+    wordy = " ".join(sign.format(n) for n in range(6))
+    queries = description_queries(wordy, "Gout", [], np.random.default_rng(1), count=6, sentences=5)
+    assert [query.count(".") for query in queries] == [2, 2, 2, 2, 2, 1]
+    # One sentence per query keeps the earlier draw, so older runs rebuild the same pairs.
+    one = description_queries(answer, "Gout", [], np.random.default_rng(3))
+    assert len(one) == 1 and one[0] in sentences
+
+
 def test_caps_spread_over_focus_and_are_seeded(training_data: Path) -> None:
     per_focus = build_training_data(preset("original", max_pairs_per_focus=2))
     assert len(per_focus) == 12  # 6 areas x 2

@@ -83,7 +83,10 @@ class TrainingConfig:
         hard_negatives: add to every pair one hard negative mined with the starting model: the training
             passage it ranks highest for the anchor among those about another concept (no shared UMLS
             CUI or focus name; see :mod:`medqa.training.negatives`).
-        descriptions_per_pair: sentences per source pair for the ``description`` variant.
+        descriptions_per_pair: ``description`` queries per source pair.
+        description_sentences: consecutive sentences of the answer joined into one ``description``
+            query (up to :data:`medqa.training.data.JOINED_DESCRIPTION_WORDS` words): several signs
+            described at once, as people write them (``1``: one sentence per query).
         description_pairs: source pairs the ``description`` variant draws from, sampled apart from
             ``max_pairs`` (its pairs are short and cheap); ``0``: the same pairs as the other variants.
         max_pairs: keep at most this many training pairs (a seeded sample spread over focus areas).
@@ -134,6 +137,7 @@ class TrainingConfig:
     description_target: str = "question"
     hard_negatives: bool = False
     descriptions_per_pair: int = 1
+    description_sentences: int = 1
     description_pairs: int = 0
     max_pairs: int = 0
     max_pairs_per_focus: int = 0
@@ -172,6 +176,8 @@ class TrainingConfig:
             problems.append("mini batch size must be at least 1")
         if self.descriptions_per_pair < 1:
             problems.append("descriptions per pair must be at least 1")
+        if self.description_sentences < 1:
+            problems.append("sentences per description must be at least 1")
         if self.description_pairs < 0:
             problems.append("description pairs must be 0 or more")
         if self.batch_sampler not in BATCH_SAMPLERS:
@@ -362,6 +368,18 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: / 0.858 against 0.706 / 0.858 (0.716 / 0.863); curated held-out hybrid MRR@10 0.464 and 0.453 against
 #: 0.457 (base 0.464), 4 and 6 of 40 areas more than one rank worse. More of the same data moves dense
 #: retrieval a little and the Ask pipeline not at all, for up to twice the training time.
+#: Measured on 2026-12-02 (twenty-second session) and not taken: description queries of up to three
+#: consecutive sentences (``description_sentences=3``, at most 60 words: several signs at once, as people
+#: describe them; the same 3,973 pairs otherwise, 131 s of training in bf16). Consumer dev half in the Ask
+#: pipeline 0.782 / 0.914 / 0.851 (seed 42) and 0.807 / 0.914 / 0.861 (seed 7) against the preset's 0.766 /
+#: 0.919 / 0.843 and 0.772 / 0.914 / 0.845 (base 0.772 / 0.919 / 0.844), the gain in the questions that
+#: describe without naming (0.656 and 0.699 right topic first against 0.634 and 0.634); five sentences
+#: (90 words) 0.787 / 0.914 / 0.853; curated held-out hybrid MRR@10 0.457 and 0.460 (preset 0.457 and
+#: 0.467), 1 and 0 of 40 areas more than one rank worse with ranks past 10 counted as 11. The test half,
+#: read once for seed 42 (``rec-join3-code`` in ``bench/results/quality_joined.txt``): 0.734 / 0.879 / 0.811 against the
+#: preset's 0.749 / 0.889 / 0.821 and the base model's 0.709 / 0.859 / 0.790, only MRR@10 significantly
+#: above the base model's (+0.021, p = 0.004; +0.025 and +0.020 at p = 0.13). Over both halves it ties the
+#: preset; the dev half's lead was its own.
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",

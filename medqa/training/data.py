@@ -26,7 +26,9 @@ before variants), and each kept pair gives one training pair per ``query_variant
   set, from a separate seeded sample of that many pool pairs spread over focus areas. Each is
   paired with the pair's search text ``"<focus>: <question>"`` (what the Ask engine indexes). People
   describe what they notice ("always thirsty and peeing a lot") more often than they name it; this
-  teaches the model to go from a description to the condition's entry (an inverse cloze task).
+  teaches the model to go from a description to the condition's entry (an inverse cloze task). With
+  ``description_sentences`` above 1 a query is a few consecutive sentences (up to
+  :data:`JOINED_DESCRIPTION_WORDS` words), so it describes several signs at once, as people do.
 
 A variant that cannot be built for a pair (no template match, no synonym) is skipped; identical
 (anchor, positive) pairs are kept once.
@@ -67,6 +69,8 @@ _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 #: Words per description sentence: shorter ones are headings or fragments, longer ones lists.
 _DESCRIPTION_WORDS = (8, 40)
+#: Longest joined description query (``description_sentences`` above 1): about three such sentences.
+JOINED_DESCRIPTION_WORDS = 60
 _MASK = "this condition"
 
 
@@ -337,14 +341,17 @@ def description_queries(
     rng: np.random.Generator,
     boilerplate: set[str] | frozenset[str] = frozenset(),
     count: int = 1,
+    sentences: int = 1,
 ) -> list[str]:
     """Up to ``count`` different sentences of ``answer`` with the focus and its synonyms masked.
 
     Sentences that are questions, in ``boilerplate`` (masked), or shorter or longer than
-    :data:`_DESCRIPTION_WORDS` are skipped; the pick is seeded by ``rng``, in answer order.
+    :data:`_DESCRIPTION_WORDS` are skipped; the pick is seeded by ``rng``, in answer order. With
+    ``sentences`` above 1, each picked sentence is followed by up to ``sentences - 1`` of the next
+    kept ones while the query stays within :data:`JOINED_DESCRIPTION_WORDS` words.
     """
     shortest, longest = _DESCRIPTION_WORDS
-    sentences = list(
+    kept = list(
         dict.fromkeys(
             sentence
             for sentence in masked_sentences(answer, focus, synonyms)
@@ -353,9 +360,21 @@ def description_queries(
             and sentence not in boilerplate
         )
     )
-    if len(sentences) <= count:
-        return sentences
-    return [sentences[i] for i in sorted(rng.choice(len(sentences), size=count, replace=False))]
+    if sentences == 1:
+        if len(kept) <= count:
+            return kept
+        return [kept[i] for i in sorted(rng.choice(len(kept), size=count, replace=False))]
+    if not kept:
+        return []
+    queries = []
+    for start in sorted(rng.choice(len(kept), size=min(count, len(kept)), replace=False)):
+        query = kept[start]
+        for following in kept[start + 1 : start + sentences]:
+            if len(f"{query} {following}".split()) > JOINED_DESCRIPTION_WORDS:
+                break
+            query = f"{query} {following}"
+        queries.append(query)
+    return queries
 
 
 def _description_rows(
@@ -373,7 +392,13 @@ def _description_rows(
     return [
         (described, target or focus_prefixed(_clean(focus), question), "description")
         for described in description_queries(
-            answer, focus, _synonym_list(synonyms), rng, boilerplate, config.descriptions_per_pair
+            answer,
+            focus,
+            _synonym_list(synonyms),
+            rng,
+            boilerplate,
+            config.descriptions_per_pair,
+            config.description_sentences,
         )
     ]
 

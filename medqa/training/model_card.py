@@ -50,6 +50,7 @@ _HYPERPARAMETERS = (
     ("batch_sampler", "Batch sampler"),
     ("query_variants", "Query variants"),
     ("descriptions_per_pair", "Descriptions per pair"),
+    ("description_sentences", "Sentences per description"),
     ("description_pairs", "Description source pairs"),
     ("max_pairs", "Max pairs"),
     ("max_pairs_per_focus", "Max pairs per focus"),
