@@ -376,10 +376,10 @@ ORIGINAL_CONFIG = TrainingConfig()
 #: describe without naming (0.656 and 0.699 right topic first against 0.634 and 0.634); five sentences
 #: (90 words) 0.787 / 0.914 / 0.853; curated held-out hybrid MRR@10 0.457 and 0.460 (preset 0.457 and
 #: 0.467), 1 and 0 of 40 areas more than one rank worse with ranks past 10 counted as 11. The test half,
-#: read once for seed 42 (``rec-join3-code`` in ``bench/results/quality_joined.txt``): 0.734 / 0.879 / 0.811 against the
-#: preset's 0.749 / 0.889 / 0.821 and the base model's 0.709 / 0.859 / 0.790, only MRR@10 significantly
-#: above the base model's (+0.021, p = 0.004; +0.025 and +0.020 at p = 0.13). Over both halves it ties the
-#: preset; the dev half's lead was its own.
+#: read once for seed 42 (``rec-join3-code`` in ``bench/results/quality_joined.txt``): 0.734 / 0.879 /
+#: 0.811 against the preset's 0.749 / 0.889 / 0.821 and the base model's 0.709 / 0.859 / 0.790, only
+#: MRR@10 significantly above the base model's (+0.021, p = 0.004; +0.025 and +0.020 at p = 0.13). Over
+#: both halves it ties the preset; the dev half's lead was its own.
 RECOMMENDED_CONFIG = TrainingConfig(
     preset=RECOMMENDED,
     data="full",

@@ -360,12 +360,8 @@ def description_queries(
             and sentence not in boilerplate
         )
     )
-    if sentences == 1:
-        if len(kept) <= count:
-            return kept
-        return [kept[i] for i in sorted(rng.choice(len(kept), size=count, replace=False))]
-    if not kept:
-        return []
+    if not kept or (sentences == 1 and len(kept) <= count):
+        return kept  # one sentence each: every kept sentence, without a draw (as before joining existed)
     queries = []
     for start in sorted(rng.choice(len(kept), size=min(count, len(kept)), replace=False)):
         query = kept[start]
